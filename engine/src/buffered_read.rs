@@ -1,0 +1,99 @@
+//! Models the buffered read side: filemap_read over bch2_readahead and
+//! bch2_read_single_folio (fs-io-buffered.c).
+//!
+//! Departure: the kernel copies out of uptodate folios without the folio
+//! lock; the model takes it, so a read never observes a folio mid-copy (the
+//! checker judges what is on disk and in the cache, not torn reads).
+
+use crate::config::{PAGE_SHIFT, SECTOR_SIZE};
+use crate::error::Result;
+use crate::folio::{Folio, SectorState};
+use crate::fs::Fs;
+use crate::inode::Inode;
+use crate::locks::two_state_lock::Side;
+use crate::pagecache::{order_for_len, Fgp};
+use std::sync::Arc;
+
+/// bch2_read_single_folio(): fills a locked folio from disk (holes read as
+/// zeros) and marks it uptodate.
+pub(crate) fn read_single_folio(fs: &Fs, inode: &Inode, folio: &Folio) -> Result<()> {
+    folio.with_bytes_mut(|b| fs.disk.read(inode.ino, folio.index, b))?;
+    // Sectors past EOF hold nothing on disk; the rest is as the disk has it.
+    let eof = inode.i_size.read();
+    folio.with_sectors(|s| {
+        for (i, st) in s.iter_mut().enumerate() {
+            if *st == SectorState::Unallocated && folio.pos() + (i as u64) * SECTOR_SIZE < eof {
+                *st = SectorState::Allocated;
+            }
+        }
+    });
+    folio.mark_uptodate();
+    Ok(())
+}
+
+/// The folio covering `index`, locked and uptodate; creates and reads it
+/// under the pagecache add lock if it is not cached (readahead).
+fn get_uptodate_folio(fs: &Fs, inode: &Inode, index: u64, want: u64) -> Result<Arc<Folio>> {
+    if let Some(f) = inode
+        .mapping
+        .get_folio_locked(index, Fgp { create_order: None })
+    {
+        if !f.test_uptodate() {
+            if let Err(e) = read_single_folio(fs, inode, &f) {
+                f.unlock();
+                return Err(e);
+            }
+        }
+        return Ok(f);
+    }
+    inode.pagecache_lock.lock(Side::Add);
+    let order = order_for_len(want, fs.knobs.folio_order_cap());
+    let f = inode
+        .mapping
+        .get_folio_locked(
+            index,
+            Fgp {
+                create_order: Some(order),
+            },
+        )
+        .expect("creating lookup always returns a folio");
+    let r = if f.test_uptodate() {
+        Ok(())
+    } else {
+        read_single_folio(fs, inode, &f)
+    };
+    inode.pagecache_lock.unlock(Side::Add);
+    match r {
+        Ok(()) => Ok(f),
+        Err(e) => {
+            f.unlock();
+            Err(e)
+        }
+    }
+}
+
+/// filemap_read(): copies [pos, pos + buf.len()) clipped at i_size.
+pub(crate) fn buffered_read(fs: &Fs, inode: &Inode, pos: u64, buf: &mut [u8]) -> Result<usize> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let cur = pos + done as u64;
+        if cur >= inode.i_size.read() {
+            break;
+        }
+        let f = get_uptodate_folio(fs, inode, cur >> PAGE_SHIFT, (buf.len() - done) as u64)?;
+        // i_size again, now that the folio is ours: a truncate may have cut it.
+        let end = (pos + buf.len() as u64)
+            .min(f.end_pos())
+            .min(inode.i_size.read());
+        if end > cur {
+            let n = (end - cur) as usize;
+            f.copy_out((cur - f.pos()) as usize, &mut buf[done..done + n]);
+            done += n;
+        }
+        f.unlock();
+        if end <= cur {
+            break;
+        }
+    }
+    Ok(done)
+}

@@ -1,0 +1,189 @@
+//! Run configuration: the write-path build and the "kernel config" knobs.
+//!
+//! The knobs play the role of the kernel config options the bcachefs
+//! developers bisected over (large folios, migration, compaction, reclaim),
+//! so a user can flip them one at a time against the same seeded workload.
+
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// Which buffered write path runs (see buffered_write.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Build {
+    /// The revert: the inode lock around every buffered write.
+    Locked,
+    /// 7e64c86cdc6c as shipped: inode lock only for appends/extends, with the
+    /// need-inode-lock fallback, the `written2` restart and post-EOF cleanup.
+    Lockless,
+    /// The reduced patch from the revert message: the locked path with the
+    /// inode lock skipped for non-extending writes, nothing else.
+    LocklessMin,
+}
+
+impl Build {
+    pub const ALL: [Build; 3] = [Build::Locked, Build::Lockless, Build::LocklessMin];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Build::Locked => "locked",
+            Build::Lockless => "lockless",
+            Build::LocklessMin => "lockless-min",
+        }
+    }
+}
+
+impl fmt::Display for Build {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Build {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Build::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| {
+                format!("unknown build '{s}' (expected locked, lockless or lockless-min)")
+            })
+    }
+}
+
+/// Kernel-config-like knobs. Defaults are documented in the README and are
+/// meant to resemble a distro kernel with a mostly idle mm.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Knobs {
+    /// Allow folios larger than one page (CONFIG_TRANSPARENT_HUGEPAGE-ish;
+    /// bcachefs sets mapping_set_large_folios).
+    pub large_folios: bool,
+    /// Largest folio order the page cache allocates (0 = single 4 KiB pages).
+    pub max_folio_order: u8,
+    /// Background flusher period (dirty_writeback_centisecs), milliseconds;
+    /// 0 turns the flusher off (only fsync/unmount write back).
+    pub writeback_interval_ms: u64,
+    /// Page-cache size above which the reclaim thread evicts clean folios
+    /// (bytes); 0 turns reclaim off.
+    pub reclaim_limit_bytes: u64,
+    /// Migration thread (CONFIG_MIGRATION): migrates one random folio every
+    /// this many microseconds; 0 = off.
+    pub migration_interval_us: u64,
+    /// Compaction thread (CONFIG_COMPACTION): every this many milliseconds it
+    /// migrates a sweep of folios of one inode; 0 = off.
+    pub compaction_interval_ms: u64,
+    /// Probability that a copy from the caller's buffer, done with page
+    /// faults disabled, stops short (copy_folio_from_iter_atomic).
+    pub short_copy_rate: f64,
+    /// Seed for the engine's own random choices (mm victims, short copies).
+    pub seed: u64,
+    /// Planted bugs, for proving the checker (test-only).
+    pub inject: Inject,
+}
+
+/// Deliberately planted lock-protocol bugs. Test-only: they exist to show
+/// that the checker and the analysis find this class of bug.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Inject {
+    /// Writeback snapshots the folio, unlocks it, and clears the dirty bit
+    /// only after the IO: a write landing in between is never written.
+    pub writeback_clear_after_copy: bool,
+    /// Migration copies the folio without taking its lock: a writer holding
+    /// the old folio keeps writing into a folio that is no longer cached.
+    pub migrate_without_folio_lock: bool,
+    /// The write path publishes the new i_size before copying the data, so
+    /// other writers decide they need no inode lock too early.
+    pub isize_before_copy: bool,
+}
+
+impl Inject {
+    pub const NAMES: [&'static str; 3] = [
+        "writeback-clear-after-copy",
+        "migrate-without-folio-lock",
+        "isize-before-copy",
+    ];
+
+    /// Turns on the bug called `name`.
+    pub fn enable(&mut self, name: &str) -> Result<(), String> {
+        match name {
+            "writeback-clear-after-copy" => self.writeback_clear_after_copy = true,
+            "migrate-without-folio-lock" => self.migrate_without_folio_lock = true,
+            "isize-before-copy" => self.isize_before_copy = true,
+            _ => {
+                return Err(format!(
+                    "unknown injected bug '{name}' (expected one of: {})",
+                    Self::NAMES.join(", ")
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    pub fn enabled(&self) -> Vec<&'static str> {
+        let on = [
+            self.writeback_clear_after_copy,
+            self.migrate_without_folio_lock,
+            self.isize_before_copy,
+        ];
+        Self::NAMES
+            .into_iter()
+            .zip(on)
+            .filter_map(|(n, on)| on.then_some(n))
+            .collect()
+    }
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            large_folios: true,
+            max_folio_order: 4,
+            writeback_interval_ms: 100,
+            reclaim_limit_bytes: 256 << 20,
+            migration_interval_us: 0,
+            compaction_interval_ms: 0,
+            short_copy_rate: 0.0,
+            seed: 0x10c411e,
+            inject: Inject::default(),
+        }
+    }
+}
+
+impl Knobs {
+    /// The order cap actually in force once `large_folios` is considered.
+    pub fn folio_order_cap(&self) -> u8 {
+        if self.large_folios {
+            self.max_folio_order.min(MAX_FOLIO_ORDER)
+        } else {
+            0
+        }
+    }
+
+    /// Rejects values the engine cannot honour, with one line for the user.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_folio_order > MAX_FOLIO_ORDER {
+            return Err(format!(
+                "max folio order {} is above the supported {MAX_FOLIO_ORDER}",
+                self.max_folio_order
+            ));
+        }
+        // At 1.0 every retry of a one-page copy would fault too: a livelock,
+        // in the kernel as here.
+        if !(0.0..=0.9).contains(&self.short_copy_rate) || self.short_copy_rate.is_nan() {
+            return Err(format!(
+                "short-copy rate {} is not a probability in [0, 0.9]",
+                self.short_copy_rate
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// 2 MiB folios, the PMD size on x86_64.
+pub const MAX_FOLIO_ORDER: u8 = 9;
+
+pub const PAGE_SIZE: u64 = 4096;
+pub const PAGE_SHIFT: u32 = 12;
+pub const SECTOR_SIZE: u64 = 512;
+pub const SECTOR_SHIFT: u32 = 9;

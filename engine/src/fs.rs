@@ -1,0 +1,416 @@
+//! A mounted engine: the disk, the in-memory inodes, the background
+//! threads (flusher, mm) and the entry points of every operation, each
+//! bracketed by op_begin/op_end probes. Models the VFS side of fs.c.
+
+use crate::config::{Build, Knobs};
+use crate::disk::{DirEntry, Disk, FileKind, InodeAttr, ROOT_INO};
+use crate::error::{Error, Result};
+use crate::inode::Inode;
+use crate::pagecache::CacheStats;
+use crate::probe::points::{self, OpScope};
+use crate::probe::recorder::{self, Recorder};
+use crate::probe::OpKind;
+use crate::space::Space;
+use crate::{buffered_read, buffered_write, fallocate, mm, truncate, writeback};
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct MountOptions {
+    pub build: Build,
+    pub knobs: Knobs,
+    /// Record events in process into this recorder (None: probes only).
+    pub recorder: Option<Arc<Recorder>>,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            build: Build::Locked,
+            knobs: Knobs::default(),
+            recorder: None,
+        }
+    }
+}
+
+/// Counters a run reports; all monotonic.
+#[derive(Debug, Default)]
+pub struct FsCounters {
+    pub short_copies: AtomicU64,
+    pub restarts: AtomicU64,
+    pub post_eof_truncates: AtomicU64,
+    pub folios_written: AtomicU64,
+    pub folios_dropped_past_eof: AtomicU64,
+    pub reclaimed_folios: AtomicU64,
+    pub migrated_folios: AtomicU64,
+    pub compactions: AtomicU64,
+    /// Times an i_size-extending write found itself without the inode lock
+    /// (the lockless path's BUG_ON; counted, not fatal).
+    pub extend_without_inode_lock: AtomicU64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CountersSnapshot {
+    pub short_copies: u64,
+    pub restarts: u64,
+    pub post_eof_truncates: u64,
+    pub folios_written: u64,
+    pub folios_dropped_past_eof: u64,
+    pub reclaimed_folios: u64,
+    pub migrated_folios: u64,
+    pub compactions: u64,
+    pub extend_without_inode_lock: u64,
+}
+
+impl FsCounters {
+    pub fn snapshot(&self) -> CountersSnapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CountersSnapshot {
+            short_copies: l(&self.short_copies),
+            restarts: l(&self.restarts),
+            post_eof_truncates: l(&self.post_eof_truncates),
+            folios_written: l(&self.folios_written),
+            folios_dropped_past_eof: l(&self.folios_dropped_past_eof),
+            reclaimed_folios: l(&self.reclaimed_folios),
+            migrated_folios: l(&self.migrated_folios),
+            compactions: l(&self.compactions),
+            extend_without_inode_lock: l(&self.extend_without_inode_lock),
+        }
+    }
+}
+
+pub struct Fs {
+    pub disk: Arc<Disk>,
+    pub build: Build,
+    pub knobs: Knobs,
+    recorder: Option<Arc<Recorder>>,
+    inodes: Mutex<HashMap<u64, Arc<Inode>>>,
+    pub(crate) cache: Arc<CacheStats>,
+    pub(crate) space: Space,
+    pub counters: FsCounters,
+    next_op: AtomicU64,
+    shutdown: AtomicBool,
+    sleep: (Mutex<()>, Condvar),
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The calling thread works for one op until this drops.
+pub struct OpGuard {
+    pub op: u64,
+    _scope: OpScope,
+}
+
+impl Fs {
+    /// Mounts the lockline disk at `path` and starts the background threads
+    /// the knobs ask for.
+    pub fn mount(path: &Path, opts: MountOptions) -> Result<Arc<Fs>> {
+        opts.knobs.validate().map_err(Error::Invalid)?;
+        let disk = Disk::open(path)?;
+        let free = disk.geometry().free_blocks * 8;
+        let fs = Arc::new(Fs {
+            disk,
+            build: opts.build,
+            knobs: opts.knobs,
+            recorder: opts.recorder,
+            inodes: Mutex::new(HashMap::new()),
+            cache: Arc::new(CacheStats::default()),
+            space: Space::new(free),
+            counters: FsCounters::default(),
+            next_op: AtomicU64::new(1),
+            shutdown: AtomicBool::new(false),
+            sleep: (Mutex::new(()), Condvar::new()),
+            threads: Mutex::new(Vec::new()),
+        });
+        let mut threads = Vec::new();
+        if fs.knobs.writeback_interval_ms > 0 {
+            let period = Duration::from_millis(fs.knobs.writeback_interval_ms);
+            threads.push(fs.spawn_background("lockline-flush", period, |fs| {
+                writeback::flush_all(fs, writeback::SyncMode::None);
+            })?);
+        }
+        threads.extend(mm::spawn_threads(&fs)?);
+        *fs.threads.lock() = threads;
+        Ok(fs)
+    }
+
+    /// Runs `work` every `period` on a named thread until unmount. The
+    /// thread holds only a weak reference so a forgotten unmount cannot
+    /// keep the mount alive forever.
+    pub(crate) fn spawn_background(
+        self: &Arc<Self>,
+        name: &str,
+        period: Duration,
+        work: impl Fn(&Fs) + Send + 'static,
+    ) -> Result<JoinHandle<()>> {
+        let weak: Weak<Fs> = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || loop {
+                let Some(fs) = weak.upgrade() else { return };
+                if fs.shutdown.load(Ordering::Acquire) {
+                    return;
+                }
+                recorder::attach(fs.recorder.as_ref());
+                work(&fs);
+                let mut g = fs.sleep.0.lock();
+                if !fs.shutdown.load(Ordering::Acquire) {
+                    fs.sleep.1.wait_for(&mut g, period);
+                }
+            })
+            .map_err(|e| Error::Invalid(format!("cannot start {name} thread: {e}")))
+    }
+
+    /// Starts an op on the calling thread: a fresh op id and the run's
+    /// recorder attached.
+    pub fn begin_op(&self) -> OpGuard {
+        recorder::attach(self.recorder.as_ref());
+        let op = self.next_op.fetch_add(1, Ordering::Relaxed);
+        OpGuard {
+            op,
+            _scope: OpScope::enter(op),
+        }
+    }
+
+    pub fn recorder(&self) -> Option<&Arc<Recorder>> {
+        self.recorder.as_ref()
+    }
+
+    /// Page-cache size in bytes.
+    pub fn cached_bytes(&self) -> u64 {
+        self.cache.pages.load(Ordering::Relaxed) * crate::config::PAGE_SIZE
+    }
+
+    // --- inodes and namespace ----------------------------------------------
+
+    /// The in-memory inode for `ino`, loaded from disk on first use.
+    pub fn inode(&self, ino: u64) -> Result<Arc<Inode>> {
+        let mut inodes = self.inodes.lock();
+        if let Some(i) = inodes.get(&ino) {
+            return Ok(i.clone());
+        }
+        let attr = self.disk.stat(ino)?;
+        if attr.kind != FileKind::File {
+            return Err(crate::disk::DiskError::IsDir.into());
+        }
+        let i = Arc::new(Inode::new(ino, attr.size, self.cache.clone()));
+        inodes.insert(ino, i.clone());
+        Ok(i)
+    }
+
+    pub(crate) fn cached_inodes(&self) -> Vec<Arc<Inode>> {
+        self.inodes.lock().values().cloned().collect()
+    }
+
+    fn split_parent(path: &str) -> Result<(&str, &str)> {
+        let t = path.trim_end_matches('/');
+        let (dir, name) = t.rsplit_once('/').unwrap_or(("", t));
+        if name.is_empty() {
+            return Err(Error::Invalid(format!("'{path}' names no file")));
+        }
+        Ok((if dir.is_empty() { "/" } else { dir }, name))
+    }
+
+    /// Opens a regular file, creating it when `create` is set.
+    pub fn open(&self, path: &str, create: bool) -> Result<u64> {
+        match self.disk.resolve(path) {
+            Ok(ino) => {
+                self.inode(ino)?;
+                Ok(ino)
+            }
+            Err(crate::disk::DiskError::NotFound(_)) if create => {
+                let (dir, name) = Self::split_parent(path)?;
+                let parent = self.disk.resolve(dir)?;
+                Ok(self.disk.create(parent, name, FileKind::File)?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn mkdir(&self, path: &str) -> Result<u64> {
+        let (dir, name) = Self::split_parent(path)?;
+        let parent = self.disk.resolve(dir)?;
+        Ok(self.disk.create(parent, name, FileKind::Dir)?)
+    }
+
+    pub fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        Ok(self.disk.readdir(self.disk.resolve(path)?)?)
+    }
+
+    pub fn stat(&self, ino: u64) -> Result<InodeAttr> {
+        let mut a = self.disk.stat(ino)?;
+        if let Some(i) = self.inodes.lock().get(&ino) {
+            a.size = i.i_size.read();
+        }
+        Ok(a)
+    }
+
+    /// i_size as the page cache sees it.
+    pub fn size(&self, ino: u64) -> Result<u64> {
+        Ok(self.inode(ino)?.i_size.read())
+    }
+
+    /// unlink(): drops the page cache and the disk inode.
+    pub fn unlink(&self, path: &str) -> Result<()> {
+        let g = self.begin_op();
+        let (dir, name) = Self::split_parent(path)?;
+        let parent = self.disk.resolve(dir)?;
+        let ino = self.disk.lookup(parent, name)?;
+        points::op_begin(OpKind::Unlink, ino, 0, 0);
+        let r = (|| {
+            if let Ok(inode) = self.inode(ino) {
+                inode.inode_lock.lock();
+                inode
+                    .pagecache_lock
+                    .lock(crate::locks::two_state_lock::Side::Block);
+                truncate::truncate_inode_pages_range(self, &inode, 0, u64::MAX);
+                inode
+                    .pagecache_lock
+                    .unlock(crate::locks::two_state_lock::Side::Block);
+                inode.inode_lock.unlock();
+                self.inodes.lock().remove(&ino);
+            }
+            self.disk.unlink(parent, name)?;
+            Ok(())
+        })();
+        points::op_end(OpKind::Unlink, ino, 0, result_code(&r));
+        drop(g);
+        r
+    }
+
+    // --- IO --------------------------------------------------------------
+
+    /// pwrite(): a buffered write through the run's build.
+    pub fn write(&self, ino: u64, pos: u64, buf: &[u8]) -> Result<usize> {
+        let g = self.begin_op();
+        self.write_in(&g, ino, pos, buf)
+    }
+
+    /// pwrite() as part of an op the caller began, so it can stamp the data
+    /// with the op id first.
+    pub fn write_in(&self, _op: &OpGuard, ino: u64, pos: u64, buf: &[u8]) -> Result<usize> {
+        let inode = self.inode(ino)?;
+        points::op_begin(OpKind::Write, ino, pos, buf.len() as u64);
+        let r = if buf.is_empty() {
+            Ok(0)
+        } else {
+            buffered_write::buffered_write(self, &inode, pos, buf)
+        };
+        points::op_end(OpKind::Write, ino, pos, result_code(&r));
+        r
+    }
+
+    /// pread(): a buffered read.
+    pub fn read(&self, ino: u64, pos: u64, buf: &mut [u8]) -> Result<usize> {
+        let inode = self.inode(ino)?;
+        let _g = self.begin_op();
+        points::op_begin(OpKind::Read, ino, pos, buf.len() as u64);
+        let r = buffered_read::buffered_read(self, &inode, pos, buf);
+        points::op_end(OpKind::Read, ino, pos, result_code(&r));
+        r
+    }
+
+    /// ftruncate()
+    pub fn truncate(&self, ino: u64, size: u64) -> Result<()> {
+        let inode = self.inode(ino)?;
+        let _g = self.begin_op();
+        points::op_begin(OpKind::Truncate, ino, size, 0);
+        let r = truncate::truncate(self, &inode, size);
+        points::op_end(OpKind::Truncate, ino, size, result_code(&r));
+        r
+    }
+
+    /// fallocate(mode 0 or FALLOC_FL_KEEP_SIZE)
+    pub fn fallocate(&self, ino: u64, offset: u64, len: u64, keep_size: bool) -> Result<()> {
+        let inode = self.inode(ino)?;
+        let _g = self.begin_op();
+        points::op_begin(OpKind::Fallocate, ino, offset, len);
+        let r = fallocate::allocate(self, &inode, offset, len, keep_size);
+        points::op_end(OpKind::Fallocate, ino, offset, result_code(&r));
+        r
+    }
+
+    /// fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+    pub fn punch_hole(&self, ino: u64, offset: u64, len: u64) -> Result<()> {
+        let inode = self.inode(ino)?;
+        let _g = self.begin_op();
+        points::op_begin(OpKind::Punch, ino, offset, len);
+        let r = fallocate::punch_hole(self, &inode, offset, len);
+        points::op_end(OpKind::Punch, ino, offset, result_code(&r));
+        r
+    }
+
+    /// fsync(): write back and wait, publish i_size, commit the disk.
+    pub fn fsync(&self, ino: u64) -> Result<()> {
+        let inode = self.inode(ino)?;
+        let _g = self.begin_op();
+        points::op_begin(OpKind::Fsync, ino, 0, 0);
+        let r = writeback::fsync(self, &inode);
+        points::op_end(OpKind::Fsync, ino, 0, result_code(&r));
+        r
+    }
+
+    /// sync(): every inode written back, one commit.
+    pub fn sync_all(&self) -> Result<()> {
+        let _g = self.begin_op();
+        writeback::flush_all(self, writeback::SyncMode::All);
+        for inode in self.cached_inodes() {
+            writeback::publish_disk_size(self, &inode, u64::MAX)?;
+        }
+        self.disk.commit()?;
+        self.refresh_space();
+        Ok(())
+    }
+
+    pub(crate) fn refresh_space(&self) {
+        self.space.refresh(self.disk.geometry().free_blocks * 8);
+    }
+
+    /// Stops the background threads, writes everything back and unmounts
+    /// the disk cleanly.
+    pub fn unmount(&self) -> Result<()> {
+        {
+            let _g = self.sleep.0.lock();
+            self.shutdown.store(true, Ordering::Release);
+            self.sleep.1.notify_all();
+        }
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for t in threads {
+            let _ = t.join();
+        }
+        self.sync_all()?;
+        self.disk.unmount()?;
+        recorder::flush_current_thread();
+        Ok(())
+    }
+}
+
+/// What an op returns on success, as op_end's result argument.
+trait OpResult {
+    fn bytes(&self) -> i64;
+}
+impl OpResult for usize {
+    fn bytes(&self) -> i64 {
+        *self as i64
+    }
+}
+impl OpResult for () {
+    fn bytes(&self) -> i64 {
+        0
+    }
+}
+
+/// op_end's result argument: bytes, or a negative errno.
+fn result_code<T: OpResult>(r: &Result<T>) -> i64 {
+    match r {
+        Ok(n) => n.bytes(),
+        Err(e) => -(e.errno() as i64),
+    }
+}
+
+/// The root directory's inode number, re-exported for callers.
+pub const ROOT: u64 = ROOT_INO;

@@ -1,0 +1,72 @@
+//! The "mm": background threads that take folios away from the page cache
+//! or move them, switchable like the kernel config options they stand for
+//! (reclaim, CONFIG_MIGRATION, CONFIG_COMPACTION).
+//!
+//! Departure: the kernel runs these from kswapd, kcompactd and allocation
+//! slow paths under memory pressure; the model runs them on timers with
+//! seeded victim choice, which makes their interleavings with IO tunable.
+
+pub mod compaction;
+pub mod migrate;
+pub mod reclaim;
+
+use crate::error::Result;
+use crate::fs::Fs;
+use crate::inode::Inode;
+use crate::usercopy::splitmix64;
+use std::cell::Cell;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Reclaim looks at the page-cache size this often.
+const RECLAIM_PERIOD: Duration = Duration::from_millis(10);
+
+pub(crate) fn spawn_threads(fs: &Arc<Fs>) -> Result<Vec<JoinHandle<()>>> {
+    let k = &fs.knobs;
+    let mut v = Vec::new();
+    if k.reclaim_limit_bytes > 0 {
+        v.push(fs.spawn_background(
+            "lockline-reclaim",
+            RECLAIM_PERIOD,
+            reclaim::shrink_page_cache,
+        )?);
+    }
+    if k.migration_interval_us > 0 {
+        let seed = Cell::new(k.seed ^ 0x6d696772);
+        v.push(fs.spawn_background(
+            "lockline-migrate",
+            Duration::from_micros(k.migration_interval_us),
+            move |fs| {
+                let mut s = seed.get();
+                migrate::migrate_random_folio(fs, &mut s);
+                seed.set(s);
+            },
+        )?);
+    }
+    if k.compaction_interval_ms > 0 {
+        let seed = Cell::new(k.seed ^ 0x636f6d70);
+        v.push(fs.spawn_background(
+            "lockline-compact",
+            Duration::from_millis(k.compaction_interval_ms),
+            move |fs| {
+                let mut s = seed.get();
+                compaction::compact_one_inode(fs, &mut s);
+                seed.set(s);
+            },
+        )?);
+    }
+    Ok(v)
+}
+
+/// A seeded pick of one cached inode, in inode-number order so the same
+/// seed picks the same inode.
+pub(crate) fn pick_inode(fs: &Fs, rng: &mut u64) -> Option<Arc<Inode>> {
+    let mut inodes = fs.cached_inodes();
+    if inodes.is_empty() {
+        return None;
+    }
+    inodes.sort_by_key(|i| i.ino);
+    let n = inodes.len();
+    Some(inodes.swap_remove(splitmix64(rng) as usize % n))
+}

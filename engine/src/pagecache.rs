@@ -1,0 +1,356 @@
+//! The address space of an inode: models the i_pages xarray with
+//! __filemap_get_folio, filemap_add_folio, and
+//! bch2_filemap_get_contig_folios_d (fs-io-pagecache.c).
+
+use crate::config::{PAGE_SHIFT, PAGE_SIZE};
+use crate::folio::Folio;
+use crate::probe::points;
+use crate::probe::EventKind;
+use parking_lot::{Condvar, Mutex};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Page-cache totals across all inodes of a mount (what reclaim looks at).
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub pages: AtomicU64,
+}
+
+pub struct Mapping {
+    pub ino: u64,
+    /// i_pages: folios keyed by first index; they never overlap.
+    pages: Mutex<BTreeMap<u64, Arc<Folio>>>,
+    /// folio_wait_writeback() sleeps here; folio_end_writeback() wakes.
+    wb_lock: Mutex<()>,
+    wb_cv: Condvar,
+    /// AS_EIO: a writeback error not yet reported by fsync.
+    wb_err: std::sync::atomic::AtomicI32,
+    stats: Arc<CacheStats>,
+}
+
+/// __filemap_get_folio() behaviour flags, the subset the engine uses.
+#[derive(Clone, Copy, Debug)]
+pub struct Fgp {
+    /// FGP_CREAT with the largest order the caller wants (fgf_set_order).
+    pub create_order: Option<u8>,
+}
+
+impl Mapping {
+    pub fn new(ino: u64, stats: Arc<CacheStats>) -> Self {
+        Mapping {
+            ino,
+            pages: Mutex::new(BTreeMap::new()),
+            wb_lock: Mutex::new(()),
+            wb_cv: Condvar::new(),
+            wb_err: std::sync::atomic::AtomicI32::new(0),
+            stats,
+        }
+    }
+
+    /// filemap_get_folio() without FGP_LOCK: the folio covering `index`.
+    pub fn lookup(&self, index: u64) -> Option<Arc<Folio>> {
+        let pages = self.pages.lock();
+        let (_, f) = pages.range(..=index).next_back()?;
+        f.contains_index(index).then(|| f.clone())
+    }
+
+    /// All folios intersecting page indices [start, end), ascending.
+    pub fn folios_in(&self, start: u64, end: u64) -> Vec<Arc<Folio>> {
+        let pages = self.pages.lock();
+        let mut out = Vec::new();
+        if let Some((_, f)) = pages.range(..start).next_back() {
+            if f.contains_index(start) {
+                out.push(f.clone());
+            }
+        }
+        out.extend(pages.range(start..end).map(|(_, f)| f.clone()));
+        out
+    }
+
+    pub fn all_folios(&self) -> Vec<Arc<Folio>> {
+        self.pages.lock().values().cloned().collect()
+    }
+
+    pub fn nr_folios(&self) -> usize {
+        self.pages.lock().len()
+    }
+
+    fn overlaps(pages: &BTreeMap<u64, Arc<Folio>>, index: u64, order: u8) -> bool {
+        let end = index + (1 << order);
+        if let Some((_, f)) = pages.range(..end).next_back() {
+            return f.index + f.nr_pages() > index;
+        }
+        false
+    }
+
+    /// filemap_add_folio(): fails (EEXIST) if any page of the range is
+    /// already cached.
+    fn add_folio(&self, folio: &Arc<Folio>) -> bool {
+        let mut pages = self.pages.lock();
+        if Self::overlaps(&pages, folio.index, folio.order) {
+            return false;
+        }
+        pages.insert(folio.index, folio.clone());
+        drop(pages);
+        self.stats
+            .pages
+            .fetch_add(folio.nr_pages(), Ordering::Relaxed);
+        points::folio(
+            EventKind::FolioAdded,
+            self.ino,
+            folio.index,
+            folio.order as u64,
+            0,
+        );
+        true
+    }
+
+    /// The largest order <= `want` that is aligned at `index` and free of
+    /// cached pages, as __filemap_get_folio's fallback loop picks it.
+    fn fit_order(&self, index: u64, want: u8) -> u8 {
+        let align = if index == 0 {
+            u8::MAX
+        } else {
+            index.trailing_zeros() as u8
+        };
+        let mut order = want.min(align);
+        let pages = self.pages.lock();
+        while order > 0 && Self::overlaps(&pages, index, order) {
+            order -= 1;
+        }
+        order
+    }
+
+    /// __filemap_get_folio(FGP_LOCK [| FGP_CREAT]): returns the folio
+    /// covering `index`, locked, still in this mapping.
+    pub fn get_folio_locked(&self, index: u64, fgp: Fgp) -> Option<Arc<Folio>> {
+        loop {
+            if let Some(f) = self.lookup(index) {
+                f.lock();
+                // Truncate, reclaim or migration may have taken it out while
+                // we slept on the lock: look again.
+                if f.test_removed() {
+                    f.unlock();
+                    continue;
+                }
+                return Some(f);
+            }
+            let want = fgp.create_order?;
+            let order = self.fit_order(index, want);
+            let start = index & !((1u64 << order) - 1);
+            let f = Arc::new(Folio::new(self.ino, start, order));
+            // A new folio is locked before it becomes visible.
+            let locked = f.trylock();
+            debug_assert!(locked);
+            if self.add_folio(&f) {
+                return Some(f);
+            }
+            f.unlock();
+        }
+    }
+
+    /// Removes `folio` from the mapping (caller holds the folio lock).
+    /// Returns false if it was no longer there.
+    pub fn delete_from_page_cache(&self, folio: &Arc<Folio>) -> bool {
+        let mut pages = self.pages.lock();
+        match pages.get(&folio.index) {
+            Some(cur) if Arc::ptr_eq(cur, folio) => {
+                pages.remove(&folio.index);
+            }
+            _ => return false,
+        }
+        folio.mark_removed();
+        drop(pages);
+        self.stats
+            .pages
+            .fetch_sub(folio.nr_pages(), Ordering::Relaxed);
+        true
+    }
+
+    /// Puts `new` where `old` was (migration); both locked by the caller.
+    pub fn replace_folio(&self, old: &Arc<Folio>, new: &Arc<Folio>) -> bool {
+        let mut pages = self.pages.lock();
+        match pages.get(&old.index) {
+            Some(cur) if Arc::ptr_eq(cur, old) => {
+                pages.insert(old.index, new.clone());
+                old.mark_removed();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// folio_wait_writeback()
+    pub fn wait_writeback(&self, folio: &Folio) {
+        if !folio.test_writeback() {
+            return;
+        }
+        let mut g = self.wb_lock.lock();
+        while folio.test_writeback() {
+            self.wb_cv.wait(&mut g);
+        }
+    }
+
+    /// mapping_set_error()
+    pub fn set_error(&self, errno: i32) {
+        self.wb_err.store(errno, Ordering::Release);
+    }
+
+    /// filemap_check_errors(): the pending writeback error, cleared.
+    pub fn take_error(&self) -> Option<i32> {
+        match self.wb_err.swap(0, Ordering::AcqRel) {
+            0 => None,
+            e => Some(e),
+        }
+    }
+
+    /// folio_end_writeback()
+    pub fn end_writeback(&self, folio: &Folio, err: i32) {
+        let _g = self.wb_lock.lock();
+        folio.end_writeback_flag(err);
+        self.wb_cv.notify_all();
+    }
+}
+
+/// fgf_set_order(): the folio order a write of `len` bytes asks for.
+pub fn order_for_len(len: u64, cap: u8) -> u8 {
+    if len <= PAGE_SIZE {
+        return 0;
+    }
+    let order = (63 - len.leading_zeros()).saturating_sub(PAGE_SHIFT) as u8;
+    order.min(cap)
+}
+
+/// bch2_filemap_get_contig_folios_d(): locked folios covering [start, end)
+/// contiguously, ascending, creating missing ones only within the first
+/// 1 MiB past `start` (beyond it only cached folios are taken). Stops at the
+/// first gap it may not fill.
+pub fn get_contig_folios(mapping: &Mapping, start: u64, end: u64, order: u8) -> Vec<Arc<Folio>> {
+    let mut fs: Vec<Arc<Folio>> = Vec::new();
+    let mut pos = start;
+    while pos < end {
+        let create = pos < start + (1 << 20);
+        let fgp = Fgp {
+            create_order: create.then_some(order),
+        };
+        let Some(f) = mapping.get_folio_locked(pos >> PAGE_SHIFT, fgp) else {
+            break;
+        };
+        debug_assert!(fs.is_empty() || f.pos() == pos);
+        pos = f.end_pos();
+        fs.push(f);
+    }
+    fs
+}
+
+/// folios_trunc(): unlocks and drops every folio from position `from` on.
+pub fn folios_trunc(fs: &mut Vec<Arc<Folio>>, from: usize) {
+    while fs.len() > from {
+        if let Some(f) = fs.pop() {
+            f.unlock();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping() -> Mapping {
+        Mapping::new(5, Arc::new(CacheStats::default()))
+    }
+
+    #[test]
+    fn orders_follow_length_alignment_and_neighbours() {
+        assert_eq!(order_for_len(4096, 9), 0);
+        assert_eq!(order_for_len(65536, 9), 4);
+        assert_eq!(order_for_len(65536 + 1, 2), 2);
+        let m = mapping();
+        let f = m
+            .get_folio_locked(
+                0,
+                Fgp {
+                    create_order: Some(4),
+                },
+            )
+            .unwrap();
+        assert_eq!((f.index, f.order), (0, 4));
+        f.unlock();
+        // index 18 is only 2-aligned
+        let g = m
+            .get_folio_locked(
+                18,
+                Fgp {
+                    create_order: Some(4),
+                },
+            )
+            .unwrap();
+        assert_eq!((g.index, g.order), (18, 1));
+        g.unlock();
+        // a 4-page folio at 16 would overlap the one at 18
+        let h = m
+            .get_folio_locked(
+                16,
+                Fgp {
+                    create_order: Some(2),
+                },
+            )
+            .unwrap();
+        assert_eq!((h.index, h.order), (16, 1));
+        h.unlock();
+        assert_eq!(m.lookup(19).unwrap().index, 18);
+        assert_eq!(m.stats.pages.load(Ordering::Relaxed), 16 + 2 + 2);
+    }
+
+    #[test]
+    fn contig_folios_span_large_folio_boundaries() {
+        let m = mapping();
+        let fs = get_contig_folios(&m, 4096 * 3, 4096 * 40, 3);
+        assert!(fs.iter().all(|f| f.is_locked()));
+        assert_eq!(fs.first().unwrap().pos(), 4096 * 3);
+        assert!(fs.last().unwrap().end_pos() >= 4096 * 40);
+        for w in fs.windows(2) {
+            assert_eq!(w[0].end_pos(), w[1].pos());
+        }
+        let mut fs = fs;
+        folios_trunc(&mut fs, 0);
+        assert!(m.all_folios().iter().all(|f| !f.is_locked()));
+    }
+
+    #[test]
+    fn creation_stops_after_one_mib() {
+        let m = mapping();
+        let fs = get_contig_folios(&m, 0, 3 << 20, 4);
+        assert_eq!(fs.last().unwrap().end_pos(), 1 << 20);
+        let mut fs = fs;
+        folios_trunc(&mut fs, 0);
+    }
+
+    #[test]
+    fn removed_folio_is_not_returned() {
+        let m = mapping();
+        let f = m
+            .get_folio_locked(
+                0,
+                Fgp {
+                    create_order: Some(0),
+                },
+            )
+            .unwrap();
+        assert!(m.delete_from_page_cache(&f));
+        f.unlock();
+        assert!(m.lookup(0).is_none());
+        assert!(m.get_folio_locked(0, Fgp { create_order: None }).is_none());
+        let g = m
+            .get_folio_locked(
+                0,
+                Fgp {
+                    create_order: Some(0),
+                },
+            )
+            .unwrap();
+        assert_ne!(g.id, f.id);
+        g.unlock();
+    }
+}

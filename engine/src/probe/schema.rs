@@ -1,0 +1,220 @@
+//! The event schema: kinds, lock classes, modes, and the event record itself.
+
+use serde::Serialize;
+
+/// Folio index meaning "no folio".
+pub const NO_FOLIO: u64 = u64::MAX;
+
+macro_rules! code_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $val:expr => $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum $name { $($(#[$vm])* $var = $val,)* }
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$var,)*];
+            pub fn from_u8(v: u8) -> Option<Self> {
+                match v { $($val => Some($name::$var),)* _ => None }
+            }
+            pub fn name(self) -> &'static str {
+                match self { $($name::$var => $s,)* }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+code_enum! {
+    /// What happened. The numbering is part of the trace format: append only.
+    EventKind {
+        /// a = lock mode detail (see LockMode); emitted only when the fast path failed
+        LockWait = 1 => "lock_wait",
+        LockAcquired = 2 => "lock_acquired",
+        LockReleased = 3 => "lock_released",
+        /// a = folio order
+        FolioAdded = 4 => "folio_added",
+        /// a = folio order; removal from the mapping by reclaim or migration
+        FolioRemoved = 5 => "folio_removed",
+        /// a = first sector in folio, b = number of sectors made dirty
+        FolioDirtied = 6 => "folio_dirtied",
+        /// a = folio order; dirty cleared for IO (folio_clear_dirty_for_io)
+        FolioCleaned = 7 => "folio_cleaned",
+        /// a = folio order, b = dirty sectors sent to disk
+        FolioWritebackStart = 8 => "folio_writeback_start",
+        /// a = folio order, b = 0 ok / errno
+        FolioWritebackEnd = 9 => "folio_writeback_end",
+        /// a = folio order; the folio's contents and flags moved to a new folio
+        FolioMigrated = 10 => "folio_migrated",
+        /// a = byte offset in folio where truncation starts (0 = whole folio), b = folio order
+        FolioTruncated = 11 => "folio_truncated",
+        /// a = old i_size, b = new i_size
+        IsizeChanged = 12 => "isize_changed",
+        /// a = bytes asked, b = bytes copied
+        ShortCopy = 13 => "short_copy",
+        /// a = written, b = written2 (lockless restart under the inode lock)
+        WriteRestart = 14 => "write_restart",
+        /// class = OpKind, a = offset, b = length
+        OpBegin = 15 => "op_begin",
+        /// class = OpKind, a = offset, b = result (bytes, or negative errno as i64)
+        OpEnd = 16 => "op_end",
+        /// class = MmAction, a = action argument (new folio id, bytes freed, ...)
+        MmAction = 17 => "mm_action",
+        /// a = folio order; folio became uptodate (read from disk or zeroed)
+        FolioUptodate = 18 => "folio_uptodate",
+    }
+}
+
+code_enum! {
+    /// Lock classes, in the kernel's names.
+    LockClass {
+        /// inode_lock / i_rwsem
+        Inode = 1 => "inode",
+        /// bch2_pagecache_add_get: the "add" side of ei_pagecache_lock
+        PagecacheAdd = 2 => "pagecache_add",
+        /// bch2_pagecache_block_get: the "block" side of ei_pagecache_lock
+        PagecacheBlock = 3 => "pagecache_block",
+        /// folio_lock
+        Folio = 4 => "folio",
+        /// inode->v.i_lock (spinlock around i_size updates)
+        ILock = 5 => "i_lock",
+    }
+}
+
+code_enum! {
+    /// How a lock was taken.
+    LockMode {
+        Exclusive = 1 => "exclusive",
+        Shared = 2 => "shared",
+    }
+}
+
+code_enum! {
+    /// Operations with a begin and an end.
+    OpKind {
+        Write = 1 => "write",
+        Read = 2 => "read",
+        Truncate = 3 => "truncate",
+        Fallocate = 4 => "fallocate",
+        Punch = 5 => "punch",
+        Fsync = 6 => "fsync",
+        Unlink = 7 => "unlink",
+        Writeback = 8 => "writeback",
+    }
+}
+
+code_enum! {
+    /// Background mm work.
+    MmAction {
+        /// a = bytes freed
+        Reclaim = 1 => "reclaim",
+        /// a = old folio identity
+        Migrate = 2 => "migrate",
+        /// a = folios migrated in the sweep
+        Compact = 3 => "compact",
+        /// migration skipped: folio busy (locked, writeback)
+        MigrateSkip = 4 => "migrate_skip",
+    }
+}
+
+/// The packed first argument of every probe: kind | class << 8 | mode << 16.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Code {
+    pub kind: EventKind,
+    /// LockClass, OpKind or MmAction depending on kind; 0 when unused.
+    pub class: u8,
+    /// LockMode for lock events; 0 otherwise.
+    pub mode: u8,
+}
+
+impl Code {
+    pub const fn pack(kind: EventKind, class: u8, mode: u8) -> u32 {
+        kind as u32 | (class as u32) << 8 | (mode as u32) << 16
+    }
+
+    pub fn unpack(code: u32) -> Option<Code> {
+        Some(Code {
+            kind: EventKind::from_u8(code as u8)?,
+            class: (code >> 8) as u8,
+            mode: (code >> 16) as u8,
+        })
+    }
+}
+
+/// One event, as recorded in process or decoded from the eBPF ring buffer.
+/// `repr(C)` so the eBPF side can use the same layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[repr(C)]
+pub struct Event {
+    /// CLOCK_MONOTONIC nanoseconds (the clock bpf_ktime_get_ns reads).
+    pub ts_ns: u64,
+    pub tid: u32,
+    /// Packed [`Code`].
+    pub code: u32,
+    pub inode: u64,
+    pub folio: u64,
+    pub op: u64,
+    pub a: u64,
+    pub b: u64,
+}
+
+impl Event {
+    pub fn decode(&self) -> Option<Code> {
+        Code::unpack(self.code)
+    }
+    pub fn kind(&self) -> Option<EventKind> {
+        EventKind::from_u8(self.code as u8)
+    }
+    pub fn lock_class(&self) -> Option<LockClass> {
+        LockClass::from_u8((self.code >> 8) as u8)
+    }
+    pub fn op_kind(&self) -> Option<OpKind> {
+        OpKind::from_u8((self.code >> 8) as u8)
+    }
+    pub fn mode(&self) -> Option<LockMode> {
+        LockMode::from_u8((self.code >> 16) as u8)
+    }
+}
+
+/// Reads CLOCK_MONOTONIC in nanoseconds.
+#[inline]
+pub fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_round_trips() {
+        for &k in EventKind::ALL {
+            let c = Code::pack(k, LockClass::Folio as u8, LockMode::Shared as u8);
+            let d = Code::unpack(c).unwrap();
+            assert_eq!(d.kind, k);
+            assert_eq!(d.class, LockClass::Folio as u8);
+            assert_eq!(d.mode, LockMode::Shared as u8);
+        }
+        assert!(Code::unpack(0).is_none());
+    }
+
+    #[test]
+    fn event_layout_is_stable() {
+        // The eBPF programs mirror this layout; a change here breaks them.
+        assert_eq!(std::mem::size_of::<Event>(), 56);
+    }
+}

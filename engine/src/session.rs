@@ -1,0 +1,160 @@
+//! One checked run: mount a disk with a build and knobs, run a seeded
+//! workload with the in-process recorder on, then classify every sector of
+//! the file three times — after the run, after fsync, and after unmount and
+//! remount. Front ends (`lockline run`, `demo`, later the TUI) sit on this.
+
+use crate::check::{self, CheckReport, Counts};
+use crate::config::{Build, Knobs};
+use crate::disk::{self, MkfsOptions};
+use crate::error::Result;
+use crate::fs::{CountersSnapshot, Fs, MountOptions};
+use crate::history::History;
+use crate::probe::recorder::{Recorder, RecorderStats, DEFAULT_CAPACITY};
+use crate::probe::Event;
+use crate::workload::{self, Progress, RunOutcome, RunSpec};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct SessionSpec {
+    pub disk: PathBuf,
+    /// Format the disk first with this size (creating an image if absent).
+    pub mkfs: Option<u64>,
+    pub build: Build,
+    pub knobs: Knobs,
+    pub run: RunSpec,
+    /// In-process recorder budget, events.
+    pub record_capacity: u64,
+}
+
+impl SessionSpec {
+    pub fn new(disk: PathBuf, build: Build, knobs: Knobs, run: RunSpec) -> SessionSpec {
+        SessionSpec {
+            disk,
+            mkfs: None,
+            build,
+            knobs,
+            run,
+            record_capacity: DEFAULT_CAPACITY,
+        }
+    }
+}
+
+/// The summary a run prints (and `--json` emits as one object).
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionReport {
+    pub build: Build,
+    pub workload: String,
+    pub seed: u64,
+    pub threads: u32,
+    pub ops: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub throughput_mib_s: f64,
+    pub op_errors: u64,
+    pub first_error: Option<String>,
+    /// Violations of the final check (after remount): what a user keeps.
+    pub violations: Counts,
+    pub events: u64,
+    pub lost_events: u64,
+    pub probe_source: &'static str,
+    pub knobs: Knobs,
+    pub injected: Vec<&'static str>,
+    pub engine: CountersSnapshot,
+    /// The three checks, in order.
+    pub checks: Vec<CheckReport>,
+}
+
+impl SessionReport {
+    pub fn final_check(&self) -> Option<&CheckReport> {
+        self.checks.last()
+    }
+}
+
+fn read_whole(fs: &Fs, ino: u64) -> Result<Vec<u8>> {
+    let size = fs.size(ino)? as usize;
+    let mut buf = vec![0u8; size];
+    let n = fs.read(ino, 0, &mut buf)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Runs the session; returns the report and every recorded event.
+pub fn run_session(spec: &SessionSpec, progress: &Progress) -> Result<(SessionReport, Vec<Event>)> {
+    spec.knobs.validate().map_err(crate::Error::Invalid)?;
+    spec.run.validate()?;
+    if let Some(size) = spec.mkfs {
+        disk::mkfs(
+            &spec.disk,
+            &MkfsOptions {
+                size: Some(size),
+                force: false,
+            },
+        )?;
+    }
+    let rec = Recorder::new(spec.record_capacity);
+    let opts = MountOptions {
+        build: spec.build,
+        knobs: spec.knobs.clone(),
+        recorder: Some(rec.clone()),
+    };
+    let fs = Fs::mount(&spec.disk, opts.clone())?;
+    let outcome: RunOutcome = match workload::run(&fs, &spec.run, progress) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = fs.unmount();
+            return Err(e);
+        }
+    };
+    let mut events = rec.drain();
+    let history = History::from_events(&events);
+    let ino = outcome.ino;
+
+    let mut checks = Vec::new();
+    let content = read_whole(&fs, ino)?;
+    checks.push(check::check(&history, ino, &content, check::AFTER_RUN));
+    fs.fsync(ino)?;
+    let content = read_whole(&fs, ino)?;
+    checks.push(check::check(&history, ino, &content, check::AFTER_FSYNC));
+    let counters = fs.counters.snapshot();
+    fs.unmount()?;
+    drop(fs);
+
+    let fs = Fs::mount(&spec.disk, opts)?;
+    let content = read_whole(&fs, ino)?;
+    checks.push(check::check(&history, ino, &content, check::AFTER_REMOUNT));
+    fs.unmount()?;
+    drop(fs);
+    events.extend(rec.drain());
+    events.sort_by_key(|e| (e.ts_ns, e.tid));
+
+    let st: RecorderStats = rec.stats();
+    let violations = checks.last().map(|c| c.counts).unwrap_or_default();
+    let report = SessionReport {
+        build: spec.build,
+        workload: spec.run.workload.name().to_string(),
+        seed: spec.run.seed,
+        threads: spec.run.threads,
+        ops: outcome.ops,
+        bytes: outcome.bytes,
+        seconds: outcome.seconds,
+        throughput_mib_s: outcome.bytes as f64 / (1 << 20) as f64 / outcome.seconds.max(1e-9),
+        op_errors: outcome.errors,
+        first_error: outcome.first_error,
+        violations,
+        events: events.len() as u64,
+        lost_events: st.dropped,
+        probe_source: "inproc",
+        knobs: spec.knobs.clone(),
+        injected: spec.knobs.inject.enabled(),
+        engine: counters,
+        checks,
+    };
+    Ok((report, events))
+}
+
+/// Convenience for tests and the demo: a shared progress with no display.
+pub fn quiet_progress() -> Arc<Progress> {
+    Arc::new(Progress::default())
+}

@@ -1,0 +1,47 @@
+//! `append-mix`: half the threads append (O_APPEND-like: each append takes
+//! the next end-of-file offset), the other half overwrite inside what has
+//! been appended so far.
+
+use super::{Op, Pattern, ThreadCtx};
+use crate::fs::Fs;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct AppendMix {
+    file_size: u64,
+    eof: AtomicU64,
+}
+
+impl AppendMix {
+    pub fn new(file_size: u64) -> Self {
+        AppendMix {
+            file_size,
+            eof: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Pattern for AppendMix {
+    fn setup(&self, _fs: &Fs, _ino: u64) -> crate::Result<()> {
+        Ok(())
+    }
+
+    fn next(&self, t: &mut ThreadCtx) -> Op {
+        let eof = self.eof.load(Ordering::Relaxed);
+        let appender = t.thread.is_multiple_of(2) || t.threads == 1 || eof < 8192;
+        if appender && eof < self.file_size {
+            let len = t.log_len(512, 256 << 10);
+            let offset = self.eof.fetch_add(len, Ordering::Relaxed);
+            if offset + len <= self.file_size {
+                return Op::Write { offset, len };
+            }
+        }
+        let eof = self.eof.load(Ordering::Relaxed).min(self.file_size);
+        let len = t.log_len(512, (64 << 10).min(eof.max(512)));
+        let offset = t.range(0, eof.saturating_sub(len) / 512 + 1) * 512;
+        Op::Write { offset, len }
+    }
+
+    fn max_write(&self) -> u64 {
+        256 << 10
+    }
+}

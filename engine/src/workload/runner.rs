@@ -1,0 +1,175 @@
+//! Runs a pattern from N threads: stamps each write with its op id, issues
+//! it through the engine, counts ops and bytes, stops on an op budget or a
+//! deadline.
+
+use super::{Op, ThreadCtx, WorkloadKind};
+use crate::error::{Error, Result};
+use crate::fs::Fs;
+use crate::stamp;
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// Total ops across all threads.
+    Ops(u64),
+    Seconds(f64),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSpec {
+    pub workload: WorkloadKind,
+    pub threads: u32,
+    pub stop: Stop,
+    pub seed: u64,
+    /// Path of the file inside the engine, e.g. "/overlay.qcow2".
+    pub file: String,
+    pub file_size: u64,
+    /// Write size of the `disjoint` workload.
+    pub write_size: u64,
+}
+
+impl RunSpec {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Invalid(m));
+        if self.threads == 0 {
+            return bad("--threads must be at least 1".into());
+        }
+        if self.threads > 1024 {
+            return bad(format!("--threads {} is more than 1024", self.threads));
+        }
+        match self.stop {
+            Stop::Ops(0) => return bad("--ops must be at least 1".into()),
+            Stop::Seconds(s) if !(s > 0.0 && s.is_finite()) => {
+                return bad(format!("--seconds {s} is not a positive duration"))
+            }
+            _ => {}
+        }
+        if self.file_size < 4 << 20 || !self.file_size.is_multiple_of(65536) {
+            return bad(format!(
+                "file size {} must be a multiple of 64 KiB and at least 4 MiB",
+                self.file_size
+            ));
+        }
+        if self.write_size == 0
+            || !self.write_size.is_multiple_of(512)
+            || self.write_size > self.file_size
+        {
+            return bad(format!(
+                "write size {} must be a positive multiple of 512 within the file",
+                self.write_size
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Live counters a progress display can poll while the run goes on.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub ops: AtomicU64,
+    pub bytes: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunOutcome {
+    pub ino: u64,
+    pub ops: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    /// First error seen, for the summary.
+    pub first_error: Option<String>,
+    pub seconds: f64,
+}
+
+/// Runs `spec` on `fs`. The file is created (or reused) and prepared by the
+/// pattern first.
+pub fn run(fs: &Fs, spec: &RunSpec, progress: &Progress) -> Result<RunOutcome> {
+    spec.validate()?;
+    let free = fs.disk.geometry().free_blocks * crate::disk::BLOCK_SIZE;
+    if spec.file_size > free {
+        return Err(Error::Invalid(format!(
+            "the disk has {} MiB free, the workload's file needs {} MiB",
+            free >> 20,
+            spec.file_size >> 20
+        )));
+    }
+    // A file left by an earlier run holds stamps whose op ids this mount
+    // will reuse; start from a fresh file so every stamp is this run's.
+    if fs.open(&spec.file, false).is_ok() {
+        fs.unlink(&spec.file)?;
+    }
+    let ino = fs.open(&spec.file, true)?;
+    let pattern = spec.workload.pattern(spec.file_size, spec.write_size);
+    pattern.setup(fs, ino)?;
+
+    let budget = AtomicU64::new(match spec.stop {
+        Stop::Ops(n) => n,
+        Stop::Seconds(_) => u64::MAX,
+    });
+    let deadline = match spec.stop {
+        Stop::Seconds(s) => Some(Instant::now() + Duration::from_secs_f64(s)),
+        Stop::Ops(_) => None,
+    };
+    let stop = AtomicBool::new(false);
+    let first_error = parking_lot::Mutex::new(None::<String>);
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for thread in 0..spec.threads {
+            let (pattern, budget, stop, first_error) = (&pattern, &budget, &stop, &first_error);
+            s.spawn(move || {
+                let mut t = ThreadCtx::new(spec.seed, thread, spec.threads);
+                let mut buf = vec![0u8; pattern.max_write() as usize];
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if budget
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+                        .is_err()
+                    {
+                        break;
+                    }
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    let op = pattern.next(&mut t);
+                    t.n += 1;
+                    let r = match op {
+                        Op::Write { offset, len } => {
+                            let g = fs.begin_op();
+                            let data = &mut buf[..len as usize];
+                            stamp::fill(data, offset, g.op, thread);
+                            fs.write_in(&g, ino, offset, data).map(|n| n as u64)
+                        }
+                        Op::Truncate { size } => fs.truncate(ino, size).map(|_| 0),
+                        Op::Punch { offset, len } => fs.punch_hole(ino, offset, len).map(|_| 0),
+                    };
+                    progress.ops.fetch_add(1, Ordering::Relaxed);
+                    match r {
+                        Ok(n) => {
+                            progress.bytes.fetch_add(n, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            progress.errors.fetch_add(1, Ordering::Relaxed);
+                            first_error.lock().get_or_insert_with(|| e.to_string());
+                        }
+                    }
+                }
+                crate::probe::recorder::flush_current_thread();
+            });
+        }
+    });
+    Ok(RunOutcome {
+        ino,
+        ops: progress.ops.load(Ordering::Relaxed),
+        bytes: progress.bytes.load(Ordering::Relaxed),
+        errors: progress.errors.load(Ordering::Relaxed),
+        first_error: first_error.into_inner(),
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}

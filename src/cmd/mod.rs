@@ -1,0 +1,5 @@
+pub mod demo;
+pub mod fsck;
+pub mod mkfs;
+pub mod probes;
+pub mod run;

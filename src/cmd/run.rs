@@ -1,0 +1,251 @@
+//! `lockline run`: one seeded workload on one build, checked after the run,
+//! after fsync and after remount; a text summary or one JSON object.
+
+use crate::exit::{self, parse_size, usage};
+use crate::trace_csv;
+use anyhow::{Context, Result};
+use lockline_engine::config::Inject;
+use lockline_engine::session::{run_session, SessionReport, SessionSpec};
+use lockline_engine::workload::{Progress, RunSpec, Stop, WorkloadKind};
+use lockline_engine::{Build, Knobs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The engine's "kernel config" knobs, shared by run and demo.
+#[derive(clap::Args, Clone, Debug)]
+pub struct KnobArgs {
+    /// Allow large folios (on|off).
+    #[arg(long, default_value = "on", value_parser = on_off)]
+    pub large_folios: bool,
+    /// Largest folio order (0 = 4 KiB pages, 4 = 64 KiB, max 9).
+    #[arg(long, default_value_t = 4)]
+    pub max_folio_order: u8,
+    /// Flusher period in ms (0 = write back only on fsync/unmount).
+    #[arg(long, default_value_t = 100)]
+    pub writeback_ms: u64,
+    /// Page-cache size above which clean folios are reclaimed (0 = off).
+    #[arg(long, default_value = "256M", value_parser = parse_size)]
+    pub reclaim: u64,
+    /// Migrate a random folio every N µs (0 = off; CONFIG_MIGRATION).
+    #[arg(long, default_value_t = 0)]
+    pub migration_us: u64,
+    /// Compact one inode's folios every N ms (0 = off; CONFIG_COMPACTION).
+    #[arg(long, default_value_t = 0)]
+    pub compaction_ms: u64,
+    /// Probability that the fault-disabled user copy stops short (0..0.9).
+    #[arg(long, default_value_t = 0.0)]
+    pub short_copy_rate: f64,
+    /// Plant a known bug (test-only): writeback-clear-after-copy,
+    /// migrate-without-folio-lock, isize-before-copy. Repeatable.
+    #[arg(long = "inject", value_name = "BUG")]
+    pub inject: Vec<String>,
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        _ => Err(format!("'{s}' is not on or off")),
+    }
+}
+
+impl KnobArgs {
+    pub fn knobs(&self, seed: u64) -> Result<Knobs> {
+        let mut inject = Inject::default();
+        for name in &self.inject {
+            inject.enable(name).map_err(usage)?;
+        }
+        let k = Knobs {
+            large_folios: self.large_folios,
+            max_folio_order: self.max_folio_order,
+            writeback_interval_ms: self.writeback_ms,
+            reclaim_limit_bytes: self.reclaim,
+            migration_interval_us: self.migration_us,
+            compaction_interval_ms: self.compaction_ms,
+            short_copy_rate: self.short_copy_rate,
+            seed,
+            inject,
+        };
+        k.validate().map_err(usage)?;
+        Ok(k)
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Lockline disk: image file or block device.
+    #[arg(long)]
+    disk: PathBuf,
+    /// Write path: locked, lockless or lockless-min.
+    #[arg(long, value_parser = |s: &str| s.parse::<Build>())]
+    build: Build,
+    /// overlap, qemu-snapshot, append-mix, truncate-mix or disjoint.
+    #[arg(long, value_parser = |s: &str| s.parse::<WorkloadKind>())]
+    workload: WorkloadKind,
+    #[arg(long, default_value_t = 4)]
+    threads: u32,
+    /// Run for this long (default 5 s unless --ops is given).
+    #[arg(long, conflicts_with = "ops")]
+    seconds: Option<f64>,
+    /// Run this many ops in total.
+    #[arg(long)]
+    ops: Option<u64>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Size of the workload's file.
+    #[arg(long, default_value = "64M", value_parser = parse_size)]
+    file_size: u64,
+    /// Write size of the disjoint workload.
+    #[arg(long, default_value = "64K", value_parser = parse_size)]
+    write_size: u64,
+    /// Format the disk first (creating the image when absent).
+    #[arg(long)]
+    mkfs: bool,
+    /// Size for --mkfs.
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    size: u64,
+    /// Write every recorded event to this CSV file.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Event source: auto, inproc (ebpf arrives with the eBPF loader).
+    #[arg(long, default_value = "auto")]
+    probe: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    knobs: KnobArgs,
+}
+
+pub fn run(a: Args) -> Result<u8> {
+    match a.probe.as_str() {
+        "auto" | "inproc" => {}
+        "ebpf" => {
+            return Err(usage(
+                "--probe ebpf: the eBPF loader is not part of this build yet; use auto or inproc",
+            ))
+        }
+        p => {
+            return Err(usage(format!(
+                "unknown --probe '{p}' (expected auto, ebpf or inproc)"
+            )))
+        }
+    }
+    if let Some(t) = &a.trace {
+        trace_csv::check_writable(t)?;
+    }
+    let knobs = a.knobs.knobs(a.seed)?;
+    let stop = match (a.seconds, a.ops) {
+        (_, Some(n)) => Stop::Ops(n),
+        (Some(s), None) => Stop::Seconds(s),
+        (None, None) => Stop::Seconds(5.0),
+    };
+    let run = RunSpec {
+        workload: a.workload,
+        threads: a.threads,
+        stop,
+        seed: a.seed,
+        file: format!("/{}.dat", a.workload.name()),
+        file_size: a.file_size,
+        write_size: a.write_size,
+    };
+    run.validate().map_err(|e| usage(e.to_string()))?;
+    let mut spec = SessionSpec::new(a.disk.clone(), a.build, knobs, run);
+    spec.mkfs = a.mkfs.then_some(a.size);
+    let (report, events) = run_with_progress(&spec, !a.json)?;
+    if let Some(t) = &a.trace {
+        trace_csv::write(t, &events).with_context(|| format!("writing trace {}", t.display()))?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_summary(&report, a.trace.as_deref());
+    }
+    Ok(exit::OK)
+}
+
+/// Runs a session with a one-line progress display on stderr when asked.
+pub fn run_with_progress(
+    spec: &SessionSpec,
+    show: bool,
+) -> Result<(SessionReport, Vec<lockline_engine::probe::Event>)> {
+    let progress = Arc::new(Progress::default());
+    let done = Arc::new(AtomicBool::new(false));
+    let ticker = show.then(|| {
+        let (progress, done) = (progress.clone(), done.clone());
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        let label = format!("{} on {}", spec.run.workload, spec.build);
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let ops = progress.ops.load(Ordering::Relaxed);
+                let mib = progress.bytes.load(Ordering::Relaxed) >> 20;
+                bar.set_message(format!("{label}: {ops} ops, {mib} MiB written"));
+                bar.tick();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        })
+    });
+    let r = run_session(spec, &progress);
+    done.store(true, Ordering::Relaxed);
+    if let Some(t) = ticker {
+        let _ = t.join();
+    }
+    Ok(r?)
+}
+
+pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
+    println!(
+        "{} on {}: {} ops, {} MiB in {:.2} s = {:.1} MiB/s, {} threads, seed {}",
+        r.workload,
+        r.build,
+        r.ops,
+        r.bytes >> 20,
+        r.seconds,
+        r.throughput_mib_s,
+        r.threads,
+        r.seed
+    );
+    if !r.injected.is_empty() {
+        println!("injected bugs: {}", r.injected.join(", "));
+    }
+    if r.op_errors > 0 {
+        println!(
+            "op errors: {} (first: {})",
+            r.op_errors,
+            r.first_error.as_deref().unwrap_or("?")
+        );
+    }
+    for c in &r.checks {
+        println!(
+            "  {:<14} {} sectors: {} ok, {} dropped, {} stale, {} torn",
+            c.label, c.sectors_checked, c.ok, c.counts.dropped, c.counts.stale, c.counts.torn
+        );
+    }
+    if let Some(c) = r.final_check() {
+        for v in c.violations.iter().take(10) {
+            println!("  {}", v.explanation);
+        }
+        if c.violations.len() > 10 {
+            println!(
+                "  ... {} more (use --json for all)",
+                c.violations.len() - 10
+            );
+        }
+    }
+    let e = &r.engine;
+    println!(
+        "engine: {} short copies, {} restarts, {} post-EOF truncates, {} folios written, {} reclaimed, {} migrated",
+        e.short_copies, e.restarts, e.post_eof_truncates, e.folios_written, e.reclaimed_folios, e.migrated_folios
+    );
+    println!(
+        "events: {} recorded ({}), {} lost",
+        r.events, r.probe_source, r.lost_events
+    );
+    if let Some(t) = trace {
+        println!("trace: {}", t.display());
+    }
+}

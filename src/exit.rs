@@ -1,0 +1,96 @@
+//! Exit codes and the one-line error rendering.
+
+use lockline_engine::disk::DiskError;
+
+pub const OK: u8 = 0;
+/// fsck found problems; a check ran but the verdict is negative.
+pub const PROBLEMS: u8 = 1;
+/// Bad arguments or input the user can fix.
+pub const USAGE: u8 = 2;
+/// IO errors: the disk or file system failed under us.
+pub const IO: u8 = 3;
+
+/// Marks an error as the user's input rather than the system's.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+pub fn code_for(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<UsageError>().is_some() {
+        return USAGE;
+    }
+    let disk = e.downcast_ref::<DiskError>().or_else(|| {
+        e.downcast_ref::<lockline_engine::Error>()
+            .and_then(|e| match e {
+                lockline_engine::Error::Disk(d) => Some(d),
+                _ => None,
+            })
+    });
+    match disk {
+        Some(d) if d.is_user_error() => USAGE,
+        Some(_) => IO,
+        None => match e.downcast_ref::<lockline_engine::Error>() {
+            Some(lockline_engine::Error::Invalid(_)) => USAGE,
+            _ => IO,
+        },
+    }
+}
+
+/// The whole context chain on one line.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    parts.join(": ").replace('\n', " ")
+}
+
+/// Parses sizes like 4096, 64K, 512M, 1G, 2T (binary units).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => {
+            let unit = t[i..].to_ascii_uppercase();
+            let m: u64 = match unit.trim_end_matches("IB").trim_end_matches('B') {
+                "" => 1,
+                "K" => 1 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                "T" => 1 << 40,
+                _ => return Err(format!("unknown size unit in '{s}' (use K, M, G or T)")),
+            };
+            (&t[..i], m)
+        }
+        None => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (e.g. 4096, 64M, 1G)"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size '{s}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("2MiB"), Ok(2 << 20));
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! The `lockline` command: front ends over the engine, the trace sources and
+//! the analysis. Each subcommand lives in cmd/; errors reach the user as one
+//! line and a distinct exit code.
+
+mod cmd;
+mod exit;
+mod trace_csv;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "lockline",
+    version,
+    about = "Find writes a filesystem acknowledges and then loses, and the lock holdership behind them"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Format an image file or block device as a lockline disk.
+    Mkfs(cmd::mkfs::Args),
+    /// Check a lockline disk and name every inconsistency.
+    Fsck(cmd::fsck::Args),
+    /// Run a seeded workload on one build and check every sector it wrote.
+    Run(cmd::run::Args),
+    /// Run the embedded default: one workload on every build, side by side.
+    Demo(cmd::demo::Args),
+    /// List the probe points (uprobe symbols) and what this kernel can trace.
+    Probes(cmd::probes::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let r = match cli.cmd {
+        Cmd::Mkfs(a) => cmd::mkfs::run(a),
+        Cmd::Fsck(a) => cmd::fsck::run(a),
+        Cmd::Run(a) => cmd::run::run(a),
+        Cmd::Demo(a) => cmd::demo::run(a),
+        Cmd::Probes(a) => cmd::probes::run(a),
+    };
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("lockline: error: {}", exit::one_line(&e));
+            ExitCode::from(exit::code_for(&e))
+        }
+    }
+}
