@@ -104,10 +104,12 @@ pub(crate) fn buffered_write_pass(
         }
 
         if fs.knobs.inject.isize_before_copy {
-            // Planted bug: publish the size before any byte is copied.
+            // Planted bug: publish the size the whole write will reach
+            // before any byte is copied.
             let g = inode.i_size.lock();
-            if end > g.read() {
-                g.write(end);
+            let want = pos + src.len() as u64;
+            if want > g.read() {
+                g.write(want);
             }
         }
 

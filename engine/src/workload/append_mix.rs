@@ -1,10 +1,15 @@
 //! `append-mix`: half the threads append (O_APPEND-like: each append takes
 //! the next end-of-file offset), the other half overwrite inside what has
-//! been appended so far.
+//! been appended so far, half the time near the end, where appends are
+//! still in flight (as a log rewriting its recent records).
 
 use super::{Op, Pattern, ThreadCtx};
 use crate::fs::Fs;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Appends go up to 2 MiB, so some need more than one pass (the page
+/// cache creates folios only 1 MiB ahead of a write).
+const APPEND_MAX: u64 = 2 << 20;
 
 pub struct AppendMix {
     file_size: u64,
@@ -29,7 +34,7 @@ impl Pattern for AppendMix {
         let eof = self.eof.load(Ordering::Relaxed);
         let appender = t.thread.is_multiple_of(2) || t.threads == 1 || eof < 8192;
         if appender && eof < self.file_size {
-            let len = t.log_len(512, 256 << 10);
+            let len = t.log_len(512, APPEND_MAX);
             let offset = self.eof.fetch_add(len, Ordering::Relaxed);
             if offset + len <= self.file_size {
                 return Op::Write { offset, len };
@@ -37,11 +42,16 @@ impl Pattern for AppendMix {
         }
         let eof = self.eof.load(Ordering::Relaxed).min(self.file_size);
         let len = t.log_len(512, (64 << 10).min(eof.max(512)));
-        let offset = t.range(0, eof.saturating_sub(len) / 512 + 1) * 512;
+        let lo = if t.chance(50) {
+            eof.saturating_sub(512 << 10)
+        } else {
+            0
+        };
+        let offset = t.range(lo / 512, eof.saturating_sub(len) / 512 + 1) * 512;
         Op::Write { offset, len }
     }
 
     fn max_write(&self) -> u64 {
-        256 << 10
+        APPEND_MAX
     }
 }
