@@ -154,12 +154,16 @@ pub fn run(a: Args) -> Result<u8> {
                     print_summary(&report, Some(&trace));
                 }
             }
-            eprint!(
-                "\r{build}: {} rounds, {} with violations",
-                row.rounds, row.rounds_with_violations
-            );
+            if tty {
+                eprint!(
+                    "\r{build}: {} rounds, {} with violations",
+                    row.rounds, row.rounds_with_violations
+                );
+            }
         }
-        eprintln!();
+        if tty {
+            eprintln!();
+        }
         let _ = std::fs::remove_file(&img);
         rows.push(row);
     }
