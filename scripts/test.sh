@@ -24,4 +24,5 @@ echo "== cargo test"
 cargo test --workspace -- --test-threads="${LOCKLINE_TEST_THREADS:-2}"
 echo "== benchmark compiles and runs (quick)"
 cargo bench --bench engine -- --quick
+cargo bench --bench checker -- --quick
 echo "all tests passed"
