@@ -15,14 +15,33 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let size: usize = if quick { 64 << 20 } else { 512 << 20 };
     let write = 1 << 20;
-    let dir = tempfile::tempdir_in(std::env::var("LOCKLINE_BENCH_DIR").unwrap_or_else(|_| ".".into()))
-        .expect("tempdir");
+    let dir =
+        tempfile::tempdir_in(std::env::var("LOCKLINE_BENCH_DIR").unwrap_or_else(|_| ".".into()))
+            .expect("tempdir");
     let img = dir.path().join("checker.img");
-    mkfs(&img, &MkfsOptions { size: Some(size as u64 * 2 + (64 << 20)), force: true }).expect("mkfs");
+    mkfs(
+        &img,
+        &MkfsOptions {
+            size: Some(size as u64 * 2 + (64 << 20)),
+            force: true,
+        },
+    )
+    .expect("mkfs");
     let rec = Recorder::new(1 << 24);
-    let knobs = Knobs { writeback_interval_ms: 0, reclaim_limit_bytes: 0, ..Knobs::default() };
-    let fs = Fs::mount(&img, MountOptions { build: Build::Locked, knobs, recorder: Some(rec.clone()) })
-        .expect("mount");
+    let knobs = Knobs {
+        writeback_interval_ms: 0,
+        reclaim_limit_bytes: 0,
+        ..Knobs::default()
+    };
+    let fs = Fs::mount(
+        &img,
+        MountOptions {
+            build: Build::Locked,
+            knobs,
+            recorder: Some(rec.clone()),
+        },
+    )
+    .expect("mount");
     let ino = fs.open("/stamped", true).unwrap();
     let mut buf = vec![0u8; write];
     for off in (0..size).step_by(write) {

@@ -9,6 +9,7 @@ pub mod buffered_read;
 pub mod buffered_write;
 pub mod check;
 pub mod config;
+pub mod crc32c;
 pub mod disk;
 pub mod error;
 pub mod fallocate;

@@ -21,6 +21,8 @@
 //! write, half another or zeros) fails the checksum rather than passing as
 //! the write whose header survived.
 
+pub use crate::crc32c::crc32c;
+use crate::crc32c::step_sw;
 use thiserror::Error;
 
 pub const SECTOR: usize = 512;
@@ -227,66 +229,6 @@ fn pattern_word(base: u64, i: usize) -> u64 {
     let x =
         (base ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xd6e8_feb8_6659_fd93);
     x ^ (x >> 32)
-}
-
-// --- crc32c (Castagnoli) --------------------------------------------------
-
-const POLY: u32 = 0x82f6_3b78;
-
-/// Slice-by-8 tables for the portable path.
-static TABLES: [[u32; 256]; 8] = make_tables();
-
-const fn make_tables() -> [[u32; 256]; 8] {
-    let mut t = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { (c >> 1) ^ POLY } else { c >> 1 };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut j = 1;
-    while j < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = t[j - 1][i];
-            t[j][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            i += 1;
-        }
-        j += 1;
-    }
-    t
-}
-
-/// crc32c of arbitrary bytes (standard init and final xor).
-pub fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        crc = step_sw(crc, u64::from_le_bytes(c.try_into().unwrap()));
-    }
-    for &b in chunks.remainder() {
-        crc = (crc >> 8) ^ TABLES[0][((crc ^ b as u32) & 0xff) as usize];
-    }
-    !crc
-}
-
-#[inline]
-fn step_sw(crc: u32, word: u64) -> u32 {
-    let x = word ^ crc as u64;
-    let t = &TABLES;
-    t[7][(x & 0xff) as usize]
-        ^ t[6][(x >> 8 & 0xff) as usize]
-        ^ t[5][(x >> 16 & 0xff) as usize]
-        ^ t[4][(x >> 24 & 0xff) as usize]
-        ^ t[3][(x >> 32 & 0xff) as usize]
-        ^ t[2][(x >> 40 & 0xff) as usize]
-        ^ t[1][(x >> 48 & 0xff) as usize]
-        ^ t[0][(x >> 56) as usize]
 }
 
 /// crc32c of one sector with its crc field taken as zero; equals

@@ -3,12 +3,12 @@
 //! at, then fdatasync, then the next superblock slot, then fdatasync. Until
 //! the superblock lands, the previous commit is whole on disk.
 
-use super::crc::crc32c;
 use super::error::{DiskError, Result};
 use super::io::{AlignedBuf, DevFile};
 use super::metadata::{self, MetaImage};
 use super::superblock::{self, SlotError, Superblock};
 use super::{Disk, BLOCK_SIZE};
+use crate::crc32c::crc32c;
 use std::sync::atomic::Ordering;
 
 pub type Slots = [std::result::Result<Superblock, SlotError>; 2];

@@ -3,7 +3,6 @@
 
 use super::alloc::Bitmap;
 use super::commit::write_superblock;
-use super::crc::crc32c;
 use super::error::{DiskError, Result};
 use super::inuse;
 use super::io::{AlignedBuf, DevFile};
@@ -12,6 +11,7 @@ use super::metadata::{encode, InodeRec};
 use super::namespace::now_ns;
 use super::superblock::Superblock;
 use super::{FileKind, BLOCK_SIZE, ROOT_INO};
+use crate::crc32c::crc32c;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::FileTypeExt;

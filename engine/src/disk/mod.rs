@@ -9,7 +9,6 @@
 
 mod alloc;
 mod commit;
-mod crc;
 mod data;
 mod error;
 mod extents;

@@ -2,9 +2,9 @@
 //! so a torn superblock write falls back to the previous commit (bcachefs
 //! keeps several superblock copies for the same reason).
 
-use super::crc::crc32c;
 use super::layout::Layout;
 use super::BLOCK_SIZE;
+use crate::crc32c::crc32c;
 
 pub const MAGIC: [u8; 8] = *b"LOCKLINE";
 pub const VERSION: u32 = 1;

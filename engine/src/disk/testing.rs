@@ -7,12 +7,12 @@ pub use super::metadata::{Extent, InodeRec, MetaImage, OFF_BITMAP};
 pub use super::superblock::{OFF_CRC, OFF_GENERATION, OFF_VERSION};
 
 use super::commit::{read_metadata, read_superblock, write_superblock};
-use super::crc::crc32c;
 use super::error::Result;
 use super::io::{AlignedBuf, DevFile};
 use super::metadata::encode;
 use super::superblock::Superblock;
 use super::BLOCK_SIZE;
+use crate::crc32c::crc32c;
 use std::path::Path;
 
 /// Byte offset and length of the metadata blob the current superblock uses.
