@@ -128,6 +128,9 @@ pub fn run_session(spec: &SessionSpec, progress: &Progress) -> Result<(SessionRe
     drop(fs);
     events.extend(rec.drain());
     events.sort_by_key(|e| (e.ts_ns, e.tid));
+    for c in &mut checks {
+        check::annotate_folios(c, &events);
+    }
 
     let st: RecorderStats = rec.stats();
     let violations = checks.last().map(|c| c.counts).unwrap_or_default();

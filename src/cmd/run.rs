@@ -227,7 +227,12 @@ pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
     }
     if let Some(c) = r.final_check() {
         for v in c.violations.iter().take(10) {
-            println!("  {}", v.explanation);
+            match v.folio {
+                Some((index, order)) => {
+                    println!("  [folio {index}, order {order}] {}", v.explanation)
+                }
+                None => println!("  {}", v.explanation),
+            }
         }
         if c.violations.len() > 10 {
             println!(

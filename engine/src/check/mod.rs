@@ -64,5 +64,75 @@ pub fn check(history: &History, ino: u64, content: &[u8], label: &str) -> CheckR
     }
 }
 
+/// Names, for each violation, the folio (first index, order) that held its
+/// first page: the last one added to the inode's cache at or before the
+/// end of the latest op involved.
+pub fn annotate_folios(report: &mut CheckReport, events: &[crate::probe::Event]) {
+    use crate::probe::EventKind;
+    let mut added: Vec<(u64, u64, u8)> = events
+        .iter()
+        .filter(|e| e.inode == report.ino && e.kind() == Some(EventKind::FolioAdded))
+        .map(|e| (e.ts_ns, e.folio, e.a as u8))
+        .collect();
+    added.sort_unstable();
+    for v in &mut report.violations {
+        let until = v.ops.iter().map(|o| o.end_ns).max().unwrap_or(u64::MAX);
+        let page = v.folio_index;
+        v.folio = added
+            .iter()
+            .take_while(|(ts, _, _)| *ts <= until)
+            .filter(|(_, idx, order)| page >= *idx && page < idx + (1u64 << order))
+            .last()
+            .map(|(_, idx, order)| (*idx, *order));
+    }
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod annotate_tests {
+    use super::*;
+    use crate::probe::{Code, Event, EventKind};
+
+    #[test]
+    fn names_the_folio_cached_when_the_ops_ran() {
+        let mut r = CheckReport {
+            label: AFTER_RUN.into(),
+            ino: 3,
+            size: 0,
+            sectors_checked: 0,
+            ok: 0,
+            violations: vec![Violation {
+                class: Class::Dropped,
+                ino: 3,
+                first_sector: 8 * 21,
+                nr_sectors: 8,
+                ops: vec![],
+                folio_index: 21,
+                folio: None,
+                explanation: String::new(),
+            }],
+            counts: Counts::default(),
+            unfinished: vec![],
+        };
+        let added = |ts, ino, index, order| Event {
+            ts_ns: ts,
+            tid: 1,
+            code: Code::pack(EventKind::FolioAdded, 0, 0),
+            inode: ino,
+            folio: index,
+            op: 0,
+            a: order,
+            b: 0,
+        };
+        let events = [
+            added(1, 3, 16, 2),
+            added(2, 9, 16, 4),
+            added(3, 3, 20, 2),
+            added(4, 3, 0, 0),
+        ];
+        annotate_folios(&mut r, &events);
+        assert_eq!(r.violations[0].folio, Some((20, 2)));
+    }
+}

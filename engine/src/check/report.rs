@@ -64,6 +64,10 @@ pub struct Violation {
     pub ops: Vec<OpWindow>,
     /// Page index of the first sector.
     pub folio_index: u64,
+    /// The cached folio that held that page when the ops ran (first index,
+    /// order), when the trace shows it; filled in from folio_added events by
+    /// [`annotate_folios`](crate::check::annotate_folios).
+    pub folio: Option<(u64, u8)>,
     pub explanation: String,
 }
 
@@ -292,6 +296,7 @@ impl<'a> Explainer<'a> {
             nr_sectors: f.hi - f.lo,
             ops,
             folio_index: f.lo * SECTOR as u64 / crate::config::PAGE_SIZE,
+            folio: None,
             explanation: self.explain(f),
         }
     }
