@@ -11,7 +11,7 @@ use crate::fs::{CountersSnapshot, Fs, MountOptions};
 use crate::history::History;
 use crate::probe::recorder::{Recorder, RecorderStats, DEFAULT_CAPACITY};
 use crate::probe::Event;
-use crate::workload::{self, Progress, RunOutcome, RunSpec};
+use crate::workload::{self, FsFile, Progress, RunOutcome, RunSpec};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,7 +100,9 @@ pub fn run_session(spec: &SessionSpec, progress: &Progress) -> Result<(SessionRe
         recorder: Some(rec.clone()),
     };
     let fs = Fs::mount(&spec.disk, opts.clone())?;
-    let outcome: RunOutcome = match workload::run(&fs, &spec.run, progress) {
+    let outcome: RunOutcome = match FsFile::create(&fs, &spec.run.file, spec.run.file_size)
+        .and_then(|f| workload::run(&f, &spec.run, progress))
+    {
         Ok(o) => o,
         Err(e) => {
             let _ = fs.unmount();

@@ -3,8 +3,7 @@
 //! been appended so far, half the time near the end, where appends are
 //! still in flight (as a log rewriting its recent records).
 
-use super::{Op, Pattern, ThreadCtx};
-use crate::fs::Fs;
+use super::{Op, Pattern, Prepare, ThreadCtx};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Appends go up to 2 MiB, so some need more than one pass (the page
@@ -26,8 +25,8 @@ impl AppendMix {
 }
 
 impl Pattern for AppendMix {
-    fn setup(&self, _fs: &Fs, _ino: u64) -> crate::Result<()> {
-        Ok(())
+    fn prepare(&self) -> Prepare {
+        Prepare::Empty
     }
 
     fn next(&self, t: &mut ThreadCtx) -> Op {

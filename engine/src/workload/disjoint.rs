@@ -2,8 +2,7 @@
 //! sequentially in `write_size` pieces, wrapping around; no two writes ever
 //! overlap, so it measures throughput and lock overhead only.
 
-use super::{Op, Pattern, ThreadCtx};
-use crate::fs::Fs;
+use super::{Op, Pattern, Prepare, ThreadCtx};
 
 pub struct Disjoint {
     pub file_size: u64,
@@ -11,8 +10,8 @@ pub struct Disjoint {
 }
 
 impl Pattern for Disjoint {
-    fn setup(&self, fs: &Fs, ino: u64) -> crate::Result<()> {
-        fs.truncate(ino, self.file_size)
+    fn prepare(&self) -> Prepare {
+        Prepare::Size(self.file_size)
     }
 
     fn next(&self, t: &mut ThreadCtx) -> Op {

@@ -9,9 +9,8 @@ mod qemu_snapshot;
 mod runner;
 mod truncate_mix;
 
-pub use runner::{run, Progress, RunOutcome, RunSpec, Stop};
+pub use runner::{run, FsFile, Progress, RunOutcome, RunSpec, Stop, Target};
 
-use crate::fs::Fs;
 use crate::usercopy::splitmix64;
 use serde::Serialize;
 use std::fmt;
@@ -71,10 +70,20 @@ impl ThreadCtx {
     }
 }
 
+/// How a pattern wants its file before the threads start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prepare {
+    /// Empty.
+    Empty,
+    /// This size, a hole.
+    Size(u64),
+    /// This size, allocated (fallocate mode 0).
+    Preallocate(u64),
+}
+
 /// A workload's choice of ops. Implementations are shared by all threads.
 pub trait Pattern: Send + Sync {
-    /// Prepares the file (size, preallocation) before the threads start.
-    fn setup(&self, fs: &Fs, ino: u64) -> crate::Result<()>;
+    fn prepare(&self) -> Prepare;
     fn next(&self, t: &mut ThreadCtx) -> Op;
     /// Largest write this pattern issues (sizes the stamping buffer).
     fn max_write(&self) -> u64;

@@ -1,16 +1,15 @@
 //! `overlap`: random pwrites of 512 B - 2 MiB at random sector offsets of
 //! one preallocated file, so writes overlap in space and time.
 
-use super::{Op, Pattern, ThreadCtx};
-use crate::fs::Fs;
+use super::{Op, Pattern, Prepare, ThreadCtx};
 
 pub struct Overlap {
     pub file_size: u64,
 }
 
 impl Pattern for Overlap {
-    fn setup(&self, fs: &Fs, ino: u64) -> crate::Result<()> {
-        fs.fallocate(ino, 0, self.file_size, false)
+    fn prepare(&self) -> Prepare {
+        Prepare::Preallocate(self.file_size)
     }
 
     fn next(&self, t: &mut ThreadCtx) -> Op {

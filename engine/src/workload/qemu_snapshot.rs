@@ -8,8 +8,7 @@
 //!   one spanning many contiguous clusters (QEMU merges a guest request over
 //!   contiguous allocated clusters into one pwritev).
 
-use super::{Op, Pattern, ThreadCtx};
-use crate::fs::Fs;
+use super::{Op, Pattern, Prepare, ThreadCtx};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const CLUSTER: u64 = 64 << 10;
@@ -35,9 +34,9 @@ impl QemuSnapshot {
 }
 
 impl Pattern for QemuSnapshot {
-    fn setup(&self, fs: &Fs, ino: u64) -> crate::Result<()> {
-        // qemu-img create writes the header and tables first.
-        fs.truncate(ino, METADATA_AREA)
+    fn prepare(&self) -> Prepare {
+        // qemu-img create lays out the header and tables first.
+        Prepare::Size(METADATA_AREA)
     }
 
     fn next(&self, t: &mut ThreadCtx) -> Op {

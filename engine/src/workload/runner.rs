@@ -2,9 +2,9 @@
 //! it through the engine, counts ops and bytes, stops on an op budget or a
 //! deadline.
 
-use super::{Op, ThreadCtx, WorkloadKind};
+use super::{Op, Prepare, ThreadCtx, WorkloadKind};
 use crate::error::{Error, Result};
-use crate::fs::Fs;
+use crate::fs::{Fs, OpGuard};
 use crate::stamp;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -85,26 +85,82 @@ pub struct RunOutcome {
     pub seconds: f64,
 }
 
-/// Runs `spec` on `fs`. The file is created (or reused) and prepared by the
-/// pattern first.
-pub fn run(fs: &Fs, spec: &RunSpec, progress: &Progress) -> Result<RunOutcome> {
+/// The file a workload drives: the engine's (here) or a kernel
+/// filesystem's. Each op is bracketed by op_begin/op_end probe events so the
+/// history comes from the same events whatever the target.
+pub trait Target: Sync {
+    /// Starts an op on the calling thread; its id is stamped into the data.
+    fn begin_op(&self) -> OpGuard;
+    fn write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> Result<u64>;
+    fn truncate(&self, size: u64) -> Result<()>;
+    fn punch(&self, offset: u64, len: u64) -> Result<()>;
+    /// fallocate mode 0 over [0, len).
+    fn preallocate(&self, len: u64) -> Result<()>;
+    /// Inode number the events and the checker use for this file.
+    fn ino(&self) -> u64;
+}
+
+/// A file of a mounted engine.
+pub struct FsFile<'a> {
+    pub fs: &'a Fs,
+    pub ino: u64,
+}
+
+impl<'a> FsFile<'a> {
+    /// Creates `path` afresh on `fs`: a file left by an earlier run holds
+    /// stamps whose op ids this mount will reuse.
+    pub fn create(fs: &'a Fs, path: &str, size: u64) -> Result<FsFile<'a>> {
+        let free = fs.disk.geometry().free_blocks * crate::disk::BLOCK_SIZE;
+        if size > free {
+            return Err(Error::Invalid(format!(
+                "the disk has {} MiB free, the workload's file needs {} MiB",
+                free >> 20,
+                size >> 20
+            )));
+        }
+        if fs.open(path, false).is_ok() {
+            fs.unlink(path)?;
+        }
+        Ok(FsFile {
+            fs,
+            ino: fs.open(path, true)?,
+        })
+    }
+}
+
+impl Target for FsFile<'_> {
+    fn begin_op(&self) -> OpGuard {
+        self.fs.begin_op()
+    }
+    fn write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> Result<u64> {
+        self.fs
+            .write_in(op, self.ino, offset, data)
+            .map(|n| n as u64)
+    }
+    fn truncate(&self, size: u64) -> Result<()> {
+        self.fs.truncate(self.ino, size)
+    }
+    fn punch(&self, offset: u64, len: u64) -> Result<()> {
+        self.fs.punch_hole(self.ino, offset, len)
+    }
+    fn preallocate(&self, len: u64) -> Result<()> {
+        self.fs.fallocate(self.ino, 0, len, false)
+    }
+    fn ino(&self) -> u64 {
+        self.ino
+    }
+}
+
+/// Runs `spec` against `target`, preparing the file as the pattern asks.
+pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<RunOutcome> {
     spec.validate()?;
-    let free = fs.disk.geometry().free_blocks * crate::disk::BLOCK_SIZE;
-    if spec.file_size > free {
-        return Err(Error::Invalid(format!(
-            "the disk has {} MiB free, the workload's file needs {} MiB",
-            free >> 20,
-            spec.file_size >> 20
-        )));
-    }
-    // A file left by an earlier run holds stamps whose op ids this mount
-    // will reuse; start from a fresh file so every stamp is this run's.
-    if fs.open(&spec.file, false).is_ok() {
-        fs.unlink(&spec.file)?;
-    }
-    let ino = fs.open(&spec.file, true)?;
     let pattern = spec.workload.pattern(spec.file_size, spec.write_size);
-    pattern.setup(fs, ino)?;
+    match pattern.prepare() {
+        Prepare::Empty => {}
+        Prepare::Size(n) => target.truncate(n)?,
+        Prepare::Preallocate(n) => target.preallocate(n)?,
+    }
+    let ino = target.ino();
 
     let budget = AtomicU64::new(match spec.stop {
         Stop::Ops(n) => n,
@@ -141,13 +197,13 @@ pub fn run(fs: &Fs, spec: &RunSpec, progress: &Progress) -> Result<RunOutcome> {
                     t.n += 1;
                     let r = match op {
                         Op::Write { offset, len } => {
-                            let g = fs.begin_op();
+                            let g = target.begin_op();
                             let data = &mut buf[..len as usize];
                             stamp::fill(data, offset, g.op, thread);
-                            fs.write_in(&g, ino, offset, data).map(|n| n as u64)
+                            target.write(&g, offset, data)
                         }
-                        Op::Truncate { size } => fs.truncate(ino, size).map(|_| 0),
-                        Op::Punch { offset, len } => fs.punch_hole(ino, offset, len).map(|_| 0),
+                        Op::Truncate { size } => target.truncate(size).map(|_| 0),
+                        Op::Punch { offset, len } => target.punch(offset, len).map(|_| 0),
                     };
                     progress.ops.fetch_add(1, Ordering::Relaxed);
                     match r {

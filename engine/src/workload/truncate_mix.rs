@@ -1,16 +1,15 @@
 //! `truncate-mix`: writers racing truncate down, truncate up and punch
 //! hole. Thread 0 is the truncator (one op in five); the others write.
 
-use super::{Op, Pattern, ThreadCtx};
-use crate::fs::Fs;
+use super::{Op, Pattern, Prepare, ThreadCtx};
 
 pub struct TruncateMix {
     pub file_size: u64,
 }
 
 impl Pattern for TruncateMix {
-    fn setup(&self, fs: &Fs, ino: u64) -> crate::Result<()> {
-        fs.truncate(ino, self.file_size)
+    fn prepare(&self) -> Prepare {
+        Prepare::Size(self.file_size)
     }
 
     fn next(&self, t: &mut ThreadCtx) -> Op {
