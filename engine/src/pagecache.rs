@@ -68,6 +68,39 @@ impl Mapping {
         out
     }
 
+    /// find_lock_entries(), one at a time: the first folio intersecting
+    /// pages [from, end) for which `want` holds, locked and still in this
+    /// mapping. A folio migrated away while we waited for its lock is looked
+    /// up again, so walkers (truncate, writeback) never miss its successor.
+    pub fn find_lock_next(
+        &self,
+        from: u64,
+        end: u64,
+        want: impl Fn(&Folio) -> bool,
+    ) -> Option<Arc<Folio>> {
+        loop {
+            let f = {
+                let pages = self.pages.lock();
+                let first = pages
+                    .range(..=from)
+                    .next_back()
+                    .filter(|(_, f)| f.contains_index(from))
+                    .map(|(k, _)| *k)
+                    .unwrap_or(from);
+                pages
+                    .range(first..end.max(first))
+                    .map(|(_, f)| f)
+                    .find(|f| want(f))
+                    .cloned()
+            }?;
+            f.lock();
+            if !f.test_removed() {
+                return Some(f);
+            }
+            f.unlock();
+        }
+    }
+
     pub fn all_folios(&self) -> Vec<Arc<Folio>> {
         self.pages.lock().values().cloned().collect()
     }
@@ -325,6 +358,36 @@ mod tests {
         assert_eq!(fs.last().unwrap().end_pos(), 1 << 20);
         let mut fs = fs;
         folios_trunc(&mut fs, 0);
+    }
+
+    #[test]
+    fn find_lock_next_follows_a_folio_migrated_while_waiting() {
+        let m = Arc::new(mapping());
+        let old = m
+            .get_folio_locked(
+                4,
+                Fgp {
+                    create_order: Some(0),
+                },
+            )
+            .unwrap();
+        let walker = {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                m.find_lock_next(0, 100, |_| true).map(|f| {
+                    f.unlock();
+                    f.id
+                })
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        // Migration while the walker sleeps on the old folio's lock.
+        let new = Arc::new(Folio::new(5, 4, 0));
+        assert!(new.trylock());
+        assert!(m.replace_folio(&old, &new));
+        new.unlock();
+        old.unlock();
+        assert_eq!(walker.join().unwrap(), Some(new.id));
     }
 
     #[test]

@@ -23,14 +23,10 @@ pub fn truncate_inode_pages_range(fs: &Fs, inode: &Inode, start: u64, end: u64) 
     if start >= end {
         return;
     }
-    let first = start >> crate::config::PAGE_SHIFT;
+    let mut next = start >> crate::config::PAGE_SHIFT;
     let last = end.div_ceil(crate::config::PAGE_SIZE);
-    for f in inode.mapping.folios_in(first, last) {
-        f.lock();
-        if f.test_removed() {
-            f.unlock();
-            continue;
-        }
+    while let Some(f) = inode.mapping.find_lock_next(next, last, |_| true) {
+        next = f.index + f.nr_pages();
         inode.mapping.wait_writeback(&f);
         let (fstart, fend) = (f.pos(), f.end_pos());
         if fstart >= start && fend <= end {

@@ -139,12 +139,13 @@ fn writepage(fs: &Fs, inode: &Inode, f: &Folio, clear_late: bool) -> Result<()> 
 /// bch2_writepages(): every dirty folio of the inode, ascending.
 pub fn writepages(fs: &Fs, inode: &Inode, mode: SyncMode) -> Result<()> {
     let mut res = Ok(());
-    for f in inode.mapping.all_folios() {
+    let mut next = 0;
+    while let Some(f) = inode
+        .mapping
+        .find_lock_next(next, u64::MAX, |f| f.test_dirty())
+    {
+        next = f.index + f.nr_pages();
         if !f.test_dirty() {
-            continue;
-        }
-        f.lock();
-        if f.test_removed() || !f.test_dirty() {
             f.unlock();
             continue;
         }
