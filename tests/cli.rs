@@ -545,7 +545,20 @@ fn run_bad(dir: &Path, extra: &[&str]) -> Out {
     let img = dir.join("bad.img");
     let mut args: Vec<String> = vec!["run".into(), "--disk".into(), s(&img), "--mkfs".into()];
     args.extend(RUN_FAST.iter().map(|a| a.to_string()));
-    args.extend(extra.iter().map(|a| a.to_string()));
+    // An option RUN_FAST already gives is overridden, not repeated.
+    let mut i = 0;
+    while i < extra.len() {
+        match args.iter().position(|a| a == extra[i]) {
+            Some(k) if i + 1 < extra.len() => {
+                args[k + 1] = extra[i + 1].to_string();
+                i += 2;
+            }
+            _ => {
+                args.push(extra[i].to_string());
+                i += 1;
+            }
+        }
+    }
     let o = lockline(&args);
     assert!(
         !img.exists(),

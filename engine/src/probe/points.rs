@@ -40,9 +40,14 @@ macro_rules! probe_points {
         /// Every probe symbol with the event kind it carries, for loaders.
         pub const SYMBOLS: &[(EventKind, &str)] = &[$((EventKind::$kind, stringify!($sym)),)*];
 
+        /// The probe symbol of an engine event kind; None for the kinds only
+        /// kernel tracepoints produce.
         #[inline(always)]
-        fn symbol_for(kind: EventKind) -> ProbeFn {
-            match kind { $(EventKind::$kind => $sym,)* }
+        fn symbol_for(kind: EventKind) -> Option<ProbeFn> {
+            match kind {
+                $(EventKind::$kind => Some($sym),)*
+                _ => None,
+            }
         }
     };
 }
@@ -142,7 +147,9 @@ fn emit(kind: EventKind, class: u8, mode: u8, inode: u64, folio: u64, a: u64, b:
     if HOOK_ON.load(Ordering::Relaxed) {
         call_hook(code, inode, folio, op, a, b);
     }
-    symbol_for(kind)(code, inode, folio, op, a, b);
+    if let Some(sym) = symbol_for(kind) {
+        sym(code, inode, folio, op, a, b);
+    }
 }
 
 #[inline(always)]

@@ -70,6 +70,17 @@ code_enum! {
         MmAction = 17 => "mm_action",
         /// a = folio order; folio became uptodate (read from disk or zeroed)
         FolioUptodate = 18 => "folio_uptodate",
+        /// Kernel sources only. class = OpKind, a = fd, b = length or size
+        /// (syscalls:sys_enter_pwrite64 and friends)
+        SyscallEnter = 19 => "syscall_enter",
+        /// Kernel sources only. class = OpKind, a = fd (if known), b = return value as i64
+        SyscallExit = 20 => "syscall_exit",
+        /// Kernel sources only. a = file position, b = length
+        /// (ext4:ext4_da_write_begin: the inode lock is held from here)
+        WriteBegin = 21 => "write_begin",
+        /// Kernel sources only. a = file position, b = bytes copied
+        /// (ext4:ext4_da_write_end)
+        WriteEnd = 22 => "write_end",
     }
 }
 
@@ -86,6 +97,9 @@ code_enum! {
         Folio = 4 => "folio",
         /// inode->v.i_lock (spinlock around i_size updates)
         ILock = 5 => "i_lock",
+        /// A kernel lock seen by lock:contention_begin/end; inode = 0,
+        /// folio = the lock's address, mode = 0.
+        Kernel = 6 => "kernel",
     }
 }
 
@@ -122,6 +136,20 @@ code_enum! {
         Compact = 3 => "compact",
         /// migration skipped: folio busy (locked, writeback)
         MigrateSkip = 4 => "migrate_skip",
+    }
+}
+
+impl EventKind {
+    /// Kinds only kernel tracepoints produce (the engine has no probe
+    /// symbol for them).
+    pub fn kernel_only(self) -> bool {
+        matches!(
+            self,
+            EventKind::SyscallEnter
+                | EventKind::SyscallExit
+                | EventKind::WriteBegin
+                | EventKind::WriteEnd
+        )
     }
 }
 
