@@ -105,6 +105,16 @@ impl Mapping {
         self.pages.lock().values().cloned().collect()
     }
 
+    /// The PAGECACHE_TAG_DIRTY question: is any cached folio dirty?
+    pub fn has_dirty(&self) -> bool {
+        self.pages.lock().values().any(|f| f.test_dirty())
+    }
+
+    /// The `n`th cached folio in index order (mm victim picks).
+    pub fn nth_folio(&self, n: usize) -> Option<Arc<Folio>> {
+        self.pages.lock().values().nth(n).cloned()
+    }
+
     pub fn nr_folios(&self) -> usize {
         self.pages.lock().len()
     }

@@ -7,7 +7,7 @@
 //! while the folio is still locked and writes the copy, so a writer racing
 //! with IO changes the next writeback, never this one.
 
-use crate::config::{PAGE_SIZE, SECTOR_SHIFT};
+use crate::config::SECTOR_SHIFT;
 use crate::disk::BLOCK_SIZE;
 use crate::error::{Error, Result};
 use crate::folio::{Folio, SectorState};
@@ -171,7 +171,7 @@ pub fn writepages(fs: &Fs, inode: &Inode, mode: SyncMode) -> Result<()> {
 pub fn flush_all(fs: &Fs, mode: SyncMode) {
     let mut any = false;
     for inode in fs.cached_inodes() {
-        if inode.mapping.all_folios().iter().any(|f| f.test_dirty()) {
+        if inode.mapping.has_dirty() {
             any = true;
             points::op_begin(OpKind::Writeback, inode.ino, 0, 0);
             let r = writepages(fs, &inode, mode);
@@ -203,16 +203,4 @@ pub(crate) fn fsync(fs: &Fs, inode: &Inode) -> Result<()> {
     fs.disk.commit()?;
     fs.refresh_space();
     Ok(())
-}
-
-/// Bytes of dirty data cached for `inode` (for tests and summaries).
-pub fn dirty_bytes(inode: &Inode) -> u64 {
-    inode
-        .mapping
-        .all_folios()
-        .iter()
-        .filter(|f| f.test_dirty())
-        .map(|f| f.size())
-        .sum::<u64>()
-        .min(u64::MAX / PAGE_SIZE)
 }

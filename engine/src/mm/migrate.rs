@@ -63,10 +63,11 @@ pub fn migrate_random_folio(fs: &Fs, rng: &mut u64) {
     let Some(inode) = pick_inode(fs, rng) else {
         return;
     };
-    let folios = inode.mapping.all_folios();
-    if folios.is_empty() {
+    let n = inode.mapping.nr_folios();
+    if n == 0 {
         return;
     }
-    let f = &folios[splitmix64(rng) as usize % folios.len()];
-    migrate_folio(fs, &inode, f);
+    if let Some(f) = inode.mapping.nth_folio(splitmix64(rng) as usize % n) {
+        migrate_folio(fs, &inode, &f);
+    }
 }
