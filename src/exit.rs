@@ -47,10 +47,20 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
     }
 }
 
-/// The whole context chain on one line.
+/// The whole context chain on one line; a cause an outer message already
+/// quotes (as `DiskError::Io` quotes its io::Error) is not repeated.
 pub fn one_line(e: &anyhow::Error) -> String {
-    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    parts.join(": ").replace('\n', " ")
+    let mut line = String::new();
+    for part in e.chain().map(|c| c.to_string()) {
+        if line.contains(&part) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&part);
+    }
+    line.replace('\n', " ")
 }
 
 /// Parses sizes like 4096, 64K, 512M, 1G, 2T (binary units).
@@ -82,6 +92,16 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_does_not_repeat_a_quoted_cause() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let e = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOENT))
+            .context(format!("x.img: open: {io}"));
+        assert_eq!(one_line(&e), format!("x.img: open: {io}"));
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(one_line(&e), "outer: inner");
+    }
 
     #[test]
     fn sizes() {

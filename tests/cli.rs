@@ -776,3 +776,34 @@ fn demo_rejects_bad_arguments() {
     ]);
     assert_error(&o, &[2]);
 }
+
+// ------------------------------------------------- bugs found by this file
+
+/// `run --mkfs` refuses an image an earlier `run --mkfs` made, tells the user
+/// to use --force, and `run --mkfs --force` then formats it.
+#[test]
+fn run_mkfs_twice_on_the_same_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("run.img");
+    let mut args = vec!["run".to_string(), "--disk".into(), s(&img), "--mkfs".into()];
+    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    let ops = args.iter().position(|a| a == "--ops").unwrap() + 1;
+    args[ops] = "20".into();
+    assert_ok(&lockline(&args));
+    let o = lockline(&args);
+    assert_error(&o, &[2]);
+    assert!(o.stderr.contains("--force"), "{o:?}");
+    args.push("--force".into());
+    assert_ok(&lockline(&args));
+}
+
+/// An IO error's cause appears twice on the error line ("No such file or
+/// directory (os error 2): No such file or directory (os error 2)").
+#[test]
+fn io_error_line_does_not_repeat_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = lockline(["fsck", &s(&dir.path().join("missing.img"))]);
+    assert_error(&o, &[2, 3]);
+    let cause = "No such file or directory (os error 2)";
+    assert_eq!(o.stderr.matches(cause).count(), 1, "{o:?}");
+}

@@ -21,6 +21,8 @@ pub struct SessionSpec {
     pub disk: PathBuf,
     /// Format the disk first with this size (creating an image if absent).
     pub mkfs: Option<u64>,
+    /// Format even a target that looks in use.
+    pub mkfs_force: bool,
     pub build: Build,
     pub knobs: Knobs,
     pub run: RunSpec,
@@ -33,6 +35,7 @@ impl SessionSpec {
         SessionSpec {
             disk,
             mkfs: None,
+            mkfs_force: false,
             build,
             knobs,
             run,
@@ -89,7 +92,7 @@ pub fn run_session(spec: &SessionSpec, progress: &Progress) -> Result<(SessionRe
             &spec.disk,
             &MkfsOptions {
                 size: Some(size),
-                force: false,
+                force: spec.mkfs_force,
             },
         )?;
     }

@@ -21,7 +21,7 @@ const ROUND_OPS: u64 = 600;
 #[derive(clap::Args)]
 pub struct Args {
     /// Seconds of rounds per build.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, allow_hyphen_values = true)]
     seconds: f64,
     #[arg(long, default_value_t = 4)]
     threads: u32,
@@ -68,6 +68,9 @@ struct Row {
 }
 
 pub fn run(a: Args) -> Result<u8> {
+    if a.threads == 0 {
+        return Err(crate::exit::usage("--threads must be at least 1"));
+    }
     if !(a.seconds > 0.0 && a.seconds.is_finite()) {
         return Err(crate::exit::usage(format!(
             "--seconds {} is not a positive duration",

@@ -87,7 +87,7 @@ pub struct Args {
     #[arg(long, default_value_t = 4)]
     threads: u32,
     /// Run for this long (default 5 s unless --ops is given).
-    #[arg(long, conflicts_with = "ops")]
+    #[arg(long, conflicts_with = "ops", allow_hyphen_values = true)]
     seconds: Option<f64>,
     /// Run this many ops in total.
     #[arg(long)]
@@ -106,6 +106,10 @@ pub struct Args {
     /// Size for --mkfs.
     #[arg(long, default_value = "1G", value_parser = parse_size)]
     size: u64,
+    /// With --mkfs: format even a target that looks in use (another file
+    /// system, a lockline disk).
+    #[arg(long, requires = "mkfs")]
+    force: bool,
     /// Write every recorded event to this CSV file.
     #[arg(long)]
     trace: Option<PathBuf>,
@@ -154,6 +158,7 @@ pub fn run(a: Args) -> Result<u8> {
     run.validate().map_err(|e| usage(e.to_string()))?;
     let mut spec = SessionSpec::new(a.disk.clone(), a.build, knobs, run);
     spec.mkfs = a.mkfs.then_some(a.size);
+    spec.mkfs_force = a.force;
     let (report, events) = run_with_progress(&spec, !a.json)?;
     if let Some(t) = &a.trace {
         trace_csv::write(t, &events).with_context(|| format!("writing trace {}", t.display()))?;

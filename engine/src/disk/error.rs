@@ -77,7 +77,9 @@ impl DiskError {
         match self {
             Io { source, .. } => matches!(
                 source.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::IsADirectory
             ),
             Corrupt(_) | NoSpace | Unmounted => false,
             _ => true,
