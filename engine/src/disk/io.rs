@@ -222,6 +222,16 @@ pub fn block_device_size(file: &File, path: &Path) -> Result<u64> {
     Ok(size)
 }
 
+impl Drop for DevFile {
+    /// Closing the fd is not enough: a child forked by another thread
+    /// between our open and its exec holds a copy of the open file
+    /// description, and with it the flock, until it execs. LOCK_UN releases
+    /// the lock on the description itself.
+    fn drop(&mut self) {
+        self.unlock();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -218,13 +218,16 @@ mod tests {
 
     #[test]
     fn bounded_and_counts_drops_across_threads() {
-        let rec = Recorder::new(10_000);
+        // Room is reserved a chunk at a time; with the budget and every
+        // thread's events whole chunks, every reserved slot gets used.
+        let per_thread = 2 * CHUNK as u64;
+        let rec = Recorder::new(3 * CHUNK as u64);
         let hs: Vec<_> = (0..4)
             .map(|t| {
                 let rec = rec.clone();
                 std::thread::spawn(move || {
                     attach(Some(&rec));
-                    for i in 0..5000 {
+                    for i in 0..per_thread {
                         points::lock_released(LockClass::Folio, LockMode::Exclusive, t, i);
                     }
                 })
@@ -236,8 +239,8 @@ mod tests {
         let ev = rec.drain();
         let st = rec.stats();
         assert_eq!(ev.len() as u64, st.recorded);
-        assert_eq!(st.recorded + st.dropped, 20_000);
-        assert_eq!(st.recorded, 10_000);
+        assert_eq!(st.recorded + st.dropped, 4 * per_thread);
+        assert_eq!(st.recorded, 3 * CHUNK as u64);
         // Per thread, events keep their order.
         for t in 0..4u64 {
             let idx: Vec<u64> = ev
