@@ -30,6 +30,9 @@ enum Cmd {
     Run(cmd::run::Args),
     /// Run the embedded default: one workload on every build, side by side.
     Demo(cmd::demo::Args),
+    /// Run a seeded workload on a kernel file system (ext4, xfs, btrfs) on a
+    /// loop device and check every sector it wrote (root).
+    Kernel(cmd::kernel::Args),
     /// List the probe points (uprobe symbols) and what this kernel can trace.
     Probes(cmd::probes::Args),
 }
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Cmd::Fsck(a) => cmd::fsck::run(a),
         Cmd::Run(a) => cmd::run::run(a),
         Cmd::Demo(a) => cmd::demo::run(a),
+        Cmd::Kernel(a) => cmd::kernel::run(a),
         Cmd::Probes(a) => cmd::probes::run(a),
     };
     match r {

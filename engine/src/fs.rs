@@ -105,6 +105,18 @@ pub struct OpGuard {
     _scope: OpScope,
 }
 
+impl OpGuard {
+    /// Marks the calling thread as working for `op` (ids come from the
+    /// caller's counter: other targets, such as kernel files, number their
+    /// own ops).
+    pub fn new(op: u64) -> OpGuard {
+        OpGuard {
+            op,
+            _scope: OpScope::enter(op),
+        }
+    }
+}
+
 impl Fs {
     /// Mounts the lockline disk at `path` and starts the background threads
     /// the knobs ask for.

@@ -17,6 +17,7 @@ pub mod folio;
 pub mod fs;
 pub mod history;
 pub mod inode;
+pub mod kernel;
 pub mod locks;
 pub mod mm;
 pub mod pagecache;

@@ -1,5 +1,6 @@
 pub mod demo;
 pub mod fsck;
+pub mod kernel;
 pub mod mkfs;
 pub mod probes;
 pub mod run;

@@ -4,6 +4,7 @@
 use crate::exit::{self, parse_size, usage};
 use crate::trace_csv;
 use anyhow::{Context, Result};
+use lockline_engine::check::CheckReport;
 use lockline_engine::config::Inject;
 use lockline_engine::session::{run_session, SessionReport, SessionSpec};
 use lockline_engine::workload::{Progress, RunSpec, Stop, WorkloadKind};
@@ -176,13 +177,19 @@ pub fn run_with_progress(
     spec: &SessionSpec,
     show: bool,
 ) -> Result<(SessionReport, Vec<lockline_engine::probe::Event>)> {
+    let label = format!("{} on {}", spec.run.workload, spec.build);
+    Ok(with_progress(label, show, |p| run_session(spec, p))?)
+}
+
+/// Runs `f` with a fresh `Progress`, showing "label: N ops, M MiB written"
+/// on stderr while it runs when `show` is set.
+pub fn with_progress<T>(label: String, show: bool, f: impl FnOnce(&Progress) -> T) -> T {
     let progress = Arc::new(Progress::default());
     let done = Arc::new(AtomicBool::new(false));
     let ticker = show.then(|| {
         let (progress, done) = (progress.clone(), done.clone());
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        let label = format!("{} on {}", spec.run.workload, spec.build);
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
                 let ops = progress.ops.load(Ordering::Relaxed);
@@ -194,12 +201,12 @@ pub fn run_with_progress(
             bar.finish_and_clear();
         })
     });
-    let r = run_session(spec, &progress);
+    let r = f(&progress);
     done.store(true, Ordering::Relaxed);
     if let Some(t) = ticker {
         let _ = t.join();
     }
-    Ok(r?)
+    r
 }
 
 pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
@@ -224,13 +231,30 @@ pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
             r.first_error.as_deref().unwrap_or("?")
         );
     }
-    for c in &r.checks {
+    print_checks(&r.checks);
+    let e = &r.engine;
+    println!(
+        "engine: {} short copies, {} restarts, {} post-EOF truncates, {} folios written, {} reclaimed, {} migrated",
+        e.short_copies, e.restarts, e.post_eof_truncates, e.folios_written, e.reclaimed_folios, e.migrated_folios
+    );
+    println!(
+        "events: {} recorded ({}), {} lost",
+        r.events, r.probe_source, r.lost_events
+    );
+    if let Some(t) = trace {
+        println!("trace: {}", t.display());
+    }
+}
+
+/// The three check lines and the first violations of the final check.
+pub fn print_checks(checks: &[CheckReport]) {
+    for c in checks {
         println!(
             "  {:<14} {} sectors: {} ok, {} dropped, {} stale, {} torn",
             c.label, c.sectors_checked, c.ok, c.counts.dropped, c.counts.stale, c.counts.torn
         );
     }
-    if let Some(c) = r.final_check() {
+    if let Some(c) = checks.last() {
         for v in c.violations.iter().take(10) {
             match v.folio {
                 Some((index, order)) => {
@@ -245,17 +269,5 @@ pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
                 c.violations.len() - 10
             );
         }
-    }
-    let e = &r.engine;
-    println!(
-        "engine: {} short copies, {} restarts, {} post-EOF truncates, {} folios written, {} reclaimed, {} migrated",
-        e.short_copies, e.restarts, e.post_eof_truncates, e.folios_written, e.reclaimed_folios, e.migrated_folios
-    );
-    println!(
-        "events: {} recorded ({}), {} lost",
-        r.events, r.probe_source, r.lost_events
-    );
-    if let Some(t) = trace {
-        println!("trace: {}", t.display());
     }
 }

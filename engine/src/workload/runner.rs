@@ -98,6 +98,15 @@ pub trait Target: Sync {
     fn preallocate(&self, len: u64) -> Result<()>;
     /// Inode number the events and the checker use for this file.
     fn ino(&self) -> u64;
+    /// Called on each worker thread before its first op (e.g. to open
+    /// per-thread perf counters, which count the calling thread).
+    fn thread_started(&self, _thread: u32) {}
+    /// Called on each worker thread after its last op.
+    fn thread_finished(&self, _thread: u32) {}
+    /// Polled before each op: true ends the run early (e.g. on Ctrl-C).
+    fn should_stop(&self) -> bool {
+        false
+    }
 }
 
 /// A file of a mounted engine.
@@ -179,8 +188,9 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
             s.spawn(move || {
                 let mut t = ThreadCtx::new(spec.seed, thread, spec.threads);
                 let mut buf = vec![0u8; pattern.max_write() as usize];
+                target.thread_started(thread);
                 loop {
-                    if stop.load(Ordering::Relaxed) {
+                    if stop.load(Ordering::Relaxed) || target.should_stop() {
                         break;
                     }
                     if budget
@@ -216,6 +226,7 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
                         }
                     }
                 }
+                target.thread_finished(thread);
                 crate::probe::recorder::flush_current_thread();
             });
         }

@@ -1,0 +1,189 @@
+//! `lockline kernel`: the same seeded workloads through real syscalls on a
+//! real kernel file system (ext4, xfs, btrfs) on a loop device, checked
+//! after the run, after fsync and after remount; a text summary or one JSON
+//! object.
+
+use super::run::{print_checks, with_progress};
+use crate::exit::{self, parse_size, usage};
+use crate::trace_csv;
+use anyhow::{Context, Result};
+use lockline_engine::kernel::perf::Counts;
+use lockline_engine::kernel::{
+    run_kernel_session, KernelError, KernelFs, KernelReport, KernelSpec,
+};
+use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Kernel file system: ext4, xfs or btrfs.
+    #[arg(long, value_parser = |s: &str| s.parse::<KernelFs>())]
+    fs: KernelFs,
+    /// overlap, qemu-snapshot, append-mix, truncate-mix or disjoint.
+    #[arg(long, value_parser = |s: &str| s.parse::<WorkloadKind>())]
+    workload: WorkloadKind,
+    #[arg(long, default_value_t = 4)]
+    threads: u32,
+    /// Run for this long (default 5 s unless --ops is given).
+    #[arg(long, conflicts_with = "ops", allow_hyphen_values = true)]
+    seconds: Option<f64>,
+    /// Run this many ops in total.
+    #[arg(long)]
+    ops: Option<u64>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Size of the workload's file.
+    #[arg(long, default_value = "64M", value_parser = parse_size)]
+    file_size: u64,
+    /// Write size of the disjoint workload.
+    #[arg(long, default_value = "64K", value_parser = parse_size)]
+    write_size: u64,
+    /// Size of the (sparse) image the file system is made on.
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    size: u64,
+    /// Directory for the image and the mount point (default: $TMPDIR).
+    #[arg(long)]
+    workdir: Option<PathBuf>,
+    /// Write every recorded event to this CSV file.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Set by SIGINT: the workload stops, the checks and the cleanup (umount,
+/// losetup -d) still run.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+fn install_sigint() {
+    let handler: extern "C" fn(libc::c_int) = on_sigint;
+    // SAFETY: the handler only stores to an atomic (async-signal-safe).
+    unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
+}
+
+pub fn run(a: Args) -> Result<u8> {
+    if let Some(t) = &a.trace {
+        trace_csv::check_writable(t)?;
+    }
+    if let Some(w) = &a.workdir {
+        if !w.is_dir() {
+            return Err(usage(format!(
+                "--workdir {} is not a directory",
+                w.display()
+            )));
+        }
+    }
+    let stop = match (a.seconds, a.ops) {
+        (_, Some(n)) => Stop::Ops(n),
+        (Some(s), None) => Stop::Seconds(s),
+        (None, None) => Stop::Seconds(5.0),
+    };
+    let run = RunSpec {
+        workload: a.workload,
+        threads: a.threads,
+        stop,
+        seed: a.seed,
+        file: format!("/{}.dat", a.workload.name()),
+        file_size: a.file_size,
+        write_size: a.write_size,
+    };
+    let mut spec = KernelSpec::new(a.fs, run);
+    spec.image_size = a.size;
+    spec.workdir = a.workdir.clone();
+    spec.cancel = Some(&INTERRUPTED);
+    spec.validate().map_err(user_or_io)?;
+    install_sigint();
+    let label = format!("{} on kernel {}", a.workload, a.fs);
+    let (report, events) =
+        with_progress(label, !a.json, |p| run_kernel_session(&spec, p)).map_err(user_or_io)?;
+    if let Some(t) = &a.trace {
+        trace_csv::write(t, &events).with_context(|| format!("writing trace {}", t.display()))?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_summary(&report, a.trace.as_deref());
+    }
+    // 128 + SIGINT, as a shell reports a Ctrl-C'd command.
+    Ok(if report.interrupted { 130 } else { exit::OK })
+}
+
+/// Missing tools, not root and bad sizes are the user's to fix (exit 2);
+/// the rest is the system failing (exit 3).
+fn user_or_io(e: KernelError) -> anyhow::Error {
+    if e.is_user_error() {
+        usage(e.to_string())
+    } else {
+        e.into()
+    }
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn perf_line(c: &Counts) -> String {
+    format!(
+        "{} ctx switches, {} migrations, {} page faults, task clock {} ms, {} cycles, {} instructions",
+        opt(c.context_switches),
+        opt(c.cpu_migrations),
+        opt(c.page_faults),
+        opt(c.task_clock_ns.map(|n| n / 1_000_000)),
+        opt(c.cycles),
+        opt(c.instructions)
+    )
+}
+
+pub fn print_summary(r: &KernelReport, trace: Option<&std::path::Path>) {
+    println!(
+        "{} on {}: {} ops, {} MiB in {:.2} s = {:.1} MiB/s, {} threads, seed {}{}",
+        r.workload,
+        r.build,
+        r.ops,
+        r.bytes >> 20,
+        r.seconds,
+        r.throughput_mib_s,
+        r.threads,
+        r.seed,
+        if r.interrupted { " (interrupted)" } else { "" }
+    );
+    println!(
+        "device: {} ({} MiB image), kernel {}",
+        r.device.loop_device,
+        r.device.image_bytes >> 20,
+        r.device.kernel
+    );
+    if r.op_errors > 0 {
+        println!(
+            "op errors: {} (first: {})",
+            r.op_errors,
+            r.first_error.as_deref().unwrap_or("?")
+        );
+    }
+    print_checks(&r.checks);
+    for t in &r.perf.per_thread {
+        println!(
+            "  perf thread {} (tid {}): {}",
+            t.thread,
+            t.tid,
+            perf_line(&t.counts)
+        );
+    }
+    println!("perf total: {}", perf_line(&r.perf.total));
+    println!(
+        "events: {} recorded ({}), {} lost",
+        r.events, r.probe_source, r.lost_events
+    );
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+    if let Some(t) = trace {
+        println!("trace: {}", t.display());
+    }
+}
