@@ -9,6 +9,8 @@ pub const PROBLEMS: u8 = 1;
 pub const USAGE: u8 = 2;
 /// IO errors: the disk or file system failed under us.
 pub const IO: u8 = 3;
+/// Stopped by Ctrl-C after cleaning up (the shell's 128 + SIGINT).
+pub const INTERRUPTED: u8 = 130;
 
 /// Marks an error as the user's input rather than the system's.
 #[derive(Debug)]

@@ -111,7 +111,11 @@ pub fn run(a: Args) -> Result<u8> {
         print_summary(&report, a.trace.as_deref());
     }
     // 128 + SIGINT, as a shell reports a Ctrl-C'd command.
-    Ok(if report.interrupted { 130 } else { exit::OK })
+    Ok(if report.interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::OK
+    })
 }
 
 /// Missing tools, not root and bad sizes are the user's to fix (exit 2);
