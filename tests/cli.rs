@@ -807,3 +807,19 @@ fn io_error_line_does_not_repeat_the_cause() {
     let cause = "No such file or directory (os error 2)";
     assert_eq!(o.stderr.matches(cause).count(), 1, "{o:?}");
 }
+
+/// `--timeline` draws lock lanes around the first violation; a clean
+/// locked run says there is none to show.
+#[test]
+fn run_timeline_on_a_clean_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("tl.img");
+    let mut args = vec!["run".to_string(), "--disk".into(), s(&img), "--mkfs".into()];
+    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    args.push("--timeline".into());
+    let o = lockline(&args);
+    assert_ok(&o);
+    assert!(o.stdout.contains("timeline: no violation to show"), "{o:?}");
+    args.push("--json".into());
+    assert_eq!(lockline(&args).code, 2, "--timeline and --json conflict");
+}

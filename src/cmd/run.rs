@@ -120,6 +120,10 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// After the summary, draw the lock holdership (one lane per thread)
+    /// around the first violation.
+    #[arg(long, conflicts_with = "json")]
+    timeline: bool,
     #[command(flatten)]
     knobs: KnobArgs,
 }
@@ -168,6 +172,9 @@ pub fn run(a: Args) -> Result<u8> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         print_summary(&report, a.trace.as_deref());
+        if a.timeline {
+            print_violation_timeline(&report, &events);
+        }
     }
     Ok(exit::OK)
 }
@@ -269,5 +276,40 @@ pub fn print_checks(checks: &[CheckReport]) {
                 c.violations.len() - 10
             );
         }
+    }
+}
+
+/// The lock timeline around the first violation of the final check: every
+/// hold on that inode from the first op involved beginning to the last one
+/// ending, one lane per thread.
+pub fn print_violation_timeline(r: &SessionReport, events: &[lockline_engine::probe::Event]) {
+    let Some(v) = r.final_check().and_then(|c| c.violations.first()) else {
+        println!("timeline: no violation to show");
+        return;
+    };
+    let t0 = v.ops.iter().map(|o| o.begin_ns).min().unwrap_or(0);
+    let t1 = v
+        .ops
+        .iter()
+        .map(|o| o.end_ns)
+        .filter(|e| *e != u64::MAX)
+        .max()
+        .unwrap_or(t0 + 1);
+    let on_inode: Vec<_> = events
+        .iter()
+        .filter(|e| e.inode == v.ino || e.inode == 0)
+        .copied()
+        .collect();
+    let holds = lockline_analysis::holds_from_events(&on_inode);
+    println!(
+        "lock timeline of the first violation ({}, sectors {}..{}): {:.3} ms from the first op's begin to the last op's end",
+        format!("{:?}", v.class).to_lowercase(),
+        v.first_sector,
+        v.first_sector + v.nr_sectors,
+        (t1 - t0) as f64 / 1e6,
+    );
+    println!("{}", lockline_tui::timeline::LEGEND);
+    for lane in lockline_tui::timeline::render(&holds, t0, t1.max(t0 + 1), 100) {
+        println!("{lane}");
     }
 }
