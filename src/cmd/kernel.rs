@@ -3,7 +3,7 @@
 //! after the run, after fsync and after remount; a text summary or one JSON
 //! object.
 
-use super::run::{print_checks, with_progress};
+use super::run::{print_checks, with_progress, WorkloadArgs};
 use crate::exit::{self, parse_size, usage};
 use crate::trace_csv;
 use anyhow::{Context, Result};
@@ -11,7 +11,6 @@ use lockline_engine::kernel::perf::Counts;
 use lockline_engine::kernel::{
     run_kernel_session, KernelError, KernelFs, KernelReport, KernelSpec,
 };
-use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -20,25 +19,8 @@ pub struct Args {
     /// Kernel file system: ext4, xfs or btrfs.
     #[arg(long, value_parser = |s: &str| s.parse::<KernelFs>())]
     fs: KernelFs,
-    /// overlap, qemu-snapshot, append-mix, truncate-mix or disjoint.
-    #[arg(long, value_parser = |s: &str| s.parse::<WorkloadKind>())]
-    workload: WorkloadKind,
-    #[arg(long, default_value_t = 4)]
-    threads: u32,
-    /// Run for this long (default 5 s unless --ops is given).
-    #[arg(long, conflicts_with = "ops", allow_hyphen_values = true)]
-    seconds: Option<f64>,
-    /// Run this many ops in total.
-    #[arg(long)]
-    ops: Option<u64>,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Size of the workload's file.
-    #[arg(long, default_value = "64M", value_parser = parse_size)]
-    file_size: u64,
-    /// Write size of the disjoint workload.
-    #[arg(long, default_value = "64K", value_parser = parse_size)]
-    write_size: u64,
+    #[command(flatten)]
+    work: WorkloadArgs,
     /// Size of the (sparse) image the file system is made on.
     #[arg(long, default_value = "1G", value_parser = parse_size)]
     size: u64,
@@ -79,27 +61,14 @@ pub fn run(a: Args) -> Result<u8> {
             )));
         }
     }
-    let stop = match (a.seconds, a.ops) {
-        (_, Some(n)) => Stop::Ops(n),
-        (Some(s), None) => Stop::Seconds(s),
-        (None, None) => Stop::Seconds(5.0),
-    };
-    let run = RunSpec {
-        workload: a.workload,
-        threads: a.threads,
-        stop,
-        seed: a.seed,
-        file: format!("/{}.dat", a.workload.name()),
-        file_size: a.file_size,
-        write_size: a.write_size,
-    };
+    let run = a.work.spec();
     let mut spec = KernelSpec::new(a.fs, run);
     spec.image_size = a.size;
     spec.workdir = a.workdir.clone();
     spec.cancel = Some(&INTERRUPTED);
     spec.validate().map_err(user_or_io)?;
     install_sigint();
-    let label = format!("{} on kernel {}", a.workload, a.fs);
+    let label = format!("{} on kernel {}", a.work.workload, a.fs);
     let (report, events) =
         with_progress(label, !a.json, |p| run_kernel_session(&spec, p)).map_err(user_or_io)?;
     if let Some(t) = &a.trace {

@@ -74,6 +74,50 @@ impl KnobArgs {
     }
 }
 
+/// The workload options `run` and `kernel` share.
+#[derive(clap::Args, Clone, Debug)]
+pub struct WorkloadArgs {
+    /// overlap, qemu-snapshot, append-mix, truncate-mix or disjoint.
+    #[arg(long, value_parser = |s: &str| s.parse::<WorkloadKind>())]
+    pub workload: WorkloadKind,
+    #[arg(long, default_value_t = 4)]
+    pub threads: u32,
+    /// Run for this long (default 5 s unless --ops is given).
+    #[arg(long, conflicts_with = "ops", allow_hyphen_values = true)]
+    pub seconds: Option<f64>,
+    /// Run this many ops in total.
+    #[arg(long)]
+    pub ops: Option<u64>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Size of the workload's file.
+    #[arg(long, default_value = "64M", value_parser = parse_size)]
+    pub file_size: u64,
+    /// Write size of the disjoint workload.
+    #[arg(long, default_value = "64K", value_parser = parse_size)]
+    pub write_size: u64,
+}
+
+impl WorkloadArgs {
+    /// The run these options describe (not yet validated).
+    pub fn spec(&self) -> RunSpec {
+        let stop = match (self.seconds, self.ops) {
+            (_, Some(n)) => Stop::Ops(n),
+            (Some(s), None) => Stop::Seconds(s),
+            (None, None) => Stop::Seconds(5.0),
+        };
+        RunSpec {
+            workload: self.workload,
+            threads: self.threads,
+            stop,
+            seed: self.seed,
+            file: format!("/{}.dat", self.workload.name()),
+            file_size: self.file_size,
+            write_size: self.write_size,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Lockline disk: image file or block device.
@@ -82,25 +126,8 @@ pub struct Args {
     /// Write path: locked, lockless or lockless-min.
     #[arg(long, value_parser = |s: &str| s.parse::<Build>())]
     build: Build,
-    /// overlap, qemu-snapshot, append-mix, truncate-mix or disjoint.
-    #[arg(long, value_parser = |s: &str| s.parse::<WorkloadKind>())]
-    workload: WorkloadKind,
-    #[arg(long, default_value_t = 4)]
-    threads: u32,
-    /// Run for this long (default 5 s unless --ops is given).
-    #[arg(long, conflicts_with = "ops", allow_hyphen_values = true)]
-    seconds: Option<f64>,
-    /// Run this many ops in total.
-    #[arg(long)]
-    ops: Option<u64>,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Size of the workload's file.
-    #[arg(long, default_value = "64M", value_parser = parse_size)]
-    file_size: u64,
-    /// Write size of the disjoint workload.
-    #[arg(long, default_value = "64K", value_parser = parse_size)]
-    write_size: u64,
+    #[command(flatten)]
+    work: WorkloadArgs,
     /// Format the disk first (creating the image when absent).
     #[arg(long)]
     mkfs: bool,
@@ -145,21 +172,8 @@ pub fn run(a: Args) -> Result<u8> {
     if let Some(t) = &a.trace {
         trace_csv::check_writable(t)?;
     }
-    let knobs = a.knobs.knobs(a.seed)?;
-    let stop = match (a.seconds, a.ops) {
-        (_, Some(n)) => Stop::Ops(n),
-        (Some(s), None) => Stop::Seconds(s),
-        (None, None) => Stop::Seconds(5.0),
-    };
-    let run = RunSpec {
-        workload: a.workload,
-        threads: a.threads,
-        stop,
-        seed: a.seed,
-        file: format!("/{}.dat", a.workload.name()),
-        file_size: a.file_size,
-        write_size: a.write_size,
-    };
+    let knobs = a.knobs.knobs(a.work.seed)?;
+    let run = a.work.spec();
     run.validate().map_err(|e| usage(e.to_string()))?;
     let mut spec = SessionSpec::new(a.disk.clone(), a.build, knobs, run);
     spec.mkfs = a.mkfs.then_some(a.size);
