@@ -44,10 +44,10 @@ impl SessionSpec {
     }
 }
 
-/// The summary a run prints (and `--json` emits as one object).
+/// What every checked run reports, whatever its target; flattened into the
+/// engine's and the kernel's reports so both emit the same JSON keys.
 #[derive(Clone, Debug, Serialize)]
-pub struct SessionReport {
-    pub build: Build,
+pub struct RunSummary {
     pub workload: String,
     pub seed: u64,
     pub threads: u32,
@@ -62,17 +62,50 @@ pub struct SessionReport {
     pub events: u64,
     pub lost_events: u64,
     pub probe_source: &'static str,
-    pub knobs: Knobs,
-    pub injected: Vec<&'static str>,
-    pub engine: CountersSnapshot,
     /// The three checks, in order.
     pub checks: Vec<CheckReport>,
 }
 
-impl SessionReport {
+impl RunSummary {
+    pub fn new(
+        run: &RunSpec,
+        outcome: RunOutcome,
+        checks: Vec<CheckReport>,
+        events: u64,
+        lost_events: u64,
+    ) -> RunSummary {
+        RunSummary {
+            workload: run.workload.name().to_string(),
+            seed: run.seed,
+            threads: run.threads,
+            ops: outcome.ops,
+            bytes: outcome.bytes,
+            seconds: outcome.seconds,
+            throughput_mib_s: outcome.bytes as f64 / (1 << 20) as f64 / outcome.seconds.max(1e-9),
+            op_errors: outcome.errors,
+            first_error: outcome.first_error,
+            violations: checks.last().map(|c| c.counts).unwrap_or_default(),
+            events,
+            lost_events,
+            probe_source: "inproc",
+            checks,
+        }
+    }
+
     pub fn final_check(&self) -> Option<&CheckReport> {
         self.checks.last()
     }
+}
+
+/// The summary `lockline run` prints (and `--json` emits as one object).
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionReport {
+    pub build: Build,
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    pub knobs: Knobs,
+    pub injected: Vec<&'static str>,
+    pub engine: CountersSnapshot,
 }
 
 fn read_whole(fs: &Fs, ino: u64) -> Result<Vec<u8>> {
@@ -138,26 +171,12 @@ pub fn run_session(spec: &SessionSpec, progress: &Progress) -> Result<(SessionRe
     }
 
     let st: RecorderStats = rec.stats();
-    let violations = checks.last().map(|c| c.counts).unwrap_or_default();
     let report = SessionReport {
         build: spec.build,
-        workload: spec.run.workload.name().to_string(),
-        seed: spec.run.seed,
-        threads: spec.run.threads,
-        ops: outcome.ops,
-        bytes: outcome.bytes,
-        seconds: outcome.seconds,
-        throughput_mib_s: outcome.bytes as f64 / (1 << 20) as f64 / outcome.seconds.max(1e-9),
-        op_errors: outcome.errors,
-        first_error: outcome.first_error,
-        violations,
-        events: events.len() as u64,
-        lost_events: st.dropped,
-        probe_source: "inproc",
+        summary: RunSummary::new(&spec.run, outcome, checks, events.len() as u64, st.dropped),
         knobs: spec.knobs.clone(),
         injected: spec.knobs.inject.enabled(),
         engine: counters,
-        checks,
     };
     Ok((report, events))
 }

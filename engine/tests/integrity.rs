@@ -35,7 +35,7 @@ fn session_with(
     let spec = SessionSpec::new(d.path.clone(), build, knobs, run);
     let (r, events) = run_session(&spec, &quiet_progress()).expect("session");
     assert!(!events.is_empty());
-    assert_eq!(r.op_errors, 0, "{:?}", r.first_error);
+    assert_eq!(r.summary.op_errors, 0, "{:?}", r.summary.first_error);
     let fsck = lockline_engine::disk::fsck(&d.path).unwrap();
     assert!(fsck.problems.is_empty(), "{:?}", fsck.problems);
     r
@@ -69,7 +69,7 @@ static TRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0
 
 fn worst(r: &SessionReport) -> Counts {
     let mut c = Counts::default();
-    for k in &r.checks {
+    for k in &r.summary.checks {
         c.dropped = c.dropped.max(k.counts.dropped);
         c.stale = c.stale.max(k.counts.stale);
         c.torn = c.torn.max(k.counts.torn);
@@ -93,12 +93,12 @@ fn busy_knobs() -> Knobs {
 fn locked_build_is_clean_on_every_workload() {
     for w in WorkloadKind::ALL {
         let r = session(Build::Locked, w, busy_knobs(), 2.0);
-        assert!(r.ops > 50, "{w}: only {} ops", r.ops);
+        assert!(r.summary.ops > 50, "{w}: only {} ops", r.summary.ops);
         assert_eq!(
             worst(&r).total(),
             0,
             "{w}: {:#?}",
-            r.checks.last().unwrap().violations.first()
+            r.summary.checks.last().unwrap().violations.first()
         );
     }
 }
@@ -154,9 +154,9 @@ fn planted_writeback_clear_after_copy_is_found() {
     );
     // What reached the disk is wrong, whatever the cache said.
     assert!(
-        r.checks.last().unwrap().counts.total() > 0,
+        r.summary.checks.last().unwrap().counts.total() > 0,
         "{:?}",
-        r.checks.last().unwrap().counts
+        r.summary.checks.last().unwrap().counts
     );
 }
 

@@ -62,11 +62,15 @@ fn overlap_on_ext4_is_clean_and_cleans_up() {
     let tmp = tempfile::tempdir().unwrap();
     let (report, events) = run_kernel_session(&spec(tmp.path(), 400), &Progress::default())
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(report.ops, 400);
-    assert_eq!(report.op_errors, 0, "{:?}", report.first_error);
+    assert_eq!(report.summary.ops, 400);
+    assert_eq!(
+        report.summary.op_errors, 0,
+        "{:?}",
+        report.summary.first_error
+    );
     assert_eq!(report.build, "kernel-ext4");
-    assert_eq!(report.checks.len(), 3);
-    for c in &report.checks {
+    assert_eq!(report.summary.checks.len(), 3);
+    for c in &report.summary.checks {
         assert_eq!(c.violations.len(), 0, "{}: {:?}", c.label, c.violations);
         assert_eq!((c.counts.dropped, c.counts.stale, c.counts.torn), (0, 0, 0));
         assert!(c.sectors_checked > 0);

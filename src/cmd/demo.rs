@@ -127,13 +127,13 @@ pub fn run(a: Args) -> Result<u8> {
             let _ = std::fs::remove_file(&img);
             let (report, events) = run_with_progress(&spec, false)?;
             row.rounds += 1;
-            row.ops += report.ops;
-            row.bytes += report.bytes;
-            row.seconds += report.seconds;
+            row.ops += report.summary.ops;
+            row.bytes += report.summary.bytes;
+            row.seconds += report.summary.seconds;
             row.restarts += report.engine.restarts;
-            row.events += report.events;
-            row.lost += report.lost_events;
-            let v = report.violations;
+            row.events += report.summary.events;
+            row.lost += report.summary.lost_events;
+            let v = report.summary.violations;
             row.violations.dropped += v.dropped;
             row.violations.stale += v.stale;
             row.violations.torn += v.torn;
@@ -150,6 +150,7 @@ pub fn run(a: Args) -> Result<u8> {
             }
             if found && row.first.is_none() {
                 row.first = report
+                    .summary
                     .final_check()
                     .and_then(|c| c.violations.first())
                     .map(|v| format!("seed {seed}: {}", v.explanation));

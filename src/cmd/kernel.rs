@@ -116,14 +116,14 @@ fn perf_line(c: &Counts) -> String {
 pub fn print_summary(r: &KernelReport, trace: Option<&std::path::Path>) {
     println!(
         "{} on {}: {} ops, {} MiB in {:.2} s = {:.1} MiB/s, {} threads, seed {}{}",
-        r.workload,
+        r.summary.workload,
         r.build,
-        r.ops,
-        r.bytes >> 20,
-        r.seconds,
-        r.throughput_mib_s,
-        r.threads,
-        r.seed,
+        r.summary.ops,
+        r.summary.bytes >> 20,
+        r.summary.seconds,
+        r.summary.throughput_mib_s,
+        r.summary.threads,
+        r.summary.seed,
         if r.interrupted { " (interrupted)" } else { "" }
     );
     println!(
@@ -132,14 +132,14 @@ pub fn print_summary(r: &KernelReport, trace: Option<&std::path::Path>) {
         r.device.image_bytes >> 20,
         r.device.kernel
     );
-    if r.op_errors > 0 {
+    if r.summary.op_errors > 0 {
         println!(
             "op errors: {} (first: {})",
-            r.op_errors,
-            r.first_error.as_deref().unwrap_or("?")
+            r.summary.op_errors,
+            r.summary.first_error.as_deref().unwrap_or("?")
         );
     }
-    print_checks(&r.checks);
+    print_checks(&r.summary.checks);
     for t in &r.perf.per_thread {
         println!(
             "  perf thread {} (tid {}): {}",
@@ -151,7 +151,7 @@ pub fn print_summary(r: &KernelReport, trace: Option<&std::path::Path>) {
     println!("perf total: {}", perf_line(&r.perf.total));
     println!(
         "events: {} recorded ({}), {} lost",
-        r.events, r.probe_source, r.lost_events
+        r.summary.events, r.summary.probe_source, r.summary.lost_events
     );
     for n in &r.notes {
         println!("note: {n}");

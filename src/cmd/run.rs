@@ -233,26 +233,26 @@ pub fn with_progress<T>(label: String, show: bool, f: impl FnOnce(&Progress) -> 
 pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
     println!(
         "{} on {}: {} ops, {} MiB in {:.2} s = {:.1} MiB/s, {} threads, seed {}",
-        r.workload,
+        r.summary.workload,
         r.build,
-        r.ops,
-        r.bytes >> 20,
-        r.seconds,
-        r.throughput_mib_s,
-        r.threads,
-        r.seed
+        r.summary.ops,
+        r.summary.bytes >> 20,
+        r.summary.seconds,
+        r.summary.throughput_mib_s,
+        r.summary.threads,
+        r.summary.seed
     );
     if !r.injected.is_empty() {
         println!("injected bugs: {}", r.injected.join(", "));
     }
-    if r.op_errors > 0 {
+    if r.summary.op_errors > 0 {
         println!(
             "op errors: {} (first: {})",
-            r.op_errors,
-            r.first_error.as_deref().unwrap_or("?")
+            r.summary.op_errors,
+            r.summary.first_error.as_deref().unwrap_or("?")
         );
     }
-    print_checks(&r.checks);
+    print_checks(&r.summary.checks);
     let e = &r.engine;
     println!(
         "engine: {} short copies, {} restarts, {} post-EOF truncates, {} folios written, {} reclaimed, {} migrated",
@@ -260,7 +260,7 @@ pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
     );
     println!(
         "events: {} recorded ({}), {} lost",
-        r.events, r.probe_source, r.lost_events
+        r.summary.events, r.summary.probe_source, r.summary.lost_events
     );
     if let Some(t) = trace {
         println!("trace: {}", t.display());
@@ -297,7 +297,7 @@ pub fn print_checks(checks: &[CheckReport]) {
 /// hold on that inode from the first op involved beginning to the last one
 /// ending, one lane per thread.
 pub fn print_violation_timeline(r: &SessionReport, events: &[lockline_engine::probe::Event]) {
-    let Some(v) = r.final_check().and_then(|c| c.violations.first()) else {
+    let Some(v) = r.summary.final_check().and_then(|c| c.violations.first()) else {
         println!("timeline: no violation to show");
         return;
     };

@@ -8,10 +8,11 @@ use super::file::KernelFile;
 use super::loopdev::{Image, LoopDev, Mount, WorkDir};
 use super::perf::PerfReport;
 use super::{tools, KernelFs};
-use crate::check::{self, CheckReport, Counts};
+use crate::check;
 use crate::history::History;
 use crate::probe::recorder::{Recorder, DEFAULT_CAPACITY};
 use crate::probe::Event;
+use crate::session::RunSummary;
 use crate::workload::{self, Progress, RunSpec, Stop, Target};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -91,34 +92,14 @@ pub struct KernelReport {
     /// "kernel-<fs>", so kernel and engine runs sit in one build column.
     pub build: String,
     pub fs: KernelFs,
-    pub workload: String,
-    pub seed: u64,
-    pub threads: u32,
-    pub ops: u64,
-    pub bytes: u64,
-    pub seconds: f64,
-    pub throughput_mib_s: f64,
-    pub op_errors: u64,
-    pub first_error: Option<String>,
-    /// Violations of the final check (after remount).
-    pub violations: Counts,
-    pub events: u64,
-    pub lost_events: u64,
-    pub probe_source: &'static str,
-    /// The three checks, in order.
-    pub checks: Vec<CheckReport>,
+    #[serde(flatten)]
+    pub summary: RunSummary,
     pub device: DeviceInfo,
     pub perf: PerfReport,
     /// The workload was cut short (Ctrl-C).
     pub interrupted: bool,
     /// What this run could not do or did differently.
     pub notes: Vec<String>,
-}
-
-impl KernelReport {
-    pub fn final_check(&self) -> Option<&CheckReport> {
-        self.checks.last()
-    }
 }
 
 fn kernel_release() -> String {
@@ -241,24 +222,10 @@ pub fn run_kernel_session(
         }
     }
     let st = rec.stats();
-    let violations = checks.last().map(|c| c.counts).unwrap_or_default();
     let report = KernelReport {
         build: format!("kernel-{}", spec.fs),
         fs: spec.fs,
-        workload: spec.run.workload.name().to_string(),
-        seed: spec.run.seed,
-        threads: spec.run.threads,
-        ops: outcome.ops,
-        bytes: outcome.bytes,
-        seconds: outcome.seconds,
-        throughput_mib_s: outcome.bytes as f64 / (1 << 20) as f64 / outcome.seconds.max(1e-9),
-        op_errors: outcome.errors,
-        first_error: outcome.first_error,
-        violations,
-        events: events.len() as u64,
-        lost_events: st.dropped,
-        probe_source: "inproc",
-        checks,
+        summary: RunSummary::new(&spec.run, outcome, checks, events.len() as u64, st.dropped),
         device,
         perf,
         interrupted,
