@@ -3,7 +3,7 @@
 //! after the run, after fsync and after remount; a text summary or one JSON
 //! object.
 
-use super::run::{print_checks, with_progress, WorkloadArgs};
+use super::run::{print_outcome, with_progress, WorkloadArgs};
 use crate::exit::{self, parse_size, usage};
 use crate::trace_csv;
 use anyhow::{Context, Result};
@@ -132,14 +132,7 @@ pub fn print_summary(r: &KernelReport, trace: Option<&std::path::Path>) {
         r.device.image_bytes >> 20,
         r.device.kernel
     );
-    if r.summary.op_errors > 0 {
-        println!(
-            "op errors: {} (first: {})",
-            r.summary.op_errors,
-            r.summary.first_error.as_deref().unwrap_or("?")
-        );
-    }
-    print_checks(&r.summary.checks);
+    print_outcome(&r.summary);
     for t in &r.perf.per_thread {
         println!(
             "  perf thread {} (tid {}): {}",

@@ -4,9 +4,8 @@
 use crate::exit::{self, parse_size, usage};
 use crate::trace_csv;
 use anyhow::{Context, Result};
-use lockline_engine::check::CheckReport;
 use lockline_engine::config::Inject;
-use lockline_engine::session::{run_session, SessionReport, SessionSpec};
+use lockline_engine::session::{run_session, RunSummary, SessionReport, SessionSpec};
 use lockline_engine::workload::{Progress, RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
 use std::path::PathBuf;
@@ -245,14 +244,7 @@ pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
     if !r.injected.is_empty() {
         println!("injected bugs: {}", r.injected.join(", "));
     }
-    if r.summary.op_errors > 0 {
-        println!(
-            "op errors: {} (first: {})",
-            r.summary.op_errors,
-            r.summary.first_error.as_deref().unwrap_or("?")
-        );
-    }
-    print_checks(&r.summary.checks);
+    print_outcome(&r.summary);
     let e = &r.engine;
     println!(
         "engine: {} short copies, {} restarts, {} post-EOF truncates, {} folios written, {} reclaimed, {} migrated",
@@ -268,7 +260,17 @@ pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
 }
 
 /// The three check lines and the first violations of the final check.
-pub fn print_checks(checks: &[CheckReport]) {
+/// Op errors, the three checks and the final check's violations: the part
+/// of a summary every checked run (engine or kernel) shares.
+pub fn print_outcome(s: &RunSummary) {
+    if s.op_errors > 0 {
+        println!(
+            "op errors: {} (first: {})",
+            s.op_errors,
+            s.first_error.as_deref().unwrap_or("?")
+        );
+    }
+    let checks = &s.checks;
     for c in checks {
         println!(
             "  {:<14} {} sectors: {} ok, {} dropped, {} stale, {} torn",
