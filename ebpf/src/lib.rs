@@ -1,10 +1,23 @@
-//! Trace sources beyond the in-process recorder: what this kernel lets
-//! lockline attach (tracefs, BTF, uprobe and kprobe PMUs, privileges), and
-//! the probe-point symbols an eBPF program or bpftrace attaches to.
+//! Trace sources beyond the in-process recorder: the eBPF tracer (C
+//! programs on the engine's probe symbols and on kernel tracepoints, loaded
+//! with aya) and what this kernel lets lockline attach.
 //!
-//! The loader itself (aya, C programs) lands with the eBPF issue; this
-//! module is what `--probe auto` will consult to pick a source.
+//! `--probe auto` consults [`probe_available`] and [`caps::detect`] to pick
+//! a source; [`EbpfTracer`] records a session into `probe::Event`s, the
+//! same schema the in-process recorder produces.
 
+mod available;
 pub mod caps;
+mod error;
+mod filters;
+mod loader;
+mod object;
+mod reader;
+pub mod tracefs;
 
+pub use available::probe_available;
 pub use caps::{detect, Capabilities};
+pub use error::EbpfError;
+pub use filters::KernelFilters;
+pub use loader::{EbpfTracer, EngineProgram, EngineTarget, TraceStats, TracerOptions};
+pub use object::{DEFAULT_RING_BYTES, TRACEPOINTS};
