@@ -20,6 +20,10 @@ fn pwrite_and_fsync_are_traced() {
     let ino = file.metadata().unwrap().ino();
     let fd = file.as_raw_fd() as u64;
 
+    // The tgid filter admits the other tests of this binary, running on
+    // other threads: judge only this thread's syscalls.
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() } as u32;
     let tracer = EbpfTracer::attach_kernel(KernelFilters::this_process()).unwrap();
     let page = vec![0xa5u8; 4096];
     for i in 0..4u64 {
@@ -34,7 +38,9 @@ fn pwrite_and_fsync_are_traced() {
     let count = |kind: EventKind, class: OpKind| {
         events
             .iter()
-            .filter(|e| e.kind() == Some(kind) && e.op_kind() == Some(class) && e.a == fd)
+            .filter(|e| {
+                e.tid == tid && e.kind() == Some(kind) && e.op_kind() == Some(class) && e.a == fd
+            })
             .count()
     };
     assert_eq!(
@@ -47,7 +53,7 @@ fn pwrite_and_fsync_are_traced() {
     assert_eq!(count(EventKind::SyscallExit, OpKind::Fsync), 1);
     for e in events
         .iter()
-        .filter(|e| e.kind() == Some(EventKind::SyscallExit))
+        .filter(|e| e.tid == tid && e.kind() == Some(EventKind::SyscallExit))
     {
         if e.op_kind() == Some(OpKind::Write) {
             assert_eq!(e.b, 4096, "pwrite64 return value");
