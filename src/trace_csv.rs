@@ -2,7 +2,7 @@
 //! readable by polars, DuckDB and pandas as is.
 
 use crate::exit::usage;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use lockline_engine::probe::{Event, EventKind, LockClass, LockMode, MmAction, OpKind};
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -38,6 +38,14 @@ fn class_name(e: &Event) -> &'static str {
             .map(MmAction::name)
             .unwrap_or(""),
         _ => "",
+    }
+}
+
+/// Writes the trace when the user asked for one (`--trace`).
+pub fn write_opt(path: Option<&Path>, events: &[Event]) -> Result<()> {
+    match path {
+        Some(p) => write(p, events).with_context(|| format!("writing trace {}", p.display())),
+        None => Ok(()),
     }
 }
 

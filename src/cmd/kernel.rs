@@ -6,7 +6,7 @@
 use super::run::{print_outcome, with_progress, WorkloadArgs};
 use crate::exit::{self, parse_size, usage};
 use crate::trace_csv;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use lockline_engine::kernel::perf::Counts;
 use lockline_engine::kernel::{
     run_kernel_session, KernelError, KernelFs, KernelReport, KernelSpec,
@@ -71,9 +71,7 @@ pub fn run(a: Args) -> Result<u8> {
     let label = format!("{} on kernel {}", a.work.workload, a.fs);
     let (report, events) =
         with_progress(label, !a.json, |p| run_kernel_session(&spec, p)).map_err(user_or_io)?;
-    if let Some(t) = &a.trace {
-        trace_csv::write(t, &events).with_context(|| format!("writing trace {}", t.display()))?;
-    }
+    trace_csv::write_opt(a.trace.as_deref(), &events)?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -3,7 +3,7 @@
 
 use crate::exit::{self, parse_size, usage};
 use crate::trace_csv;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use lockline_engine::config::Inject;
 use lockline_engine::session::{run_session, RunSummary, SessionReport, SessionSpec};
 use lockline_engine::workload::{Progress, RunSpec, Stop, WorkloadKind};
@@ -178,9 +178,7 @@ pub fn run(a: Args) -> Result<u8> {
     spec.mkfs = a.mkfs.then_some(a.size);
     spec.mkfs_force = a.force;
     let (report, events) = run_with_progress(&spec, !a.json)?;
-    if let Some(t) = &a.trace {
-        trace_csv::write(t, &events).with_context(|| format!("writing trace {}", t.display()))?;
-    }
+    trace_csv::write_opt(a.trace.as_deref(), &events)?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
