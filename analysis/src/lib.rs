@@ -1,9 +1,13 @@
-//! Analysis over lockline event streams. Starts with lock holdership (who
-//! held which lock when, and who waited) and its statistics; the Parquet
-//! trace store and plots build on these values.
+//! Analysis over lockline traces: the in-memory trace every front end
+//! reads, lock holdership (who held which lock when, and who waited) and
+//! its statistics.
 
 pub mod holds;
 pub mod stats;
+pub mod synth;
+pub mod threads;
+pub mod trace;
 
 pub use holds::{holds_from_events, Hold};
 pub use stats::{lock_stats, LockStats};
+pub use trace::{CounterSample, Trace, TraceMeta, ViolationRow, SCHEMA_VERSION};

@@ -1,0 +1,112 @@
+//! Names for the threads of a trace, from what each one did: workload
+//! workers run file ops, the flusher runs writeback, the mm threads emit
+//! their actions. Traces carry only tids; every view labels lanes with these.
+
+use lockline_engine::probe::{Event, EventKind, MmAction, OpKind};
+use std::collections::BTreeMap;
+
+#[derive(Default)]
+struct Seen {
+    first_ns: u64,
+    file_ops: u64,
+    writeback_ops: u64,
+    mm: BTreeMap<&'static str, u64>,
+}
+
+/// tid → name: "worker N" (numbered by first appearance), "flusher",
+/// "reclaim", "migrate", "compaction", or "thread <tid>".
+pub fn names(events: &[Event]) -> BTreeMap<u32, String> {
+    let mut seen: BTreeMap<u32, Seen> = BTreeMap::new();
+    for e in events {
+        let s = seen.entry(e.tid).or_insert_with(|| Seen {
+            first_ns: e.ts_ns,
+            ..Seen::default()
+        });
+        match e.kind() {
+            Some(EventKind::OpBegin | EventKind::SyscallEnter) => match e.op_kind() {
+                Some(OpKind::Writeback) => s.writeback_ops += 1,
+                Some(_) => s.file_ops += 1,
+                None => {}
+            },
+            Some(EventKind::MmAction) => {
+                let name = match MmAction::from_u8((e.code >> 8) as u8) {
+                    Some(MmAction::Reclaim) => "reclaim",
+                    Some(MmAction::Migrate | MmAction::MigrateSkip) => "migrate",
+                    Some(MmAction::Compact) => "compaction",
+                    None => continue,
+                };
+                *s.mm.entry(name).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+    let mut workers: Vec<(u64, u32)> = seen
+        .iter()
+        .filter(|(_, s)| s.file_ops > 0)
+        .map(|(&tid, s)| (s.first_ns, tid))
+        .collect();
+    workers.sort_unstable();
+    let mut out = BTreeMap::new();
+    for (i, (_, tid)) in workers.iter().enumerate() {
+        out.insert(*tid, format!("worker {i}"));
+    }
+    for (&tid, s) in &seen {
+        if s.file_ops > 0 {
+            continue;
+        }
+        // Compaction migrates too: the thread's most frequent action names it,
+        // except that one compact sweep outranks the migrations it made.
+        let name = if s.mm.contains_key("compaction") {
+            "compaction".to_string()
+        } else if let Some((n, _)) = s.mm.iter().max_by_key(|(_, c)| **c) {
+            n.to_string()
+        } else if s.writeback_ops > 0 {
+            "flusher".to_string()
+        } else {
+            format!("thread {tid}")
+        };
+        out.insert(tid, name);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockline_engine::probe::Code;
+
+    fn ev(ts: u64, tid: u32, kind: EventKind, class: u8) -> Event {
+        Event {
+            ts_ns: ts,
+            tid,
+            code: Code::pack(kind, class, 0),
+            inode: 1,
+            folio: 0,
+            op: 0,
+            a: 0,
+            b: 0,
+        }
+    }
+
+    #[test]
+    fn names_by_role() {
+        let evs = [
+            ev(5, 9, EventKind::OpBegin, OpKind::Write as u8),
+            ev(1, 7, EventKind::OpBegin, OpKind::Read as u8),
+            ev(2, 3, EventKind::OpBegin, OpKind::Writeback as u8),
+            ev(3, 4, EventKind::MmAction, MmAction::Reclaim as u8),
+            ev(4, 5, EventKind::MmAction, MmAction::Migrate as u8),
+            ev(4, 6, EventKind::MmAction, MmAction::Migrate as u8),
+            ev(5, 6, EventKind::MmAction, MmAction::Compact as u8),
+            ev(6, 8, EventKind::FolioDirtied, 0),
+        ];
+        let n = names(&evs);
+        assert_eq!(n[&7], "worker 0");
+        assert_eq!(n[&9], "worker 1");
+        assert_eq!(n[&3], "flusher");
+        assert_eq!(n[&4], "reclaim");
+        assert_eq!(n[&5], "migrate");
+        assert_eq!(n[&6], "compaction");
+        assert_eq!(n[&8], "thread 8");
+    }
+}
