@@ -4,6 +4,7 @@
 
 mod cmd;
 mod exit;
+mod probe_choice;
 mod trace_csv;
 
 use clap::{Parser, Subcommand};

@@ -18,6 +18,8 @@ pub enum EbpfError {
     RingSize(u32),
     #[error("tracefs unavailable: {0}")]
     Tracefs(String),
+    #[error("eBPF ring reader: {0}")]
+    Reader(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -13,6 +13,7 @@ mod filters;
 mod loader;
 mod object;
 mod reader;
+mod session;
 pub mod tracefs;
 
 pub use available::probe_available;
@@ -21,3 +22,4 @@ pub use error::EbpfError;
 pub use filters::KernelFilters;
 pub use loader::{EbpfTracer, EngineProgram, EngineTarget, TraceStats, TracerOptions};
 pub use object::{DEFAULT_RING_BYTES, TRACEPOINTS};
+pub use session::{EbpfSource, SESSION_RING_BYTES};

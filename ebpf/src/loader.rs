@@ -229,9 +229,23 @@ impl EbpfTracer {
         self.reader.count()
     }
 
+    /// What was skipped so far (missing tracepoints, no kprobes, ...).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     /// Events lost so far because the ring was full.
     pub fn lost_so_far(&self) -> u64 {
         sum_drops(&self.drops)
+    }
+
+    /// Every event submitted so far and not yet taken, while tracing goes
+    /// on (ring order). Errors when the reader thread does not catch up
+    /// within five seconds.
+    pub fn take_events(&self) -> Result<Vec<Event>, EbpfError> {
+        self.reader
+            .take(std::time::Duration::from_secs(5))
+            .ok_or_else(|| EbpfError::Reader("did not catch up within 5 s".into()))
     }
 
     /// Detaches everything, drains the ring and returns the events (ring

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::fs::{CountersSnapshot, Fs, MountOptions};
 use crate::history::History;
 use crate::probe::recorder::{Recorder, RecorderStats, DEFAULT_CAPACITY};
-use crate::probe::Event;
+use crate::probe::{Event, ExternalTracer};
 use crate::workload::{self, FsFile, Progress, RunOutcome, RunSpec};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -60,8 +60,16 @@ pub struct RunSummary {
     /// Violations of the final check (after remount): what a user keeps.
     pub violations: Counts,
     pub events: u64,
+    /// Events the source dropped (recorder budget or ring full). When not
+    /// zero the checker may have missed ops: its verdict is then suspect.
     pub lost_events: u64,
-    pub probe_source: &'static str,
+    /// inproc, ebpf, or inproc+ebpf (kernel runs: op events in process,
+    /// kernel tracepoints through eBPF).
+    pub probe_source: String,
+    /// Which source and why, one line (set by the front end that chose).
+    pub probe_reason: String,
+    /// What the source skipped or did differently: one line each.
+    pub probe_notes: Vec<String>,
     /// The three checks, in order.
     pub checks: Vec<CheckReport>,
 }
@@ -87,7 +95,9 @@ impl RunSummary {
             violations: checks.last().map(|c| c.counts).unwrap_or_default(),
             events,
             lost_events,
-            probe_source: "inproc",
+            probe_source: "inproc".to_string(),
+            probe_reason: String::new(),
+            probe_notes: Vec::new(),
             checks,
         }
     }
@@ -116,8 +126,38 @@ fn read_whole(fs: &Fs, ino: u64) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Runs the session; returns the report and every recorded event.
+/// Runs the session with the in-process recorder; returns the report and
+/// every recorded event.
 pub fn run_session(spec: &SessionSpec, progress: &Progress) -> Result<(SessionReport, Vec<Event>)> {
+    run_session_with(spec, progress, None)
+}
+
+/// Where a session's events come from: the in-process recorder, or an
+/// external tracer (then the recorder stays off so events are not paid
+/// for twice).
+enum Source {
+    Inproc(Arc<Recorder>),
+    External(Box<dyn ExternalTracer>),
+}
+
+impl Source {
+    fn take(&mut self) -> Result<Vec<Event>> {
+        match self {
+            Source::Inproc(r) => Ok(r.drain()),
+            Source::External(t) => t
+                .take()
+                .map_err(|e| crate::Error::Invalid(format!("{} trace: {e}", t.name()))),
+        }
+    }
+}
+
+/// Runs the session with `tracer` as its event source when given (the
+/// in-process recorder otherwise); returns the report and every event.
+pub fn run_session_with(
+    spec: &SessionSpec,
+    progress: &Progress,
+    tracer: Option<Box<dyn ExternalTracer>>,
+) -> Result<(SessionReport, Vec<Event>)> {
     spec.knobs.validate().map_err(crate::Error::Invalid)?;
     spec.run.validate()?;
     if let Some(size) = spec.mkfs {
@@ -129,11 +169,17 @@ pub fn run_session(spec: &SessionSpec, progress: &Progress) -> Result<(SessionRe
             },
         )?;
     }
-    let rec = Recorder::new(spec.record_capacity);
+    let mut source = match tracer {
+        Some(t) => Source::External(t),
+        None => Source::Inproc(Recorder::new(spec.record_capacity)),
+    };
     let opts = MountOptions {
         build: spec.build,
         knobs: spec.knobs.clone(),
-        recorder: Some(rec.clone()),
+        recorder: match &source {
+            Source::Inproc(r) => Some(r.clone()),
+            Source::External(_) => None,
+        },
     };
     let fs = Fs::mount(&spec.disk, opts.clone())?;
     let outcome: RunOutcome = match FsFile::create(&fs, &spec.run.file, spec.run.file_size)
@@ -145,7 +191,9 @@ pub fn run_session(spec: &SessionSpec, progress: &Progress) -> Result<(SessionRe
             return Err(e);
         }
     };
-    let mut events = rec.drain();
+    let mut events = source.take()?;
+    // External sources deliver in per-CPU ring order.
+    events.sort_by_key(|e| (e.ts_ns, e.tid));
     let history = History::from_events(&events);
     let ino = outcome.ino;
 
@@ -164,16 +212,25 @@ pub fn run_session(spec: &SessionSpec, progress: &Progress) -> Result<(SessionRe
     checks.push(check::check(&history, ino, &content, check::AFTER_REMOUNT));
     fs.unmount()?;
     drop(fs);
-    events.extend(rec.drain());
+    events.extend(source.take()?);
     events.sort_by_key(|e| (e.ts_ns, e.tid));
     for c in &mut checks {
         check::annotate_folios(c, &events);
     }
 
-    let st: RecorderStats = rec.stats();
+    let (lost, name, notes) = match &source {
+        Source::Inproc(r) => {
+            let st: RecorderStats = r.stats();
+            (st.dropped, "inproc", Vec::new())
+        }
+        Source::External(t) => (t.lost(), t.name(), t.notes()),
+    };
+    let mut summary = RunSummary::new(&spec.run, outcome, checks, events.len() as u64, lost);
+    summary.probe_source = name.to_string();
+    summary.probe_notes = notes;
     let report = SessionReport {
         build: spec.build,
-        summary: RunSummary::new(&spec.run, outcome, checks, events.len() as u64, st.dropped),
+        summary,
         knobs: spec.knobs.clone(),
         injected: spec.knobs.inject.enabled(),
         engine: counters,

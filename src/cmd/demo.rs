@@ -125,7 +125,7 @@ pub fn run(a: Args) -> Result<u8> {
             let mut spec = SessionSpec::new(img.clone(), build, demo_knobs(seed), run);
             spec.mkfs = Some(256 << 20);
             let _ = std::fs::remove_file(&img);
-            let (report, events) = run_with_progress(&spec, false)?;
+            let (report, events) = run_with_progress(&spec, false, None)?;
             row.rounds += 1;
             row.ops += report.summary.ops;
             row.bytes += report.summary.bytes;

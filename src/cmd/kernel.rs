@@ -3,13 +3,14 @@
 //! after the run, after fsync and after remount; a text summary or one JSON
 //! object.
 
-use super::run::{print_outcome, with_progress, WorkloadArgs};
+use super::run::{print_events_line, print_outcome, with_progress, WorkloadArgs};
 use crate::exit::{self, parse_size, usage};
+use crate::probe_choice::{self, Probe};
 use crate::trace_csv;
 use anyhow::Result;
 use lockline_engine::kernel::perf::Counts;
 use lockline_engine::kernel::{
-    run_kernel_session, KernelError, KernelFs, KernelReport, KernelSpec,
+    run_kernel_session_with, KernelError, KernelFs, KernelReport, KernelSpec,
 };
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +34,11 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Event source: ebpf (kernel tracepoints on the workload's file, plus
+    /// op events in process), inproc (op events only), or auto (ebpf when
+    /// BPF loads here).
+    #[arg(long, value_enum, default_value = "auto")]
+    probe: Probe,
 }
 
 /// Set by SIGINT: the workload stops, the checks and the cleanup (umount,
@@ -67,10 +73,19 @@ pub fn run(a: Args) -> Result<u8> {
     spec.workdir = a.workdir.clone();
     spec.cancel = Some(&INTERRUPTED);
     spec.validate().map_err(user_or_io)?;
+    let choice = probe_choice::choose(a.probe, probe_choice::Target::Kernel)?;
     install_sigint();
-    let label = format!("{} on kernel {}", a.work.workload, a.fs);
-    let (report, events) =
-        with_progress(label, !a.json, |p| run_kernel_session(&spec, p)).map_err(user_or_io)?;
+    let source = if choice.tracer.is_some() {
+        "inproc+ebpf"
+    } else {
+        "inproc"
+    };
+    let label = format!("{} on kernel {} [{source}]", a.work.workload, a.fs);
+    let (mut report, events) = with_progress(label, !a.json, |p| {
+        run_kernel_session_with(&spec, p, choice.tracer)
+    })
+    .map_err(user_or_io)?;
+    report.summary.probe_reason = choice.reason;
     trace_csv::write_opt(a.trace.as_deref(), &events)?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -140,10 +155,7 @@ pub fn print_summary(r: &KernelReport, trace: Option<&std::path::Path>) {
         );
     }
     println!("perf total: {}", perf_line(&r.perf.total));
-    println!(
-        "events: {} recorded ({}), {} lost",
-        r.summary.events, r.summary.probe_source, r.summary.lost_events
-    );
+    print_events_line(&r.summary);
     for n in &r.notes {
         println!("note: {n}");
     }

@@ -2,10 +2,12 @@
 //! after fsync and after remount; a text summary or one JSON object.
 
 use crate::exit::{self, parse_size, usage};
+use crate::probe_choice::{self, Probe};
 use crate::trace_csv;
 use anyhow::Result;
 use lockline_engine::config::Inject;
-use lockline_engine::session::{run_session, RunSummary, SessionReport, SessionSpec};
+use lockline_engine::probe::ExternalTracer;
+use lockline_engine::session::{run_session_with, RunSummary, SessionReport, SessionSpec};
 use lockline_engine::workload::{Progress, RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
 use std::path::PathBuf;
@@ -140,9 +142,10 @@ pub struct Args {
     /// Write every recorded event to this CSV file.
     #[arg(long)]
     trace: Option<PathBuf>,
-    /// Event source: auto, inproc (ebpf arrives with the eBPF loader).
-    #[arg(long, default_value = "auto")]
-    probe: String,
+    /// Event source: ebpf (uprobes on the probe symbols), inproc (the
+    /// in-process recorder), or auto (ebpf when BPF loads here).
+    #[arg(long, value_enum, default_value = "auto")]
+    probe: Probe,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -155,19 +158,6 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<u8> {
-    match a.probe.as_str() {
-        "auto" | "inproc" => {}
-        "ebpf" => {
-            return Err(usage(
-                "--probe ebpf: the eBPF loader is not part of this build yet; use auto or inproc",
-            ))
-        }
-        p => {
-            return Err(usage(format!(
-                "unknown --probe '{p}' (expected auto, ebpf or inproc)"
-            )))
-        }
-    }
     if let Some(t) = &a.trace {
         trace_csv::check_writable(t)?;
     }
@@ -177,7 +167,9 @@ pub fn run(a: Args) -> Result<u8> {
     let mut spec = SessionSpec::new(a.disk.clone(), a.build, knobs, run);
     spec.mkfs = a.mkfs.then_some(a.size);
     spec.mkfs_force = a.force;
-    let (report, events) = run_with_progress(&spec, !a.json)?;
+    let choice = probe_choice::choose(a.probe, probe_choice::Target::Engine)?;
+    let (mut report, events) = run_with_progress(&spec, !a.json, choice.tracer)?;
+    report.summary.probe_reason = choice.reason;
     trace_csv::write_opt(a.trace.as_deref(), &events)?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -194,9 +186,13 @@ pub fn run(a: Args) -> Result<u8> {
 pub fn run_with_progress(
     spec: &SessionSpec,
     show: bool,
+    tracer: Option<Box<dyn ExternalTracer>>,
 ) -> Result<(SessionReport, Vec<lockline_engine::probe::Event>)> {
-    let label = format!("{} on {}", spec.run.workload, spec.build);
-    Ok(with_progress(label, show, |p| run_session(spec, p))?)
+    let source = if tracer.is_some() { "ebpf" } else { "inproc" };
+    let label = format!("{} on {} [{source}]", spec.run.workload, spec.build);
+    Ok(with_progress(label, show, |p| {
+        run_session_with(spec, p, tracer)
+    })?)
 }
 
 /// Runs `f` with a fresh `Progress`, showing "label: N ops, M MiB written"
@@ -248,16 +244,30 @@ pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
         "engine: {} short copies, {} restarts, {} post-EOF truncates, {} folios written, {} reclaimed, {} migrated",
         e.short_copies, e.restarts, e.post_eof_truncates, e.folios_written, e.reclaimed_folios, e.migrated_folios
     );
-    println!(
-        "events: {} recorded ({}), {} lost",
-        r.summary.events, r.summary.probe_source, r.summary.lost_events
-    );
+    print_events_line(&r.summary);
     if let Some(t) = trace {
         println!("trace: {}", t.display());
     }
 }
 
-/// The three check lines and the first violations of the final check.
+/// How many events, from where, how many lost, and what the source
+/// skipped; lost events make the checker's verdict suspect, so say so.
+pub fn print_events_line(s: &RunSummary) {
+    println!(
+        "events: {} recorded ({}), {} lost",
+        s.events, s.probe_source, s.lost_events
+    );
+    if s.lost_events > 0 {
+        println!("warning: events were lost: ops missing from the history may show up as false violations");
+    }
+    if !s.probe_reason.is_empty() {
+        println!("{}", s.probe_reason);
+    }
+    for n in &s.probe_notes {
+        println!("note: {n}");
+    }
+}
+
 /// Op errors, the three checks and the final check's violations: the part
 /// of a summary every checked run (engine or kernel) shares.
 pub fn print_outcome(s: &RunSummary) {

@@ -92,6 +92,17 @@ impl KernelFile {
         self
     }
 
+    /// Reads the running threads' perf counters into the sample list.
+    pub fn perf_sample(&self) {
+        if let Some(p) = &self.perf {
+            p.sample();
+        }
+    }
+
+    pub fn perf_samples(&self) -> Vec<perf::PerfSample> {
+        self.perf.as_ref().map(|p| p.samples()).unwrap_or_default()
+    }
+
     pub fn perf_report(&self) -> Option<perf::PerfReport> {
         self.perf.as_ref().map(|p| p.report())
     }

@@ -51,6 +51,21 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// (name, value) of every counter that opened, in a fixed order; the
+    /// names are the trace's counter track names after "perf.".
+    pub fn named(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        [
+            ("context_switches", self.context_switches),
+            ("cpu_migrations", self.cpu_migrations),
+            ("page_faults", self.page_faults),
+            ("task_clock_ns", self.task_clock_ns),
+            ("cycles", self.cycles),
+            ("instructions", self.instructions),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| (n, v)))
+    }
+
     fn add(&mut self, o: &Counts) {
         let add = |a: &mut Option<u64>, b: Option<u64>| {
             if let Some(b) = b {
@@ -189,16 +204,51 @@ impl ThreadCounters {
     }
 }
 
+/// One reading of one thread's counters, for the trace's counter tracks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerfSample {
+    /// CLOCK_MONOTONIC, like every event.
+    pub ts_ns: u64,
+    pub tid: u32,
+    pub counts: Counts,
+}
+
 /// Collects counters from the workload's threads: opened at thread start,
-/// read and closed at thread end.
+/// read while running by [`sample`](Collector::sample), read a last time
+/// and closed at thread end.
 #[derive(Default)]
 pub struct Collector {
     open: parking_lot::Mutex<HashMap<u32, ThreadCounters>>,
     done: parking_lot::Mutex<Vec<PerfThread>>,
     notes: parking_lot::Mutex<BTreeSet<String>>,
+    samples: parking_lot::Mutex<Vec<PerfSample>>,
 }
 
 impl Collector {
+    /// Reads every running thread's counters now (perf fds can be read
+    /// from any thread).
+    pub fn sample(&self) {
+        let ts_ns = crate::probe::now_ns();
+        let now: Vec<PerfSample> = self
+            .open
+            .lock()
+            .values()
+            .map(|c| PerfSample {
+                ts_ns,
+                tid: c.tid,
+                counts: c.read(),
+            })
+            .collect();
+        self.samples.lock().extend(now);
+    }
+
+    /// Every sample so far, thread-end readings included, by time.
+    pub fn samples(&self) -> Vec<PerfSample> {
+        let mut v = self.samples.lock().clone();
+        v.sort_by_key(|s| (s.ts_ns, s.tid));
+        v
+    }
+
     pub fn thread_started(&self, thread: u32) {
         let c = ThreadCounters::open(&mut self.notes.lock());
         self.open.lock().insert(thread, c);
@@ -209,6 +259,11 @@ impl Collector {
             return;
         };
         let counts = c.read();
+        self.samples.lock().push(PerfSample {
+            ts_ns: crate::probe::now_ns(),
+            tid: c.tid,
+            counts,
+        });
         self.done.lock().push(PerfThread {
             thread,
             tid: c.tid,

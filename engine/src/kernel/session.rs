@@ -6,12 +6,15 @@
 use super::error::{KernelError, Result};
 use super::file::KernelFile;
 use super::loopdev::{Image, LoopDev, Mount, WorkDir};
-use super::perf::PerfReport;
+use super::perf::{PerfReport, PerfSample};
+
+/// How often a kernel run reads its threads' perf counters.
+pub const PERF_PERIOD: std::time::Duration = std::time::Duration::from_millis(10);
 use super::{tools, KernelFs};
 use crate::check;
 use crate::history::History;
 use crate::probe::recorder::{Recorder, DEFAULT_CAPACITY};
-use crate::probe::Event;
+use crate::probe::{Event, ExternalTracer};
 use crate::session::RunSummary;
 use crate::workload::{self, Progress, RunSpec, Stop, Target};
 use serde::Serialize;
@@ -96,6 +99,10 @@ pub struct KernelReport {
     pub summary: RunSummary,
     pub device: DeviceInfo,
     pub perf: PerfReport,
+    /// The perf counters read every PERF_PERIOD, for the trace's counter
+    /// tracks (too many for the summary).
+    #[serde(skip)]
+    pub perf_samples: Vec<PerfSample>,
     /// The workload was cut short (Ctrl-C).
     pub interrupted: bool,
     /// What this run could not do or did differently.
@@ -115,10 +122,22 @@ fn kernel_release() -> String {
         .into_owned()
 }
 
-/// Runs the session; returns the report and every recorded event.
+/// Runs the session with in-process op events only; returns the report and
+/// every recorded event.
 pub fn run_kernel_session(
     spec: &KernelSpec,
     progress: &Progress,
+) -> Result<(KernelReport, Vec<Event>)> {
+    run_kernel_session_with(spec, progress, None)
+}
+
+/// Runs the session; `tracer`, when given, adds the kernel's own events
+/// (tracepoints narrowed to the workload's file) to the in-process op
+/// events. Both stamp CLOCK_MONOTONIC, so the streams merge by time.
+pub fn run_kernel_session_with(
+    spec: &KernelSpec,
+    progress: &Progress,
+    mut tracer: Option<Box<dyn ExternalTracer>>,
 ) -> Result<(KernelReport, Vec<Event>)> {
     spec.validate()?;
     // SAFETY: geteuid has no preconditions.
@@ -155,12 +174,40 @@ pub fn run_kernel_session(
     let file = KernelFile::create(&path, Some(rec.clone()))?
         .with_cancel(spec.cancel)
         .with_perf(spec.perf);
-    let outcome = workload::run(&file, &spec.run, progress)?;
+    if let Some(t) = tracer.as_mut() {
+        t.watch_file(&path)
+            .map_err(|e| KernelError::Invalid(format!("{} trace: {e}", t.name())))?;
+    }
+    let take = |t: &mut Option<Box<dyn ExternalTracer>>| -> Result<Vec<Event>> {
+        match t {
+            Some(t) => t
+                .take()
+                .map_err(|e| KernelError::Invalid(format!("{} trace: {e}", t.name()))),
+            None => Ok(Vec::new()),
+        }
+    };
+    // Counter tracks: every thread's perf counters every PERF_PERIOD while
+    // the workload runs.
+    let sampling = AtomicBool::new(true);
+    let outcome = std::thread::scope(|s| {
+        if spec.perf {
+            s.spawn(|| {
+                while sampling.load(Ordering::Relaxed) {
+                    std::thread::sleep(PERF_PERIOD);
+                    file.perf_sample();
+                }
+            });
+        }
+        let r = workload::run(&file, &spec.run, progress);
+        sampling.store(false, Ordering::Relaxed);
+        r
+    })?;
     let interrupted = spec.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let ino = outcome.ino;
 
     let mut events = rec.drain();
     let history = History::from_events(&events);
+    events.extend(take(&mut tracer)?);
     let mut checks = Vec::new();
     checks.push(check::check(
         &history,
@@ -176,8 +223,10 @@ pub fn run_kernel_session(
         check::AFTER_FSYNC,
     ));
     let perf = file.perf_report().unwrap_or_default();
+    let perf_samples = file.perf_samples();
     drop(file);
     events.extend(rec.drain());
+    events.extend(take(&mut tracer)?);
     events.sort_by_key(|e| (e.ts_ns, e.tid));
 
     // Remount: the page cache is gone, what is read back is on the disk.
@@ -205,10 +254,10 @@ pub fn run_kernel_session(
     dev.detach()?;
     drop(work);
 
-    let mut notes = vec![
-        "in-process events are op_begin/op_end only: lock and folio events of a kernel file system need the eBPF source".to_string(),
-        "perf counters are in this report only, not in the trace".to_string(),
-    ];
+    let mut notes = Vec::new();
+    if tracer.is_none() {
+        notes.push("in-process events are op_begin/op_end only: lock and folio events of a kernel file system need the eBPF source".to_string());
+    }
     notes.extend(perf.notes.iter().cloned());
     if interrupted {
         notes.push(format!(
@@ -222,12 +271,19 @@ pub fn run_kernel_session(
         }
     }
     let st = rec.stats();
+    let mut summary = RunSummary::new(&spec.run, outcome, checks, events.len() as u64, st.dropped);
+    if let Some(t) = &tracer {
+        summary.lost_events += t.lost();
+        summary.probe_source = format!("inproc+{}", t.name());
+        summary.probe_notes = t.notes();
+    }
     let report = KernelReport {
         build: format!("kernel-{}", spec.fs),
         fs: spec.fs,
-        summary: RunSummary::new(&spec.run, outcome, checks, events.len() as u64, st.dropped),
+        summary,
         device,
         perf,
+        perf_samples,
         interrupted,
         notes,
     };

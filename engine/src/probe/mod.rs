@@ -19,5 +19,7 @@
 pub mod points;
 pub mod recorder;
 mod schema;
+pub mod tracer;
 
 pub use schema::*;
+pub use tracer::ExternalTracer;
