@@ -16,6 +16,7 @@
 //! The in-process recorder ([`recorder`]) sees the same six values plus a
 //! timestamp and thread id, so a trace from either source has one schema.
 
+pub mod clock;
 pub mod points;
 pub mod recorder;
 mod schema;

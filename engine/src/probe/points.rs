@@ -141,9 +141,7 @@ fn call_hook(code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64) {
 fn emit(kind: EventKind, class: u8, mode: u8, inode: u64, folio: u64, a: u64, b: u64) {
     let code = Code::pack(kind, class, mode);
     let op = current_op();
-    if recorder::enabled() {
-        recorder::record(now_ns(), code, inode, folio, op, a, b);
-    }
+    recorder::record(code, inode, folio, op, a, b);
     if HOOK_ON.load(Ordering::Relaxed) {
         call_hook(code, inode, folio, op, a, b);
     }

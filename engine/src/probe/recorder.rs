@@ -10,6 +10,7 @@
 //! mix their events; the engine attaches each of its threads to the run's
 //! recorder when an op starts or a background thread begins.
 
+use super::clock::{self, Clock};
 use super::schema::Event;
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -24,6 +25,8 @@ pub const DEFAULT_CAPACITY: u64 = 16 << 20;
 
 #[derive(Debug)]
 pub struct Recorder {
+    /// Events hold raw clock readings until drained (see clock.rs).
+    clock: Clock,
     chunks: Mutex<Vec<Vec<Event>>>,
     budget: AtomicU64,
     capacity: u64,
@@ -40,7 +43,13 @@ pub struct RecorderStats {
 
 impl Recorder {
     pub fn new(capacity: u64) -> Arc<Recorder> {
+        Recorder::with_clock(capacity, Clock::best())
+    }
+
+    /// A recorder stamping with `clock` (tests and benchmarks compare them).
+    pub fn with_clock(capacity: u64, clock: Clock) -> Arc<Recorder> {
         Arc::new(Recorder {
+            clock,
             chunks: Mutex::new(Vec::new()),
             budget: AtomicU64::new(capacity),
             capacity,
@@ -82,9 +91,15 @@ impl Recorder {
     pub fn drain(self: &Arc<Self>) -> Vec<Event> {
         flush_current_thread();
         let chunks = std::mem::take(&mut *self.chunks.lock());
+        let now = clock::pair();
         let mut all: Vec<Event> = chunks.into_iter().flatten().collect();
+        self.clock.to_ns(&mut all, now);
         all.sort_by_key(|e| (e.ts_ns, e.tid));
         all
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     pub fn stats(&self) -> RecorderStats {
@@ -100,6 +115,7 @@ impl Recorder {
 
 struct Local {
     rec: Arc<Recorder>,
+    clock: Clock,
     buf: Vec<Event>,
     room: usize,
     tid: u32,
@@ -140,6 +156,7 @@ pub fn attach(rec: Option<&Arc<Recorder>>) {
         }
         *l = rec.map(|r| Local {
             rec: r.clone(),
+            clock: r.clock,
             buf: Vec::new(),
             room: 0,
             tid: gettid(),
@@ -161,13 +178,15 @@ pub fn enabled() -> bool {
     LOCAL.with(|l| l.try_borrow().map(|l| l.is_some()).unwrap_or(false))
 }
 
+/// Records one event, stamped now, when the calling thread is attached.
 #[inline]
-pub fn record(ts_ns: u64, code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64) {
+pub fn record(code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64) {
     LOCAL.with(|l| {
         let Ok(mut l) = l.try_borrow_mut() else {
             return;
         };
         let Some(local) = l.as_mut() else { return };
+        let ts_ns = local.clock.read();
         if local.room == 0 {
             if local.buf.len() >= CHUNK {
                 local.flush();
