@@ -24,6 +24,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace -- --test-threads="${LOCKLINE_TEST_THREADS:-2}"
 echo "== benchmark compiles and runs (quick)"
-cargo bench --bench engine -- --quick
-cargo bench --bench checker -- --quick
+cargo bench -p lockline-engine --bench engine -- --quick
+cargo bench -p lockline-engine --bench checker -- --quick
 echo "all tests passed"

@@ -3,7 +3,7 @@
 //! 64 KiB and 1 MiB writes on one thread, and N writer threads on disjoint
 //! ranges of one file for the locked and the lockless builds.
 //!
-//! Run: cargo bench --bench engine [-- --quick]
+//! Run: cargo bench -p lockline-engine --bench engine [-- --quick]
 
 use lockline_engine::disk::{mkfs, MkfsOptions};
 use lockline_engine::{Build, Fs, Knobs, MountOptions};

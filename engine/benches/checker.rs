@@ -2,7 +2,7 @@
 //! stamped file read back from a page-cache-hot image, next to the plain
 //! read of the same file as the anchor.
 //!
-//! Run: cargo bench --bench checker [-- --quick]
+//! Run: cargo bench -p lockline-engine --bench checker [-- --quick]
 
 use lockline_engine::check;
 use lockline_engine::disk::{mkfs, MkfsOptions};
