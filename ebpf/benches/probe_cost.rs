@@ -185,8 +185,10 @@ fn main() {
         }
     }
     println!(
-        "probe cost per hit (eBPF ring {} MiB, reader drains every 1 ms when idle)",
-        DEFAULT_RING_BYTES >> 20
+        "probe cost per hit (eBPF: {} rings of {} MiB, a CPU writes to ring cpu % {}; reader drains every 1 ms when idle)",
+        lockline_ebpf::RINGS,
+        (DEFAULT_RING_BYTES as usize / lockline_ebpf::RINGS) >> 20,
+        lockline_ebpf::RINGS
     );
     println!(
         "{:<22} {:>3} {:>10} {:>12} {:>14} {:>12} {:>8}",

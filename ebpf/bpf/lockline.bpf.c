@@ -1,6 +1,6 @@
 //! lockline's eBPF programs: one uprobe program for every engine probe symbol
 //! and tracepoint programs for the kernel's side of buffered IO. Every
-//! program writes lockline_engine::probe::Event (56 bytes) to one ring.
+//! program writes lockline_engine::probe::Event (56 bytes) to its CPU's ring.
 //!
 //! No vmlinux.h: the tracepoint context structs below are written by hand
 //! from /sys/kernel/tracing/events/<cat>/<name>/format (kernel 6.18); the
@@ -42,11 +42,19 @@ enum { OP_WRITE = 1, OP_READ = 2, OP_TRUNCATE = 3, OP_FALLOCATE = 4, OP_FSYNC = 
 #define NO_FOLIO (~0ULL)
 #define CODE(kind, class) ((__u32)(kind) | ((__u32)(class) << 8))
 
-/* 16 MiB by default; the loader may resize it (power of two, page multiple). */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24);
-} EVENTS SEC(".maps");
+/* Four rings, a CPU writing to ring (cpu % 4): a ring's reserve takes a
+ * spinlock, and with one shared ring two CPUs tracing at once spent a third
+ * of each hit waiting for each other. 4 MiB each by default; the loader may
+ * resize them (power of two, page multiple). */
+#define RING(name)                                   \
+	struct {                                     \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);  \
+		__uint(max_entries, 1 << 22);        \
+	} name SEC(".maps")
+RING(EVENTS0);
+RING(EVENTS1);
+RING(EVENTS2);
+RING(EVENTS3);
 
 /* Reserve failures (ring full), per CPU so counting never contends.
  * Index 0: engine uprobes, 1: kernel tracepoints. */
@@ -104,7 +112,21 @@ static __always_inline int file_ok(__u64 dev, int has_dev, __u64 ino)
 static __always_inline int emit(__u32 drop_slot, __u32 code, __u64 inode, __u64 folio,
 				__u64 op, __u64 a, __u64 b)
 {
-	struct event *e = bpf_ringbuf_reserve(&EVENTS, sizeof(*e), 0);
+	struct event *e;
+	switch (bpf_get_smp_processor_id() & 3) {
+	case 0:
+		e = bpf_ringbuf_reserve(&EVENTS0, sizeof(*e), 0);
+		break;
+	case 1:
+		e = bpf_ringbuf_reserve(&EVENTS1, sizeof(*e), 0);
+		break;
+	case 2:
+		e = bpf_ringbuf_reserve(&EVENTS2, sizeof(*e), 0);
+		break;
+	default:
+		e = bpf_ringbuf_reserve(&EVENTS3, sizeof(*e), 0);
+		break;
+	}
 	if (!e) {
 		__u64 *d = bpf_map_lookup_elem(&DROPS, &drop_slot);
 		if (d)

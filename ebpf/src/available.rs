@@ -16,8 +16,11 @@ pub fn probe_available() -> Result<(), String> {
         );
     }
     // The smallest ring the kernel accepts: this is a probe, not a session.
-    let mut bpf = EbpfLoader::new()
-        .map_max_entries(MAP_EVENTS, 4096)
+    let mut loader = EbpfLoader::new();
+    for ring in MAP_EVENTS {
+        loader.map_max_entries(ring, 4096);
+    }
+    let mut bpf = loader
         .load(OBJECT)
         .map_err(|e| load_error(&e).to_string())?;
     let prog: &mut UProbe = bpf

@@ -21,5 +21,5 @@ pub use caps::{detect, Capabilities};
 pub use error::EbpfError;
 pub use filters::KernelFilters;
 pub use loader::{EbpfTracer, EngineProgram, EngineTarget, TraceStats, TracerOptions};
-pub use object::{DEFAULT_RING_BYTES, TRACEPOINTS};
+pub use object::{DEFAULT_RING_BYTES, RINGS, TRACEPOINTS};
 pub use session::{EbpfSource, SESSION_RING_BYTES};

@@ -52,7 +52,8 @@ pub enum EngineProgram {
 /// Loader settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TracerOptions {
-    /// EVENTS ring size in bytes (power of two, page multiple).
+    /// Size of the event rings together, in bytes (a power of two, at
+    /// least one page per ring); each of the MAP_EVENTS rings gets a share.
     pub ring_bytes: u32,
     /// Keep the events (false: only count them, for throughput runs).
     pub keep_events: bool,
@@ -93,19 +94,24 @@ impl EbpfTracer {
     /// Loads the object and starts the ring reader; attaches nothing yet.
     pub fn new(opts: TracerOptions) -> Result<EbpfTracer, EbpfError> {
         let page = page_size();
-        if !opts.ring_bytes.is_power_of_two() || !opts.ring_bytes.is_multiple_of(page) {
+        let per_ring = opts.ring_bytes / MAP_EVENTS.len() as u32;
+        if !opts.ring_bytes.is_power_of_two() || per_ring < page || !per_ring.is_multiple_of(page) {
             return Err(EbpfError::RingSize(opts.ring_bytes));
         }
-        let mut bpf = EbpfLoader::new()
-            .map_max_entries(MAP_EVENTS, opts.ring_bytes)
-            .load(OBJECT)
-            .map_err(|e| load_error(&e))?;
+        let mut loader = EbpfLoader::new();
+        for ring in MAP_EVENTS {
+            loader.map_max_entries(ring, per_ring);
+        }
+        let mut bpf = loader.load(OBJECT).map_err(|e| load_error(&e))?;
         // Map fds are baked into the programs at load time, so the maps can
         // be moved out: the reader owns the ring, we keep the drop counts.
-        let ring = RingBuf::try_from(take(&mut bpf, MAP_EVENTS)?).map_err(|e| load_error(&e))?;
+        let rings = MAP_EVENTS
+            .iter()
+            .map(|name| RingBuf::try_from(take(&mut bpf, name)?).map_err(|e| load_error(&e)))
+            .collect::<Result<Vec<_>, _>>()?;
         let drops =
             PerCpuArray::try_from(take(&mut bpf, MAP_DROPS)?).map_err(|e| load_error(&e))?;
-        let reader = Reader::spawn(ring, opts.keep_events)?;
+        let reader = Reader::spawn(rings, opts.keep_events)?;
         Ok(EbpfTracer {
             bpf,
             reader,

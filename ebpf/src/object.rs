@@ -8,13 +8,18 @@ pub const ENGINE_PROBE: &str = "engine_probe";
 /// A program that returns at once: the uprobe floor for benchmarks.
 pub const EMPTY_PROBE: &str = "empty_probe";
 
-pub const MAP_EVENTS: &str = "EVENTS";
+/// How many event rings the programs spread their events over.
+pub const RINGS: usize = 4;
+
+/// The event rings; a CPU writes to ring (cpu % RINGS).
+pub const MAP_EVENTS: [&str; RINGS] = ["EVENTS0", "EVENTS1", "EVENTS2", "EVENTS3"];
 pub const MAP_DROPS: &str = "DROPS";
 pub const MAP_TARGET_TGID: &str = "TARGET_TGID";
 pub const MAP_TARGET_DEV: &str = "TARGET_DEV";
 pub const MAP_TARGET_INO: &str = "TARGET_INO";
 
-/// Default ring size: 16 MiB holds ~300 k events, tens of ms of a busy run.
+/// Default size of all rings together: 16 MiB holds ~300 k events, tens
+/// of ms of a busy run.
 pub const DEFAULT_RING_BYTES: u32 = 16 << 20;
 
 /// Tracepoint programs: (program, category, event).

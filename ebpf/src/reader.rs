@@ -1,4 +1,5 @@
-//! The ring-buffer reader thread: drains EVENTS into memory until stopped.
+//! The ring-buffer reader thread: drains the event rings into memory until
+//! stopped.
 
 use aya::maps::{MapData, RingBuf};
 use lockline_engine::probe::Event;
@@ -32,7 +33,7 @@ struct SyncState {
 impl Reader {
     /// Starts draining `ring`; with `keep` false only counts (benchmarks
     /// that would otherwise hold hundreds of MB of events).
-    pub(crate) fn spawn(mut ring: RingBuf<MapData>, keep: bool) -> std::io::Result<Reader> {
+    pub(crate) fn spawn(mut rings: Vec<RingBuf<MapData>>, keep: bool) -> std::io::Result<Reader> {
         let stop = Arc::new(AtomicBool::new(false));
         let count = Arc::new(AtomicU64::new(0));
         let sync = Arc::new(SyncState::default());
@@ -46,7 +47,7 @@ impl Reader {
                     // before stop() or sync() is left behind.
                     let stopping = s.load(Ordering::Acquire);
                     let wanted = y.wanted.load(Ordering::Acquire);
-                    let n = drain(&mut ring, keep, &mut out);
+                    let n: u64 = rings.iter_mut().map(|r| drain(r, keep, &mut out)).sum();
                     c.fetch_add(n, Ordering::Relaxed);
                     if stopping {
                         let mut kept =
