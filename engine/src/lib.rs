@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod locks;
 pub mod mm;
 pub mod pagecache;
+pub mod perf;
 pub mod probe;
 pub mod session;
 pub mod space;

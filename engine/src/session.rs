@@ -9,9 +9,10 @@ use crate::disk::{self, MkfsOptions};
 use crate::error::Result;
 use crate::fs::{CountersSnapshot, Fs, MountOptions};
 use crate::history::History;
+use crate::perf::{run_counted, PerfReport, PerfSample};
 use crate::probe::recorder::{Recorder, RecorderStats, DEFAULT_CAPACITY};
 use crate::probe::{Event, ExternalTracer};
-use crate::workload::{self, FsFile, Progress, RunOutcome, RunSpec};
+use crate::workload::{FsFile, Progress, RunOutcome, RunSpec};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub struct SessionSpec {
     pub run: RunSpec,
     /// In-process recorder budget, events.
     pub record_capacity: u64,
+    /// Count perf events per worker thread.
+    pub perf: bool,
 }
 
 impl SessionSpec {
@@ -40,6 +43,7 @@ impl SessionSpec {
             knobs,
             run,
             record_capacity: DEFAULT_CAPACITY,
+            perf: true,
         }
     }
 }
@@ -116,6 +120,12 @@ pub struct SessionReport {
     pub knobs: Knobs,
     pub injected: Vec<&'static str>,
     pub engine: CountersSnapshot,
+    /// Per worker thread perf counters and their totals.
+    pub perf: PerfReport,
+    /// The perf counters read every perf::PERIOD, for the trace's counter
+    /// tracks (too many for the summary).
+    #[serde(skip)]
+    pub perf_samples: Vec<PerfSample>,
 }
 
 fn read_whole(fs: &Fs, ino: u64) -> Result<Vec<u8>> {
@@ -182,15 +192,16 @@ pub fn run_session_with(
         },
     };
     let fs = Fs::mount(&spec.disk, opts.clone())?;
-    let outcome: RunOutcome = match FsFile::create(&fs, &spec.run.file, spec.run.file_size)
-        .and_then(|f| workload::run(&f, &spec.run, progress))
-    {
-        Ok(o) => o,
-        Err(e) => {
-            let _ = fs.unmount();
-            return Err(e);
-        }
-    };
+    let (outcome, perf, perf_samples) =
+        match FsFile::create(&fs, &spec.run.file, spec.run.file_size)
+            .and_then(|f| run_counted(&f, &spec.run, progress, spec.perf))
+        {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = fs.unmount();
+                return Err(e);
+            }
+        };
     let mut events = source.take()?;
     // External sources deliver in per-CPU ring order.
     events.sort_by_key(|e| (e.ts_ns, e.tid));
@@ -234,6 +245,8 @@ pub fn run_session_with(
         knobs: spec.knobs.clone(),
         injected: spec.knobs.inject.enabled(),
         engine: counters,
+        perf,
+        perf_samples,
     };
     Ok((report, events))
 }

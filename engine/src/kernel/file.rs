@@ -5,7 +5,6 @@
 //! the checker are the same whatever file system is underneath.
 
 use super::error::{KernelError, Result};
-use super::perf;
 use crate::disk::DiskError;
 use crate::fs::OpGuard;
 use crate::probe::points;
@@ -27,7 +26,6 @@ pub struct KernelFile {
     next_op: AtomicU64,
     /// Set from a signal handler: ends the workload early.
     cancel: Option<&'static AtomicBool>,
-    perf: Option<perf::Collector>,
 }
 
 /// The syscall's result as op_end records it: bytes or a negative errno.
@@ -74,7 +72,6 @@ impl KernelFile {
             recorder,
             next_op: AtomicU64::new(1),
             cancel: None,
-            perf: None,
         };
         f.ino = f.stat()?.st_ino;
         Ok(f)
@@ -84,27 +81,6 @@ impl KernelFile {
     pub fn with_cancel(mut self, flag: Option<&'static AtomicBool>) -> Self {
         self.cancel = flag;
         self
-    }
-
-    /// Counts perf events per worker thread.
-    pub fn with_perf(mut self, on: bool) -> Self {
-        self.perf = on.then(perf::Collector::default);
-        self
-    }
-
-    /// Reads the running threads' perf counters into the sample list.
-    pub fn perf_sample(&self) {
-        if let Some(p) = &self.perf {
-            p.sample();
-        }
-    }
-
-    pub fn perf_samples(&self) -> Vec<perf::PerfSample> {
-        self.perf.as_ref().map(|p| p.samples()).unwrap_or_default()
-    }
-
-    pub fn perf_report(&self) -> Option<perf::PerfReport> {
-        self.perf.as_ref().map(|p| p.report())
     }
 
     pub fn path(&self) -> &Path {
@@ -252,18 +228,6 @@ impl Target for KernelFile {
 
     fn ino(&self) -> u64 {
         self.ino
-    }
-
-    fn thread_started(&self, thread: u32) {
-        if let Some(p) = &self.perf {
-            p.thread_started(thread);
-        }
-    }
-
-    fn thread_finished(&self, thread: u32) {
-        if let Some(p) = &self.perf {
-            p.thread_finished(thread);
-        }
     }
 
     fn should_stop(&self) -> bool {

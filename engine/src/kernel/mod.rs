@@ -5,7 +5,6 @@
 mod error;
 mod file;
 mod loopdev;
-pub mod perf;
 mod session;
 mod tools;
 

@@ -6,17 +6,14 @@
 use super::error::{KernelError, Result};
 use super::file::KernelFile;
 use super::loopdev::{Image, LoopDev, Mount, WorkDir};
-use super::perf::{PerfReport, PerfSample};
-
-/// How often a kernel run reads its threads' perf counters.
-pub const PERF_PERIOD: std::time::Duration = std::time::Duration::from_millis(10);
 use super::{tools, KernelFs};
 use crate::check;
 use crate::history::History;
+use crate::perf::{run_counted, PerfReport, PerfSample};
 use crate::probe::recorder::{Recorder, DEFAULT_CAPACITY};
 use crate::probe::{Event, ExternalTracer};
 use crate::session::RunSummary;
-use crate::workload::{self, Progress, RunSpec, Stop, Target};
+use crate::workload::{Progress, RunSpec, Stop, Target};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,7 +96,7 @@ pub struct KernelReport {
     pub summary: RunSummary,
     pub device: DeviceInfo,
     pub perf: PerfReport,
-    /// The perf counters read every PERF_PERIOD, for the trace's counter
+    /// The perf counters read every perf::PERIOD, for the trace's counter
     /// tracks (too many for the summary).
     #[serde(skip)]
     pub perf_samples: Vec<PerfSample>,
@@ -171,9 +168,7 @@ pub fn run_kernel_session_with(
 
     let rec = Recorder::new(spec.record_capacity);
     let path = work.mnt.join(format!("{}.dat", spec.run.workload.name()));
-    let file = KernelFile::create(&path, Some(rec.clone()))?
-        .with_cancel(spec.cancel)
-        .with_perf(spec.perf);
+    let file = KernelFile::create(&path, Some(rec.clone()))?.with_cancel(spec.cancel);
     if let Some(t) = tracer.as_mut() {
         t.watch_file(&path)
             .map_err(|e| KernelError::Invalid(format!("{} trace: {e}", t.name())))?;
@@ -186,22 +181,7 @@ pub fn run_kernel_session_with(
             None => Ok(Vec::new()),
         }
     };
-    // Counter tracks: every thread's perf counters every PERF_PERIOD while
-    // the workload runs.
-    let sampling = AtomicBool::new(true);
-    let outcome = std::thread::scope(|s| {
-        if spec.perf {
-            s.spawn(|| {
-                while sampling.load(Ordering::Relaxed) {
-                    std::thread::sleep(PERF_PERIOD);
-                    file.perf_sample();
-                }
-            });
-        }
-        let r = workload::run(&file, &spec.run, progress);
-        sampling.store(false, Ordering::Relaxed);
-        r
-    })?;
+    let (outcome, perf, perf_samples) = run_counted(&file, &spec.run, progress, spec.perf)?;
     let interrupted = spec.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let ino = outcome.ino;
 
@@ -222,8 +202,6 @@ pub fn run_kernel_session_with(
         &file.read_all()?,
         check::AFTER_FSYNC,
     ));
-    let perf = file.perf_report().unwrap_or_default();
-    let perf_samples = file.perf_samples();
     drop(file);
     events.extend(rec.drain());
     events.extend(take(&mut tracer)?);

@@ -210,6 +210,25 @@ impl Event {
     pub fn mode(&self) -> Option<LockMode> {
         LockMode::from_u8((self.code >> 16) as u8)
     }
+    /// The name of the code's class byte by kind: the lock class of a lock
+    /// event, the op kind of an op event, the action of an mm event; ""
+    /// when the kind has none. Traces carry it as the `class` column.
+    pub fn class_name(&self) -> &'static str {
+        let class = (self.code >> 8) as u8;
+        match self.kind() {
+            Some(EventKind::LockWait | EventKind::LockAcquired | EventKind::LockReleased) => {
+                LockClass::from_u8(class).map(LockClass::name).unwrap_or("")
+            }
+            Some(
+                EventKind::OpBegin
+                | EventKind::OpEnd
+                | EventKind::SyscallEnter
+                | EventKind::SyscallExit,
+            ) => OpKind::from_u8(class).map(OpKind::name).unwrap_or(""),
+            Some(EventKind::MmAction) => MmAction::from_u8(class).map(MmAction::name).unwrap_or(""),
+            _ => "",
+        }
+    }
 }
 
 /// Reads CLOCK_MONOTONIC in nanoseconds.

@@ -1,0 +1,78 @@
+//! A workload target wrapped so that its worker threads count perf events,
+//! and the run that samples them while the workload goes on.
+
+use super::{Collector, PerfReport, PerfSample, PERIOD};
+use crate::error::Result;
+use crate::fs::OpGuard;
+use crate::workload::{self, Progress, RunOutcome, RunSpec, Target};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `inner` with perf counters on every worker thread.
+pub struct Counted<'a> {
+    inner: &'a dyn Target,
+    perf: Collector,
+}
+
+impl Target for Counted<'_> {
+    fn begin_op(&self) -> OpGuard {
+        self.inner.begin_op()
+    }
+    fn write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> Result<u64> {
+        self.inner.write(op, offset, data)
+    }
+    fn truncate(&self, size: u64) -> Result<()> {
+        self.inner.truncate(size)
+    }
+    fn punch(&self, offset: u64, len: u64) -> Result<()> {
+        self.inner.punch(offset, len)
+    }
+    fn preallocate(&self, len: u64) -> Result<()> {
+        self.inner.preallocate(len)
+    }
+    fn ino(&self) -> u64 {
+        self.inner.ino()
+    }
+    fn thread_started(&self, thread: u32) {
+        self.inner.thread_started(thread);
+        self.perf.thread_started(thread);
+    }
+    fn thread_finished(&self, thread: u32) {
+        self.perf.thread_finished(thread);
+        self.inner.thread_finished(thread);
+    }
+    fn should_stop(&self) -> bool {
+        self.inner.should_stop()
+    }
+}
+
+/// Runs the workload on `target`; with `perf`, each worker thread counts
+/// perf events, sampled every PERIOD. Returns the outcome, the per-thread
+/// report (empty without perf) and the samples.
+pub fn run_counted(
+    target: &dyn Target,
+    spec: &RunSpec,
+    progress: &Progress,
+    perf: bool,
+) -> Result<(RunOutcome, PerfReport, Vec<PerfSample>)> {
+    if !perf {
+        let outcome = workload::run(target, spec, progress)?;
+        return Ok((outcome, PerfReport::default(), Vec::new()));
+    }
+    let counted = Counted {
+        inner: target,
+        perf: Collector::default(),
+    };
+    let sampling = AtomicBool::new(true);
+    let outcome = std::thread::scope(|s| {
+        s.spawn(|| {
+            while sampling.load(Ordering::Relaxed) {
+                std::thread::sleep(PERIOD);
+                counted.perf.sample();
+            }
+        });
+        let r = workload::run(&counted, spec, progress);
+        sampling.store(false, Ordering::Relaxed);
+        r
+    })?;
+    Ok((outcome, counted.perf.report(), counted.perf.samples()))
+}
