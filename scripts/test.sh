@@ -17,12 +17,29 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# Python readers of the trace format and the notebooks' kernel.
+if ! python3 -c "import polars, pyarrow, duckdb, matplotlib, nbclient, nbformat, ipykernel" 2>/dev/null; then
+  echo "installing (pip): polars pyarrow duckdb matplotlib nbclient nbformat ipykernel"
+  python3 -m pip install -q polars pyarrow duckdb matplotlib nbclient nbformat ipykernel
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace -- --test-threads="${LOCKLINE_TEST_THREADS:-2}"
+echo "== traces: read by polars, pyarrow and DuckDB; notebooks executed on them"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bin=target/debug/lockline
+"$bin" run --disk "$tmp/a.img" --mkfs --size 256M --build locked --workload overlap \
+  --threads 2 --ops 600 --file-size 8M --probe inproc --trace "$tmp/locked" >/dev/null
+"$bin" run --disk "$tmp/b.img" --mkfs --size 256M --build lockless-min --workload overlap \
+  --threads 4 --ops 600 --file-size 8M --short-copy-rate 0.3 --trace "$tmp/lockless-min" >/dev/null
+python3 scripts/check_trace.py "$tmp/locked" "$tmp/lockless-min"
+python3 notebooks/run_notebooks.py "$tmp/lockless-min" "$tmp/locked" 2>&1 | grep -v "Kernel is running over TCP"
+
 echo "== benchmark compiles and runs (quick)"
 cargo bench -p lockline-engine --bench engine -- --quick
 cargo bench -p lockline-engine --bench checker -- --quick

@@ -6,6 +6,7 @@ mod cmd;
 mod exit;
 mod probe_choice;
 mod trace_csv;
+mod trace_out;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -4,92 +4,14 @@
 //! clap's usage errors), 3 IO errors. Every error of ours is one stderr line
 //! starting "lockline: error:"; no input may make the command panic.
 
-use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BLOCK: u64 = 4096;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    what: String,
-}
-
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`lockline {}` exited {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.what, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-fn lockline<I, S>(args: I) -> Out
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let what = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let o = Command::new(env!("CARGO_BIN_EXE_lockline"))
-        .args(&args)
-        .output()
-        .expect("cannot start lockline");
-    let out = Out {
-        // None means a signal killed it (abort, segfault): never acceptable.
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        what,
-    };
-    assert!(
-        o.status.code().is_some(),
-        "killed by a signal: {:?}\n{out:?}",
-        o.status
-    );
-    assert!(!out.stderr.contains("panicked"), "panicked: {out:?}");
-    out
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().expect("temp paths are UTF-8").to_string()
-}
-
-#[track_caller]
-fn assert_ok(o: &Out) {
-    assert_eq!(o.code, 0, "expected success: {o:?}");
-}
-
-/// One of our own errors: an expected exit code, exactly one non-empty
-/// stderr line that starts "lockline: error:".
-#[track_caller]
-fn assert_error(o: &Out, codes: &[i32]) {
-    assert!(codes.contains(&o.code), "expected exit {codes:?}: {o:?}");
-    let lines: Vec<&str> = o.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one stderr line: {o:?}");
-    assert!(
-        lines[0].starts_with("lockline: error:") && lines[0].len() > "lockline: error:".len(),
-        "expected 'lockline: error: ...': {o:?}"
-    );
-}
-
-/// A clap usage error: exit 2 and no panic (the message is clap's own).
-#[track_caller]
-fn assert_clap_usage(o: &Out) {
-    assert_eq!(o.code, 2, "expected a usage error: {o:?}");
-    assert!(
-        !o.stderr.trim().is_empty(),
-        "usage error without message: {o:?}"
-    );
-}
+mod common;
+use common::*;
 
 fn mkfs(img: &Path, size: &str) {
     let o = lockline(["mkfs", &s(img), "--size", size]);
@@ -743,16 +665,17 @@ fn demo_runs_every_build_and_keeps_traces() {
                 .any(|l| l.split_whitespace().next() == Some(b)),
             "no table row for {b}: {o:?}"
         );
-        let csv = out.join(format!("{b}.csv"));
-        let text =
-            std::fs::read_to_string(&csv).unwrap_or_else(|e| panic!("{}: {e}", csv.display()));
-        assert!(text.starts_with("ts_ns,tid,kind"), "{}", csv.display());
+        for table in ["meta", "events", "ops", "violations", "counters"] {
+            let f = out.join(b).join(format!("{table}.parquet"));
+            assert!(f.is_file(), "{} missing", f.display());
+        }
     }
     // The scratch images are gone; only the traces remain.
+    let builds = ["lockless-min", "lockless", "locked"];
     let left: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.ends_with(".csv"))
+        .filter(|n| !builds.contains(&n.as_str()))
         .collect();
     assert!(left.is_empty(), "demo left {left:?} in {}", out.display());
 }

@@ -2,6 +2,7 @@
 //! reads, lock holdership (who held which lock when, and who waited) and
 //! its statistics.
 
+pub mod counters;
 pub mod holds;
 pub mod stats;
 pub mod synth;

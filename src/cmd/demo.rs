@@ -5,7 +5,7 @@
 
 use crate::cmd::run::{print_summary, run_with_progress};
 use crate::exit;
-use crate::trace_csv;
+use crate::trace_out;
 use anyhow::{Context, Result};
 use lockline_engine::check::Counts;
 use lockline_engine::session::SessionSpec;
@@ -91,7 +91,7 @@ pub fn run(a: Args) -> Result<u8> {
     let mut rows = Vec::new();
     for build in [Build::LocklessMin, Build::Lockless, Build::Locked] {
         let img = scratch.path().join(format!("{build}.img"));
-        let trace = out.join(format!("{build}.csv"));
+        let trace = out.join(build.name());
         let mut row = Row {
             build,
             rounds: 0,
@@ -144,8 +144,7 @@ pub fn run(a: Args) -> Result<u8> {
             // Keep the trace of the first round with a violation (or the
             // first round, if none has one).
             if !kept_trace || (found && row.first.is_none()) {
-                trace_csv::write(&trace, &events)
-                    .with_context(|| format!("writing {}", trace.display()))?;
+                trace_out::write(&trace, &trace_out::session_trace(&report, events)?)?;
                 kept_trace = true;
             }
             if found && row.first.is_none() {
@@ -202,6 +201,19 @@ pub fn run(a: Args) -> Result<u8> {
     println!();
     for r in &rows {
         println!("trace {}: {}", r.build, r.trace.display());
+    }
+    if let Some(r) = rows.iter().find(|r| r.first.is_some()) {
+        println!();
+        println!(
+            "next: lockline analyze {} --plots {}",
+            r.trace.display(),
+            out.join("plots").display()
+        );
+        println!(
+            "      lockline export {} --format chrome --out {}  (open in ui.perfetto.dev)",
+            r.trace.display(),
+            out.join(format!("{}.json", r.build.name())).display()
+        );
     }
     Ok(exit::OK)
 }

@@ -3,12 +3,11 @@
 //! after the run, after fsync and after remount; a text summary or one JSON
 //! object.
 
-use super::run::{print_events_line, print_outcome, with_progress, WorkloadArgs};
+use super::run::{perf_line, print_events_line, print_outcome, with_progress, WorkloadArgs};
 use crate::exit::{self, parse_size, usage};
 use crate::probe_choice::{self, Probe};
-use crate::trace_csv;
+use crate::trace_out;
 use anyhow::Result;
-use lockline_engine::kernel::perf::Counts;
 use lockline_engine::kernel::{
     run_kernel_session_with, KernelError, KernelFs, KernelReport, KernelSpec,
 };
@@ -28,7 +27,9 @@ pub struct Args {
     /// Directory for the image and the mount point (default: $TMPDIR).
     #[arg(long)]
     workdir: Option<PathBuf>,
-    /// Write every recorded event to this CSV file.
+    /// Write the run's trace: a Parquet dataset directory (events, ops,
+    /// violations, counters incl. perf, meta), or only the events as CSV
+    /// when the path ends in .csv.
     #[arg(long)]
     trace: Option<PathBuf>,
     /// Print one JSON object instead of text.
@@ -57,7 +58,7 @@ fn install_sigint() {
 
 pub fn run(a: Args) -> Result<u8> {
     if let Some(t) = &a.trace {
-        trace_csv::check_writable(t)?;
+        trace_out::check_trace_path(t)?;
     }
     if let Some(w) = &a.workdir {
         if !w.is_dir() {
@@ -86,7 +87,9 @@ pub fn run(a: Args) -> Result<u8> {
     })
     .map_err(user_or_io)?;
     report.summary.probe_reason = choice.reason;
-    trace_csv::write_opt(a.trace.as_deref(), &events)?;
+    if let Some(path) = &a.trace {
+        trace_out::write(path, &trace_out::kernel_trace(&report, events)?)?;
+    }
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -108,22 +111,6 @@ fn user_or_io(e: KernelError) -> anyhow::Error {
     } else {
         e.into()
     }
-}
-
-fn opt(v: Option<u64>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| v.to_string())
-}
-
-fn perf_line(c: &Counts) -> String {
-    format!(
-        "{} ctx switches, {} migrations, {} page faults, task clock {} ms, {} cycles, {} instructions",
-        opt(c.context_switches),
-        opt(c.cpu_migrations),
-        opt(c.page_faults),
-        opt(c.task_clock_ns.map(|n| n / 1_000_000)),
-        opt(c.cycles),
-        opt(c.instructions)
-    )
 }
 
 pub fn print_summary(r: &KernelReport, trace: Option<&std::path::Path>) {

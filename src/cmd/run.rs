@@ -3,9 +3,10 @@
 
 use crate::exit::{self, parse_size, usage};
 use crate::probe_choice::{self, Probe};
-use crate::trace_csv;
+use crate::trace_out;
 use anyhow::Result;
 use lockline_engine::config::Inject;
+use lockline_engine::perf::Counts;
 use lockline_engine::probe::ExternalTracer;
 use lockline_engine::session::{run_session_with, RunSummary, SessionReport, SessionSpec};
 use lockline_engine::workload::{Progress, RunSpec, Stop, WorkloadKind};
@@ -139,7 +140,9 @@ pub struct Args {
     /// system, a lockline disk).
     #[arg(long, requires = "mkfs")]
     force: bool,
-    /// Write every recorded event to this CSV file.
+    /// Write the run's trace: a Parquet dataset directory (events, ops,
+    /// violations, counters, meta), or only the events as CSV when the path
+    /// ends in .csv.
     #[arg(long)]
     trace: Option<PathBuf>,
     /// Event source: ebpf (uprobes on the probe symbols), inproc (the
@@ -159,7 +162,15 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<u8> {
     if let Some(t) = &a.trace {
-        trace_csv::check_writable(t)?;
+        trace_out::check_trace_path(t)?;
+        let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        if abs(&a.disk).starts_with(abs(t)) {
+            return Err(usage(format!(
+                "--trace {} would hold the disk {}; give the trace its own directory",
+                t.display(),
+                a.disk.display()
+            )));
+        }
     }
     let knobs = a.knobs.knobs(a.work.seed)?;
     let run = a.work.spec();
@@ -170,7 +181,7 @@ pub fn run(a: Args) -> Result<u8> {
     let choice = probe_choice::choose(a.probe, probe_choice::Target::Engine)?;
     let (mut report, events) = run_with_progress(&spec, !a.json, choice.tracer)?;
     report.summary.probe_reason = choice.reason;
-    trace_csv::write_opt(a.trace.as_deref(), &events)?;
+
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -178,6 +189,10 @@ pub fn run(a: Args) -> Result<u8> {
         if a.timeline {
             print_violation_timeline(&report, &events);
         }
+    }
+    // Last, so the trace takes the events without a copy.
+    if let Some(path) = &a.trace {
+        trace_out::write(path, &trace_out::session_trace(&report, events)?)?;
     }
     Ok(exit::OK)
 }
@@ -244,10 +259,34 @@ pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
         "engine: {} short copies, {} restarts, {} post-EOF truncates, {} folios written, {} reclaimed, {} migrated",
         e.short_copies, e.restarts, e.post_eof_truncates, e.folios_written, e.reclaimed_folios, e.migrated_folios
     );
+    if !r.perf.per_thread.is_empty() {
+        println!(
+            "perf ({} worker threads): {}",
+            r.perf.per_thread.len(),
+            perf_line(&r.perf.total)
+        );
+    }
     print_events_line(&r.summary);
     if let Some(t) = trace {
         println!("trace: {}", t.display());
     }
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// One line of perf counts; "-" for a counter that could not be opened.
+pub fn perf_line(c: &Counts) -> String {
+    format!(
+        "{} ctx switches, {} migrations, {} page faults, task clock {} ms, {} cycles, {} instructions",
+        opt(c.context_switches),
+        opt(c.cpu_migrations),
+        opt(c.page_faults),
+        opt(c.task_clock_ns.map(|n| n / 1_000_000)),
+        opt(c.cycles),
+        opt(c.instructions)
+    )
 }
 
 /// How many events, from where, how many lost, and what the source

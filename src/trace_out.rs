@@ -1,0 +1,186 @@
+//! `--trace PATH` for run and kernel: the run as a trace — a Parquet
+//! dataset directory by default, the events as one CSV when PATH ends in
+//! `.csv` — with the metadata every later `export`, `analyze` or notebook
+//! needs to know what it is looking at.
+
+use crate::exit::usage;
+use crate::trace_csv;
+use anyhow::{Context, Result};
+use lockline_analysis::{CounterSample, Trace, TraceMeta};
+use lockline_engine::check::CheckReport;
+use lockline_engine::kernel::KernelReport;
+use lockline_engine::perf::PerfSample;
+use lockline_engine::probe::Event;
+use lockline_engine::session::{RunSummary, SessionReport};
+use std::path::Path;
+
+fn uname() -> (String, String) {
+    // SAFETY: zeroed utsname is a valid out-buffer.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: valid buffer.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return (String::new(), String::new());
+    }
+    // SAFETY: uname NUL-terminates both fields.
+    let s = |p: *const libc::c_char| {
+        unsafe { std::ffi::CStr::from_ptr(p) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    (s(u.nodename.as_ptr()), s(u.release.as_ptr()))
+}
+
+/// The metadata of a run: `build` and `knobs_json` from the front end,
+/// the rest from the summary every run shares.
+fn meta(build: &str, s: &RunSummary, knobs_json: String, summary_json: String) -> TraceMeta {
+    let (host, kernel) = uname();
+    TraceMeta {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        build: build.to_string(),
+        workload: s.workload.clone(),
+        seed: s.seed,
+        threads: s.threads,
+        knobs_json,
+        probe_source: s.probe_source.clone(),
+        lost_events: s.lost_events,
+        host,
+        kernel,
+        created_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        seconds: s.seconds,
+        summary_json,
+        ..TraceMeta::default()
+    }
+}
+
+/// perf readings as `perf.<counter>` tracks, one per thread.
+fn perf_tracks(samples: &[PerfSample]) -> Vec<CounterSample> {
+    samples
+        .iter()
+        .flat_map(|s| {
+            s.counts.named().map(move |(name, v)| CounterSample {
+                ts_ns: s.ts_ns,
+                track: format!("perf.{name}"),
+                tid: s.tid,
+                value: v as f64,
+            })
+        })
+        .collect()
+}
+
+/// Builds the trace of a finished run.
+fn trace(
+    meta: TraceMeta,
+    events: Vec<Event>,
+    checks: &[CheckReport],
+    perf: Vec<CounterSample>,
+) -> Trace {
+    let mut counters = lockline_analysis::counters::derive(&events);
+    counters.extend(perf);
+    counters.sort_by_key(|c| c.ts_ns);
+    Trace::from_run(meta, events, checks, counters)
+}
+
+/// The trace of an engine run (`run`, `demo`).
+pub fn session_trace(report: &SessionReport, events: Vec<Event>) -> Result<Trace> {
+    let meta = meta(
+        report.build.name(),
+        &report.summary,
+        serde_json::to_string(&report.knobs)?,
+        serde_json::to_string(report)?,
+    );
+    let perf = perf_tracks(&report.perf_samples);
+    Ok(trace(meta, events, &report.summary.checks, perf))
+}
+
+/// The trace of a kernel run, perf counter tracks included.
+pub fn kernel_trace(report: &KernelReport, events: Vec<Event>) -> Result<Trace> {
+    let meta = meta(
+        &report.build,
+        &report.summary,
+        "{}".to_string(),
+        serde_json::to_string(report)?,
+    );
+    let perf = perf_tracks(&report.perf_samples);
+    Ok(trace(meta, events, &report.summary.checks, perf))
+}
+
+/// Writes the trace where `--trace` asked: a Parquet dataset directory, or
+/// the events as CSV for a `.csv` path.
+pub fn write(path: &Path, trace: &Trace) -> Result<()> {
+    let csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if csv {
+        trace_csv::write(path, &trace.events)
+    } else {
+        lockline_store::write(path, trace).map_err(anyhow::Error::from)
+    }
+    .with_context(|| format!("writing trace {}", path.display()))
+}
+
+/// Reads a trace for `export` and `analyze`; what is wrong with the input
+/// (missing, not a trace, damaged, another schema version) is the user's
+/// to fix (exit 2), a failing disk is not (exit 3).
+#[allow(dead_code)] // export and analyze, in the next commit
+pub fn load(path: &Path) -> Result<Trace> {
+    lockline_store::read(path).map_err(|e| {
+        if e.is_user_error() {
+            usage(e.to_string())
+        } else {
+            anyhow::Error::from(e)
+        }
+    })
+}
+
+/// Fails early, before a long run or export, when the output cannot go
+/// there: its parent directory must exist; a file output must not be a
+/// directory (a directory output may exist: the store refuses to overwrite
+/// anything that is not a trace).
+pub fn check_output(path: &Path, file: bool) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(usage(format!("directory {} does not exist", dir.display())));
+    }
+    if file && path.is_dir() {
+        return Err(usage(format!("{} is a directory", path.display())));
+    }
+    if !file && path.exists() {
+        if !path.is_dir() {
+            return Err(usage(format!(
+                "{} exists and is not a directory",
+                path.display()
+            )));
+        }
+        // Never write into someone's directory: only into an empty one or
+        // over an earlier trace or export.
+        let earlier = ["meta.parquet", "meta.csv"]
+            .iter()
+            .any(|f| path.join(f).is_file());
+        let empty = std::fs::read_dir(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .next()
+            .is_none();
+        if !earlier && !empty {
+            return Err(usage(format!(
+                "{} is a non-empty directory that holds no lockline trace; refusing to write into it",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `check_output` for `--trace`: a `.csv` path is a file, anything else a
+/// dataset directory.
+pub fn check_trace_path(path: &Path) -> Result<()> {
+    let csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    check_output(path, csv)
+}

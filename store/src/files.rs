@@ -1,0 +1,242 @@
+//! Trace directories on disk: where each table goes, how a write replaces
+//! an earlier trace without ever leaving a half one, and how a read tells a
+//! damaged file from a directory that is not a trace at all.
+
+use crate::error::{Result, StoreError};
+use crate::tables::{self, Table};
+use lockline_analysis::{Trace, TraceMeta, SCHEMA_VERSION};
+use polars::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// The tables of a trace, in the order they are written; `meta` last, so a
+/// directory with meta.parquet holds a complete trace.
+pub const TABLES: [&str; 5] = ["events", "ops", "violations", "counters", "meta"];
+
+fn table_path(dir: &Path, table: &str, ext: &str) -> PathBuf {
+    dir.join(format!("{table}.{ext}"))
+}
+
+/// Creates `dir` or checks that writing there loses nothing: it must be
+/// empty or hold an earlier trace (or CSV export) of these tables.
+fn prepare_dir(dir: &Path, ext: &str) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(StoreError::Occupied(dir.to_path_buf()));
+    }
+    if dir.is_dir() {
+        let mut entries = std::fs::read_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+        let empty = entries.next().is_none();
+        if !empty && !table_path(dir, "meta", ext).is_file() {
+            return Err(StoreError::Occupied(dir.to_path_buf()));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))
+}
+
+fn frames(trace: &Trace) -> std::result::Result<Vec<(&'static str, DataFrame)>, PolarsError> {
+    Ok(vec![
+        ("events", tables::events_df(&trace.events)?),
+        ("ops", tables::ops_df(&trace.ops)?),
+        ("violations", tables::violations_df(&trace.violations)?),
+        ("counters", tables::counters_df(&trace.counters)?),
+        ("meta", tables::meta_df(&trace.meta)?),
+    ])
+}
+
+/// Writes each table to a temporary name, then renames them into place with
+/// meta last: a crash leaves either the old trace, or a directory without
+/// meta.parquet that no reader takes for a trace.
+fn write_tables(
+    dir: &Path,
+    ext: &str,
+    trace: &Trace,
+    mut one: impl FnMut(&Path, &mut DataFrame) -> PolarsResult<()>,
+) -> Result<()> {
+    prepare_dir(dir, ext)?;
+    let werr = |p: &Path, e: PolarsError| StoreError::Write {
+        path: p.to_path_buf(),
+        detail: e.to_string(),
+    };
+    let frames = frames(trace).map_err(|e| werr(dir, e))?;
+    // The old meta goes first, so the directory stops being a trace
+    // before any table changes.
+    let meta = table_path(dir, "meta", ext);
+    if meta.exists() {
+        std::fs::remove_file(&meta).map_err(|e| StoreError::io(&meta, e))?;
+    }
+    for (name, mut df) in frames {
+        let fin = table_path(dir, name, ext);
+        let tmp = dir.join(format!(".{name}.{ext}.tmp"));
+        one(&tmp, &mut df).map_err(|e| werr(&tmp, e))?;
+        std::fs::rename(&tmp, &fin).map_err(|e| StoreError::io(&fin, e))?;
+    }
+    Ok(())
+}
+
+/// Writes `trace` as a Parquet dataset directory.
+pub fn write(dir: &Path, trace: &Trace) -> Result<()> {
+    write_tables(dir, "parquet", trace, |p, df| {
+        let f = std::fs::File::create(p)?;
+        ParquetWriter::new(f)
+            .with_compression(ParquetCompression::Snappy)
+            .finish(df)
+            .map(|_| ())
+    })
+}
+
+/// Writes every table as CSV (one header row), for `export --format csv`.
+pub fn write_csv(dir: &Path, trace: &Trace) -> Result<()> {
+    write_tables(dir, "csv", trace, |p, df| {
+        // CSV has no list type: a violation's ops become "12 15 19".
+        let mut flat = if df.column("ops").is_ok_and(|c| c.dtype().is_list()) {
+            let ops = df.column("ops")?.list()?;
+            let joined: Vec<String> = ops
+                .amortized_iter()
+                .map(|s| {
+                    s.and_then(|s| {
+                        s.as_ref().u64().ok().map(|v| {
+                            v.no_null_iter()
+                                .map(|x| x.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                    })
+                    .unwrap_or_default()
+                })
+                .collect();
+            let mut d = df.clone();
+            d.with_column(Column::new("ops".into(), joined))?;
+            d
+        } else {
+            df.clone()
+        };
+        let mut f = std::fs::File::create(p)?;
+        CsvWriter::new(&mut f)
+            .include_header(true)
+            .finish(&mut flat)
+    })
+}
+
+/// The trace directory `path` names: the directory itself, or the parent
+/// of one of its table files.
+fn trace_dir(path: &Path) -> Result<PathBuf> {
+    if !path.exists() {
+        return Err(StoreError::Missing(path.to_path_buf()));
+    }
+    if path.is_dir() {
+        if !path.join("meta.parquet").is_file() {
+            return Err(StoreError::NotATrace {
+                path: path.to_path_buf(),
+                why: "a directory without meta.parquet".into(),
+            });
+        }
+        return Ok(path.to_path_buf());
+    }
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("parquet") => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            trace_dir(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })
+        }
+        Some("csv") => Err(StoreError::NotATrace {
+            path: path.to_path_buf(),
+            why: "a CSV file".into(),
+        }),
+        _ => Err(StoreError::NotATrace {
+            path: path.to_path_buf(),
+            why: "a file".into(),
+        }),
+    }
+}
+
+/// Reads one table. polars reports most damage as errors; the catch_unwind
+/// is for the damage it does not expect, which must still be one line.
+fn read_table<'a>(dir: &Path, name: &str, path_buf: &'a mut PathBuf) -> Result<Table<'a>> {
+    *path_buf = table_path(dir, name, "parquet");
+    let path: &'a Path = path_buf;
+    let file = std::fs::File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            StoreError::NotATrace {
+                path: dir.to_path_buf(),
+                why: format!("{name}.parquet is missing"),
+            }
+        } else {
+            StoreError::io(path, e)
+        }
+    })?;
+    let corrupt = |detail: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    // Quiet while reading: a panic here is reported as Corrupt, in one line.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ParquetReader::new(file).finish()
+    }));
+    std::panic::set_hook(hook);
+    let df = match r {
+        Ok(Ok(df)) => df,
+        Ok(Err(e)) => return Err(corrupt(first_line(&e.to_string()))),
+        Err(_) => return Err(corrupt("the Parquet reader gave up".into())),
+    };
+    Ok(Table { df, path })
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}
+
+fn check_version(meta: &TraceMeta, dir: &Path) -> Result<()> {
+    if meta.schema_version != SCHEMA_VERSION {
+        return Err(StoreError::Version {
+            path: dir.to_path_buf(),
+            found: meta.schema_version,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Reads only the metadata of the trace at `path`.
+pub fn read_meta(path: &Path) -> Result<TraceMeta> {
+    let dir = trace_dir(path)?;
+    let mut p = PathBuf::new();
+    let t = read_table(&dir, "meta", &mut p)?;
+    let version = t.u32("schema_version")?;
+    let meta = match version.first() {
+        Some(&v) if v != SCHEMA_VERSION => {
+            return Err(StoreError::Version {
+                path: dir,
+                found: v,
+                expected: SCHEMA_VERSION,
+            })
+        }
+        _ => tables::meta_from(&t)?,
+    };
+    check_version(&meta, &dir)?;
+    Ok(meta)
+}
+
+/// Reads the whole trace at `path` (its directory or one of its files).
+pub fn read(path: &Path) -> Result<Trace> {
+    let meta = read_meta(path)?;
+    let dir = trace_dir(path)?;
+    let mut p = PathBuf::new();
+    let events = tables::events_from(&read_table(&dir, "events", &mut p)?)?;
+    let ops = tables::ops_from(&read_table(&dir, "ops", &mut p)?)?;
+    let violations = tables::violations_from(&read_table(&dir, "violations", &mut p)?)?;
+    let counters = tables::counters_from(&read_table(&dir, "counters", &mut p)?)?;
+    Ok(Trace {
+        meta,
+        events,
+        ops,
+        violations,
+        counters,
+    })
+}

@@ -1,0 +1,410 @@
+//! A trace's tables as polars DataFrames and back. Column names, types and
+//! meanings are documented in store/SCHEMA.md; every time is nanoseconds.
+
+use crate::error::{Result, StoreError};
+use lockline_analysis::{CounterSample, TraceMeta, ViolationRow};
+use lockline_engine::history::{OpRecord, UNFINISHED};
+use lockline_engine::probe::{Event, EventKind, LockMode, OpKind, NO_FOLIO};
+use polars::prelude::*;
+use std::path::Path;
+
+pub fn events_df(events: &[Event]) -> PolarsResult<DataFrame> {
+    let n = events.len();
+    let columns = vec![
+        Column::new(
+            "ts_ns".into(),
+            events.iter().map(|e| e.ts_ns).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "tid".into(),
+            events.iter().map(|e| e.tid).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "code".into(),
+            events.iter().map(|e| e.code).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "kind".into(),
+            events
+                .iter()
+                .map(|e| e.kind().map(EventKind::name).unwrap_or("unknown"))
+                .collect::<Vec<&str>>(),
+        ),
+        Column::new(
+            "class".into(),
+            events.iter().map(Event::class_name).collect::<Vec<&str>>(),
+        ),
+        Column::new(
+            "mode".into(),
+            events
+                .iter()
+                .map(|e| e.mode().map(LockMode::name).unwrap_or(""))
+                .collect::<Vec<&str>>(),
+        ),
+        Column::new(
+            "inode".into(),
+            events.iter().map(|e| e.inode).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "folio".into(),
+            events
+                .iter()
+                .map(|e| (e.folio != NO_FOLIO).then_some(e.folio))
+                .collect::<Vec<Option<u64>>>(),
+        ),
+        Column::new(
+            "op".into(),
+            events.iter().map(|e| e.op).collect::<Vec<u64>>(),
+        ),
+        Column::new("a".into(), events.iter().map(|e| e.a).collect::<Vec<u64>>()),
+        Column::new(
+            "b".into(),
+            events.iter().map(|e| e.b as i64).collect::<Vec<i64>>(),
+        ),
+    ];
+    DataFrame::new(n, columns)
+}
+
+pub fn ops_df(ops: &[OpRecord]) -> PolarsResult<DataFrame> {
+    let columns = vec![
+        Column::new("op".into(), ops.iter().map(|o| o.op).collect::<Vec<u64>>()),
+        Column::new(
+            "tid".into(),
+            ops.iter().map(|o| o.tid).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "kind".into(),
+            ops.iter().map(|o| o.kind.name()).collect::<Vec<&str>>(),
+        ),
+        Column::new(
+            "ino".into(),
+            ops.iter().map(|o| o.ino).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "offset".into(),
+            ops.iter().map(|o| o.offset).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "len".into(),
+            ops.iter().map(|o| o.len).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "begin_ns".into(),
+            ops.iter().map(|o| o.begin_ns).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "end_ns".into(),
+            ops.iter()
+                .map(|o| o.finished().then_some(o.end_ns))
+                .collect::<Vec<Option<u64>>>(),
+        ),
+        Column::new(
+            "result".into(),
+            ops.iter().map(|o| o.result).collect::<Vec<i64>>(),
+        ),
+    ];
+    DataFrame::new(ops.len(), columns)
+}
+
+pub fn violations_df(v: &[ViolationRow]) -> PolarsResult<DataFrame> {
+    let ops: Vec<Series> = v
+        .iter()
+        .map(|r| Series::new("".into(), r.ops.clone()))
+        .collect();
+    let ops_col = if ops.is_empty() {
+        Column::new_empty("ops".into(), &DataType::List(Box::new(DataType::UInt64)))
+    } else {
+        Column::new("ops".into(), ops)
+    };
+    let columns = vec![
+        Column::new("id".into(), v.iter().map(|r| r.id).collect::<Vec<u32>>()),
+        Column::new(
+            "check".into(),
+            v.iter().map(|r| r.check.as_str()).collect::<Vec<&str>>(),
+        ),
+        Column::new(
+            "class".into(),
+            v.iter().map(|r| r.class.as_str()).collect::<Vec<&str>>(),
+        ),
+        Column::new("ino".into(), v.iter().map(|r| r.ino).collect::<Vec<u64>>()),
+        Column::new(
+            "first_sector".into(),
+            v.iter().map(|r| r.first_sector).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "nr_sectors".into(),
+            v.iter().map(|r| r.nr_sectors).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "folio_index".into(),
+            v.iter().map(|r| r.folio_index).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "folio_first".into(),
+            v.iter()
+                .map(|r| r.folio_first)
+                .collect::<Vec<Option<u64>>>(),
+        ),
+        Column::new(
+            "folio_order".into(),
+            v.iter().map(|r| r.folio_order).collect::<Vec<Option<u8>>>(),
+        ),
+        ops_col,
+        Column::new(
+            "explanation".into(),
+            v.iter()
+                .map(|r| r.explanation.as_str())
+                .collect::<Vec<&str>>(),
+        ),
+    ];
+    DataFrame::new(v.len(), columns)
+}
+
+pub fn counters_df(c: &[CounterSample]) -> PolarsResult<DataFrame> {
+    let columns = vec![
+        Column::new(
+            "ts_ns".into(),
+            c.iter().map(|s| s.ts_ns).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "track".into(),
+            c.iter().map(|s| s.track.as_str()).collect::<Vec<&str>>(),
+        ),
+        Column::new("tid".into(), c.iter().map(|s| s.tid).collect::<Vec<u32>>()),
+        Column::new(
+            "value".into(),
+            c.iter().map(|s| s.value).collect::<Vec<f64>>(),
+        ),
+    ];
+    DataFrame::new(c.len(), columns)
+}
+
+pub fn meta_df(m: &TraceMeta) -> PolarsResult<DataFrame> {
+    let s = |name: &str, v: &str| Column::new(name.into(), [v]);
+    let columns = vec![
+        Column::new("schema_version".into(), [m.schema_version]),
+        s("tool_version", &m.tool_version),
+        s("build", &m.build),
+        s("workload", &m.workload),
+        Column::new("seed".into(), [m.seed]),
+        Column::new("threads".into(), [m.threads]),
+        s("knobs_json", &m.knobs_json),
+        s("probe_source", &m.probe_source),
+        Column::new("lost_events".into(), [m.lost_events]),
+        s("host", &m.host),
+        s("kernel", &m.kernel),
+        Column::new("created_unix_s".into(), [m.created_unix_s]),
+        Column::new("ino".into(), [m.ino]),
+        Column::new("seconds".into(), [m.seconds]),
+        s("final_check", &m.final_check),
+        s("summary_json", &m.summary_json),
+    ];
+    DataFrame::new(1, columns)
+}
+
+/// Typed access to a table read back, with errors naming file and column.
+pub struct Table<'a> {
+    pub df: DataFrame,
+    pub path: &'a Path,
+}
+
+impl Table<'_> {
+    fn column(&self, name: &str) -> Result<&Column> {
+        self.df.column(name).map_err(|_| StoreError::Column {
+            path: self.path.to_path_buf(),
+            column: name.into(),
+            detail: "missing".into(),
+        })
+    }
+
+    fn bad(&self, name: &str, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Column {
+            path: self.path.to_path_buf(),
+            column: name.into(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn no_nulls(&self, name: &str, c: &Column) -> Result<()> {
+        if c.null_count() > 0 {
+            return Err(self.bad(name, "has nulls"));
+        }
+        Ok(())
+    }
+
+    pub fn u64(&self, name: &str) -> Result<Vec<u64>> {
+        let c = self.column(name)?;
+        self.no_nulls(name, c)?;
+        let ca = c.u64().map_err(|e| self.bad(name, e))?;
+        Ok(ca.no_null_iter().collect())
+    }
+
+    pub fn opt_u64(&self, name: &str) -> Result<Vec<Option<u64>>> {
+        let ca = self.column(name)?.u64().map_err(|e| self.bad(name, e))?;
+        Ok(ca.iter().collect())
+    }
+
+    pub fn u32(&self, name: &str) -> Result<Vec<u32>> {
+        let c = self.column(name)?;
+        self.no_nulls(name, c)?;
+        let ca = c.u32().map_err(|e| self.bad(name, e))?;
+        Ok(ca.no_null_iter().collect())
+    }
+
+    pub fn opt_u8(&self, name: &str) -> Result<Vec<Option<u8>>> {
+        let ca = self.column(name)?.u8().map_err(|e| self.bad(name, e))?;
+        Ok(ca.iter().collect())
+    }
+
+    pub fn i64(&self, name: &str) -> Result<Vec<i64>> {
+        let c = self.column(name)?;
+        self.no_nulls(name, c)?;
+        let ca = c.i64().map_err(|e| self.bad(name, e))?;
+        Ok(ca.no_null_iter().collect())
+    }
+
+    pub fn f64(&self, name: &str) -> Result<Vec<f64>> {
+        let c = self.column(name)?;
+        self.no_nulls(name, c)?;
+        let ca = c.f64().map_err(|e| self.bad(name, e))?;
+        Ok(ca.no_null_iter().collect())
+    }
+
+    pub fn str(&self, name: &str) -> Result<Vec<String>> {
+        let c = self.column(name)?;
+        self.no_nulls(name, c)?;
+        let ca = c.str().map_err(|e| self.bad(name, e))?;
+        Ok(ca.no_null_iter().map(str::to_string).collect())
+    }
+
+    pub fn list_u64(&self, name: &str) -> Result<Vec<Vec<u64>>> {
+        let ca = self.column(name)?.list().map_err(|e| self.bad(name, e))?;
+        let mut out = Vec::with_capacity(ca.len());
+        for s in ca.amortized_iter() {
+            let s = s.ok_or_else(|| self.bad(name, "has nulls"))?;
+            let v = s.as_ref().u64().map_err(|e| self.bad(name, e))?;
+            out.push(v.no_null_iter().collect());
+        }
+        Ok(out)
+    }
+}
+
+pub fn events_from(t: &Table) -> Result<Vec<Event>> {
+    let (ts, tid, code) = (t.u64("ts_ns")?, t.u32("tid")?, t.u32("code")?);
+    let (inode, folio, op) = (t.u64("inode")?, t.opt_u64("folio")?, t.u64("op")?);
+    let (a, b) = (t.u64("a")?, t.i64("b")?);
+    Ok((0..ts.len())
+        .map(|i| Event {
+            ts_ns: ts[i],
+            tid: tid[i],
+            code: code[i],
+            inode: inode[i],
+            folio: folio[i].unwrap_or(NO_FOLIO),
+            op: op[i],
+            a: a[i],
+            b: b[i] as u64,
+        })
+        .collect())
+}
+
+pub fn ops_from(t: &Table) -> Result<Vec<OpRecord>> {
+    let (op, tid, kind) = (t.u64("op")?, t.u32("tid")?, t.str("kind")?);
+    let (ino, offset, len) = (t.u64("ino")?, t.u64("offset")?, t.u64("len")?);
+    let (begin, end, result) = (t.u64("begin_ns")?, t.opt_u64("end_ns")?, t.i64("result")?);
+    (0..op.len())
+        .map(|i| {
+            let k = OpKind::ALL
+                .iter()
+                .copied()
+                .find(|k| k.name() == kind[i])
+                .ok_or_else(|| StoreError::Column {
+                    path: t.path.to_path_buf(),
+                    column: "kind".into(),
+                    detail: format!("unknown op kind '{}'", kind[i]),
+                })?;
+            Ok(OpRecord {
+                op: op[i],
+                tid: tid[i],
+                kind: k,
+                ino: ino[i],
+                offset: offset[i],
+                len: len[i],
+                begin_ns: begin[i],
+                end_ns: end[i].unwrap_or(UNFINISHED),
+                result: result[i],
+            })
+        })
+        .collect()
+}
+
+pub fn violations_from(t: &Table) -> Result<Vec<ViolationRow>> {
+    let (id, check, class) = (t.u32("id")?, t.str("check")?, t.str("class")?);
+    let (ino, first, nr) = (t.u64("ino")?, t.u64("first_sector")?, t.u64("nr_sectors")?);
+    let (fi, ff, fo) = (
+        t.u64("folio_index")?,
+        t.opt_u64("folio_first")?,
+        t.opt_u8("folio_order")?,
+    );
+    let (ops, expl) = (t.list_u64("ops")?, t.str("explanation")?);
+    Ok((0..id.len())
+        .map(|i| ViolationRow {
+            id: id[i],
+            check: check[i].clone(),
+            class: class[i].clone(),
+            ino: ino[i],
+            first_sector: first[i],
+            nr_sectors: nr[i],
+            folio_index: fi[i],
+            folio_first: ff[i],
+            folio_order: fo[i],
+            ops: ops[i].clone(),
+            explanation: expl[i].clone(),
+        })
+        .collect())
+}
+
+pub fn counters_from(t: &Table) -> Result<Vec<CounterSample>> {
+    let (ts, track, tid, value) = (
+        t.u64("ts_ns")?,
+        t.str("track")?,
+        t.u32("tid")?,
+        t.f64("value")?,
+    );
+    Ok((0..ts.len())
+        .map(|i| CounterSample {
+            ts_ns: ts[i],
+            track: track[i].clone(),
+            tid: tid[i],
+            value: value[i],
+        })
+        .collect())
+}
+
+pub fn meta_from(t: &Table) -> Result<TraceMeta> {
+    if t.df.height() != 1 {
+        return Err(StoreError::NotATrace {
+            path: t.path.to_path_buf(),
+            why: format!("meta has {} rows, not 1", t.df.height()),
+        });
+    }
+    let s = |n: &str| t.str(n).map(|mut v| v.remove(0));
+    let u = |n: &str| t.u64(n).map(|v| v[0]);
+    Ok(TraceMeta {
+        schema_version: t.u32("schema_version")?[0],
+        tool_version: s("tool_version")?,
+        build: s("build")?,
+        workload: s("workload")?,
+        seed: u("seed")?,
+        threads: t.u32("threads")?[0],
+        knobs_json: s("knobs_json")?,
+        probe_source: s("probe_source")?,
+        lost_events: u("lost_events")?,
+        host: s("host")?,
+        kernel: s("kernel")?,
+        created_unix_s: u("created_unix_s")?,
+        ino: u("ino")?,
+        seconds: t.f64("seconds")?[0],
+        final_check: s("final_check")?,
+        summary_json: s("summary_json")?,
+    })
+}
