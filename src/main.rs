@@ -37,6 +37,10 @@ enum Cmd {
     Kernel(cmd::kernel::Args),
     /// List the probe points (uprobe symbols) and what this kernel can trace.
     Probes(cmd::probes::Args),
+    /// Convert a trace: Parquet, CSV tables, or Chrome JSON for Perfetto.
+    Export(cmd::export::Args),
+    /// Lock statistics, blame windows and lock-protocol lints of a trace.
+    Analyze(cmd::analyze::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,8 @@ fn main() -> ExitCode {
         Cmd::Demo(a) => cmd::demo::run(a),
         Cmd::Kernel(a) => cmd::kernel::run(a),
         Cmd::Probes(a) => cmd::probes::run(a),
+        Cmd::Export(a) => cmd::export::run(a),
+        Cmd::Analyze(a) => cmd::analyze::run(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),

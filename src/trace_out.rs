@@ -124,7 +124,6 @@ pub fn write(path: &Path, trace: &Trace) -> Result<()> {
 /// Reads a trace for `export` and `analyze`; what is wrong with the input
 /// (missing, not a trace, damaged, another schema version) is the user's
 /// to fix (exit 2), a failing disk is not (exit 3).
-#[allow(dead_code)] // export and analyze, in the next commit
 pub fn load(path: &Path) -> Result<Trace> {
     lockline_store::read(path).map_err(|e| {
         if e.is_user_error() {

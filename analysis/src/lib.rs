@@ -2,8 +2,12 @@
 //! reads, lock holdership (who held which lock when, and who waited) and
 //! its statistics.
 
+pub mod blame;
+pub mod chrome;
 pub mod counters;
 pub mod holds;
+pub mod lints;
+pub mod report;
 pub mod stats;
 pub mod synth;
 pub mod threads;

@@ -39,14 +39,21 @@ impl Space {
         let free = self.free.load(Ordering::Relaxed);
         self.reserved
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |r| {
-                (r + n <= free).then_some(r + n)
+                r.checked_add(n).filter(|t| *t <= free)
             })
             .is_ok()
     }
 
+    /// Saturating: a planted bug (migration without the folio lock) can
+    /// duplicate a folio's sector states and so release twice; the count
+    /// must stay sane for the run to finish and be checked.
     pub fn release(&self, n: u64) {
         if n > 0 {
-            self.reserved.fetch_sub(n, Ordering::AcqRel);
+            let _ = self
+                .reserved
+                .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |r| {
+                    Some(r.saturating_sub(n))
+                });
         }
     }
 

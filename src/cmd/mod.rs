@@ -1,4 +1,6 @@
+pub mod analyze;
 pub mod demo;
+pub mod export;
 pub mod fsck;
 pub mod kernel;
 pub mod mkfs;

@@ -1,0 +1,32 @@
+//! A folio dirtied by a thread that holds neither the pagecache add lock
+//! nor anything that excludes adds (the block lock, the inode lock taken
+//! exclusively): the add lock is what keeps a truncate or a punch from
+//! removing the folio between the copy and the dirtying
+//! (bch2_buffered_write under bch2_pagecache_add_get, fs-io-buffered.c).
+
+use super::{Ctx, Finding, LintInfo};
+use lockline_engine::probe::{EventKind, LockClass};
+
+pub const INFO: LintInfo = LintInfo {
+    name: "dirty-without-add-lock",
+    description:
+        "folio dirtied without the pagecache add lock (or block/inode lock) held by that thread",
+};
+
+pub(crate) fn check(cx: &Ctx) -> Option<Finding> {
+    let e = cx.e;
+    if e.kind() != Some(EventKind::FolioDirtied) {
+        return None;
+    }
+    let h = |c| cx.held.holds(e.tid, c, e.inode);
+    if h(LockClass::PagecacheAdd) || h(LockClass::PagecacheBlock) || h(LockClass::Inode) {
+        return None;
+    }
+    Some(cx.finding(
+        INFO.name,
+        format!(
+            "folio {} of inode {} dirtied by tid {} (op {}) holding neither the pagecache add lock nor the block or inode lock",
+            e.folio, e.inode, e.tid, e.op
+        ),
+    ))
+}

@@ -1,0 +1,126 @@
+//! Lock-protocol lints: small named rules, each switchable, replayed over a
+//! trace's events in order with the lock holdership of every thread. Each
+//! finding names the rule, the event (its index in the trace), the thread,
+//! the op and the folio, and says in one sentence what rule was broken.
+
+mod dirty_without_add_lock;
+mod folio_lock_across_io;
+mod held;
+mod isize_without_inode_lock;
+mod remove_without_folio_lock;
+mod truncate_without_block_lock;
+mod unreleased_lock;
+
+use held::Held;
+use lockline_engine::probe::{Event, NO_FOLIO};
+use serde::Serialize;
+
+/// A rule's name and what it checks, for `--lint list` and the report.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LintInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+pub const ALL: &[LintInfo] = &[
+    dirty_without_add_lock::INFO,
+    isize_without_inode_lock::INFO,
+    truncate_without_block_lock::INFO,
+    remove_without_folio_lock::INFO,
+    folio_lock_across_io::INFO,
+    unreleased_lock::INFO,
+];
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub lint: &'static str,
+    /// Index of the offending event in the trace's events.
+    pub event: u64,
+    pub ts_ns: u64,
+    pub tid: u32,
+    pub op: u64,
+    pub inode: u64,
+    /// Folio index, when the finding is about one.
+    pub folio: Option<u64>,
+    pub message: String,
+}
+
+/// Settings of a lint run.
+#[derive(Clone, Debug)]
+pub struct LintOptions {
+    /// Names of the lints to run.
+    pub enabled: Vec<&'static str>,
+    /// folio-lock-across-io: a folio lock held longer than this while its
+    /// folio is under writeback is reported.
+    pub folio_io_threshold_ns: u64,
+}
+
+impl Default for LintOptions {
+    fn default() -> Self {
+        LintOptions {
+            enabled: ALL.iter().map(|l| l.name).collect(),
+            folio_io_threshold_ns: 1_000_000,
+        }
+    }
+}
+
+/// What a rule sees for each event: the event, its index, and the
+/// holdership just before it.
+pub(crate) struct Ctx<'a> {
+    pub e: &'a Event,
+    pub id: u64,
+    pub held: &'a Held,
+}
+
+impl Ctx<'_> {
+    pub fn finding(&self, lint: &'static str, message: String) -> Finding {
+        Finding {
+            lint,
+            event: self.id,
+            ts_ns: self.e.ts_ns,
+            tid: self.e.tid,
+            op: self.e.op,
+            inode: self.e.inode,
+            folio: (self.e.folio != NO_FOLIO).then_some(self.e.folio),
+            message,
+        }
+    }
+}
+
+/// Runs the enabled lints over `events` (sorted by time).
+pub fn run(events: &[Event], opts: &LintOptions) -> Vec<Finding> {
+    let on = |n: &str| opts.enabled.contains(&n);
+    let mut io = folio_lock_across_io::State::new(opts.folio_io_threshold_ns);
+    let mut held = Held::default();
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let cx = Ctx {
+            e,
+            id: i as u64,
+            held: &held,
+        };
+        if on(dirty_without_add_lock::INFO.name) {
+            out.extend(dirty_without_add_lock::check(&cx));
+        }
+        if on(isize_without_inode_lock::INFO.name) {
+            out.extend(isize_without_inode_lock::check(&cx));
+        }
+        if on(truncate_without_block_lock::INFO.name) {
+            out.extend(truncate_without_block_lock::check(&cx));
+        }
+        if on(remove_without_folio_lock::INFO.name) {
+            out.extend(remove_without_folio_lock::check(&cx));
+        }
+        if on(folio_lock_across_io::INFO.name) {
+            out.extend(io.check(&cx));
+        }
+        held.apply(e);
+    }
+    if on(unreleased_lock::INFO.name) {
+        out.extend(unreleased_lock::at_end(&held, events));
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,35 @@
+//! Page-cache truncation by a thread holding neither the pagecache block
+//! lock nor the inode lock: nothing then stops a concurrent buffered write
+//! from adding or dirtying a folio in the range being thrown away
+//! (truncate_inode_pages_range under bch2_pagecache_block_get, fs-io.c).
+
+use super::{Ctx, Finding, LintInfo};
+use lockline_engine::probe::{EventKind, LockClass};
+
+pub const INFO: LintInfo = LintInfo {
+    name: "truncate-without-block-lock",
+    description: "page cache truncated without the pagecache block lock or the inode lock",
+};
+
+pub(crate) fn check(cx: &Ctx) -> Option<Finding> {
+    let e = cx.e;
+    if e.kind() != Some(EventKind::FolioTruncated) {
+        return None;
+    }
+    let h = |c| cx.held.holds(e.tid, c, e.inode);
+    if h(LockClass::PagecacheBlock) || h(LockClass::Inode) {
+        return None;
+    }
+    let add = if h(LockClass::PagecacheAdd) {
+        " (it holds the add lock, which other writers share)"
+    } else {
+        ""
+    };
+    Some(cx.finding(
+        INFO.name,
+        format!(
+            "folio {} of inode {} truncated from byte {} by tid {} (op {}) without the block or inode lock{add}",
+            e.folio, e.inode, e.a, e.tid, e.op
+        ),
+    ))
+}

@@ -1,0 +1,238 @@
+//! `lockline analyze`: everything one pass over a trace can say about its
+//! locks — per-class hold and wait distributions, contention, each thread's
+//! time in each lock, the blame window of every violation and the lint
+//! findings — as one serializable value with a text rendering.
+
+use crate::blame::{self, BlameWindow};
+use crate::holds::holds_from_events;
+use crate::lints::{self, Finding, LintOptions};
+use crate::stats::{lock_stats, LockStats};
+use crate::threads;
+use crate::trace::Trace;
+use lockline_engine::probe::EventKind;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Findings kept per lint; the rest are counted.
+pub const MAX_FINDINGS: usize = 1000;
+
+#[derive(Clone, Debug, Default)]
+pub struct AnalyzeOptions {
+    pub lints: LintOptions,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceInfo {
+    pub build: String,
+    pub workload: String,
+    pub seed: u64,
+    pub probe_source: String,
+    pub events: u64,
+    pub lost_events: u64,
+    pub ops: u64,
+    pub seconds: f64,
+    pub violations: u64,
+}
+
+/// One thread's lock time, by class name.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThreadLocks {
+    pub tid: u32,
+    pub name: String,
+    pub ops: u64,
+    pub held_ns: BTreeMap<&'static str, u64>,
+    pub waited_ns: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LintSummary {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub enabled: bool,
+    pub findings: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    pub trace: TraceInfo,
+    pub events_by_kind: BTreeMap<&'static str, u64>,
+    pub locks: Vec<LockStats>,
+    pub threads: Vec<ThreadLocks>,
+    pub blame: Vec<BlameWindow>,
+    pub lints: Vec<LintSummary>,
+    /// Up to MAX_FINDINGS per lint, in event order.
+    pub findings: Vec<Finding>,
+}
+
+pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
+    let events = &trace.events;
+    let mut by_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for e in events {
+        *by_kind
+            .entry(e.kind().map_or("unknown", EventKind::name))
+            .or_default() += 1;
+    }
+    let holds = holds_from_events(events);
+    let names = threads::names(events);
+    let mut per: BTreeMap<u32, ThreadLocks> = BTreeMap::new();
+    let new = |tid: u32| ThreadLocks {
+        tid,
+        name: names
+            .get(&tid)
+            .cloned()
+            .unwrap_or_else(|| format!("thread {tid}")),
+        ops: 0,
+        held_ns: BTreeMap::new(),
+        waited_ns: BTreeMap::new(),
+    };
+    for h in &holds {
+        let t = per.entry(h.tid).or_insert_with(|| new(h.tid));
+        if let Some(d) = h.hold_time() {
+            *t.held_ns.entry(h.class.name()).or_default() += d;
+        }
+        if h.wait_ns.is_some() {
+            *t.waited_ns.entry(h.class.name()).or_default() += h.wait_time();
+        }
+    }
+    for o in &trace.ops {
+        per.entry(o.tid).or_insert_with(|| new(o.tid)).ops += 1;
+    }
+    let all = lints::run(events, &opts.lints);
+    let mut count: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut findings = Vec::new();
+    for f in all {
+        let n = count.entry(f.lint).or_default();
+        *n += 1;
+        if *n as usize <= MAX_FINDINGS {
+            findings.push(f);
+        }
+    }
+    let lint_rows = lints::ALL
+        .iter()
+        .map(|l| LintSummary {
+            name: l.name,
+            description: l.description,
+            enabled: opts.lints.enabled.contains(&l.name),
+            findings: count.get(l.name).copied().unwrap_or(0),
+        })
+        .collect();
+    Analysis {
+        trace: TraceInfo {
+            build: trace.meta.build.clone(),
+            workload: trace.meta.workload.clone(),
+            seed: trace.meta.seed,
+            probe_source: trace.meta.probe_source.clone(),
+            events: events.len() as u64,
+            lost_events: trace.meta.lost_events,
+            ops: trace.ops.len() as u64,
+            seconds: trace.meta.seconds,
+            violations: trace.final_violations().count() as u64,
+        },
+        events_by_kind: by_kind,
+        locks: lock_stats(&holds),
+        threads: per.into_values().collect(),
+        blame: blame::windows(trace),
+        lints: lint_rows,
+        findings,
+    }
+}
+
+fn us(ns: u64) -> String {
+    format!("{:.1}", ns as f64 / 1e3)
+}
+
+impl Analysis {
+    /// The human report `lockline analyze` prints.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        let t = &self.trace;
+        let _ = writeln!(
+            s,
+            "{} on {}, seed {}: {} events ({}; {} lost), {} ops in {:.2} s, {} violations in the final check",
+            t.workload, t.build, t.seed, t.events, t.probe_source, t.lost_events, t.ops, t.seconds, t.violations
+        );
+        let _ = writeln!(s, "\nlock holds and waits (µs):");
+        let _ = writeln!(
+            s,
+            "  {:<16} {:>9} {:>9} {:>9} {:>10} {:>12}   {:>8} {:>9} {:>10} {:>10}",
+            "class", "holds", "p50", "p99", "max", "total", "waits", "p50", "p99", "contention"
+        );
+        for l in &self.locks {
+            let _ = writeln!(
+                s,
+                "  {:<16} {:>9} {:>9} {:>9} {:>10} {:>12}   {:>8} {:>9} {:>10} {:>9.1}%",
+                l.class.name(),
+                l.hold.count,
+                us(l.hold.p50_ns),
+                us(l.hold.p99_ns),
+                us(l.hold.max_ns),
+                us(l.hold.total_ns),
+                l.wait.count,
+                us(l.wait.p50_ns),
+                us(l.wait.p99_ns),
+                l.contention_ratio * 100.0
+            );
+        }
+        let _ = writeln!(s, "\ntime in each lock per thread (ms held / ms waited):");
+        for th in &self.threads {
+            let parts: Vec<String> = th
+                .held_ns
+                .iter()
+                .map(|(c, h)| {
+                    let w = th.waited_ns.get(c).copied().unwrap_or(0);
+                    format!("{c} {:.2}/{:.2}", *h as f64 / 1e6, w as f64 / 1e6)
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "  {:<12} tid {:<8} {:>6} ops  {}",
+                th.name,
+                th.tid,
+                th.ops,
+                parts.join(", ")
+            );
+        }
+        let _ = writeln!(s, "\nlints:");
+        for l in &self.lints {
+            let state = if l.enabled {
+                format!("{} findings", l.findings)
+            } else {
+                "off".into()
+            };
+            let _ = writeln!(s, "  {:<28} {:<14} {}", l.name, state, l.description);
+        }
+        for l in self.lints.iter().filter(|l| l.findings > 0) {
+            let _ = writeln!(s, "\n{} (first 5 of {}):", l.name, l.findings);
+            for f in self.findings.iter().filter(|f| f.lint == l.name).take(5) {
+                let _ = writeln!(s, "  event {}: {}", f.event, f.message);
+            }
+        }
+        if self.blame.is_empty() {
+            let _ = writeln!(s, "\nno violations: no blame windows");
+        } else {
+            let _ = writeln!(s, "\nblame windows of the final check's violations:");
+        }
+        for b in &self.blame {
+            let _ = writeln!(
+                s,
+                "  violation {} ({}, sectors {}..{}): {:.3} ms, ops {:?}, {} events of threads {:?}{}",
+                b.violation,
+                b.class,
+                b.first_sector,
+                b.first_sector + b.nr_sectors,
+                (b.end_ns - b.begin_ns) as f64 / 1e6,
+                b.ops,
+                b.events.len(),
+                b.tids,
+                if b.cut > 0 {
+                    format!(" (+{} not kept)", b.cut)
+                } else {
+                    String::new()
+                }
+            );
+            let _ = writeln!(s, "    {}", b.explanation);
+        }
+        s
+    }
+}

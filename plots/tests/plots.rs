@@ -1,0 +1,92 @@
+//! Every plot of a trace with a violation is written as a decodable PNG
+//! and an SVG carrying its labels; a missing violation is an error.
+
+use lockline_analysis::{synth, Trace, ViolationRow};
+use lockline_plots::{all, violation_timeline, PlotError};
+
+fn trace() -> Trace {
+    let mut t = synth::generate(30_000, 3, 2);
+    t.meta.final_check = "after-remount".into();
+    let (a, b) = (t.ops[40].op, t.ops[44].op);
+    t.violations.push(ViolationRow {
+        id: 0,
+        check: "after-remount".into(),
+        class: "stale".into(),
+        ino: synth::INO,
+        first_sector: 64,
+        nr_sectors: 8,
+        folio_index: 8,
+        folio_first: Some(0),
+        folio_order: Some(4),
+        ops: vec![a, b],
+        explanation: "stale".into(),
+    });
+    t
+}
+
+#[test]
+fn writes_png_and_svg_with_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = trace();
+    let files = all(&t, dir.path()).unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for n in [
+        "hold_cdf.png",
+        "hold_cdf.svg",
+        "throughput.png",
+        "throughput.svg",
+        "violation_0.png",
+        "violation_0.svg",
+    ] {
+        assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
+    }
+    for p in &files {
+        let bytes = std::fs::read(p).unwrap();
+        if p.extension().unwrap() == "png" {
+            assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", p.display());
+            // IHDR: width and height.
+            let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+            let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+            assert_eq!((w, h), (1600, 900));
+        } else {
+            let s = String::from_utf8(bytes).unwrap();
+            assert!(
+                s.starts_with("<svg") && s.trim_end().ends_with("</svg>"),
+                "{}",
+                p.display()
+            );
+        }
+    }
+    let cdf = std::fs::read_to_string(dir.path().join("hold_cdf.svg")).unwrap();
+    for label in ["hold time (µs, log scale)", "folio (", "pagecache_add ("] {
+        assert!(cdf.contains(label), "hold_cdf.svg lacks {label:?}");
+    }
+    let tl = std::fs::read_to_string(dir.path().join("violation_0.svg")).unwrap();
+    for label in [
+        "µs since the first involved op began",
+        "stale",
+        "op involved",
+    ] {
+        assert!(tl.contains(label), "violation_0.svg lacks {label:?}");
+    }
+    let tp = std::fs::read_to_string(dir.path().join("throughput.svg")).unwrap();
+    assert!(tp.contains("MiB/s"));
+}
+
+#[test]
+fn unknown_violation_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = violation_timeline(&trace(), 99, dir.path()).unwrap_err();
+    assert!(matches!(e, PlotError::NoViolation(99)));
+    assert_eq!(e.to_string().lines().count(), 1);
+}
+
+#[test]
+fn a_trace_without_events_still_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = all(&Trace::default(), dir.path()).unwrap();
+    assert_eq!(files.len(), 4);
+}

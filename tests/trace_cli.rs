@@ -1,0 +1,204 @@
+//! Traces from the command line: `run --trace DIR` writes a Parquet
+//! dataset, `export` turns it into Parquet, CSV tables or Chrome JSON,
+//! `analyze` reads it (text, JSON, plots), and every kind of bad trace input
+//! gets one line and exit 2.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+/// A short checked run on `build` with its trace in `dir/trace`.
+fn traced_run(dir: &Path, build: &str, seed: &str) -> std::path::PathBuf {
+    let img = dir.join(format!("{build}.img"));
+    let trace = dir.join(format!("{build}-trace"));
+    let o = lockline([
+        "run",
+        "--disk",
+        &s(&img),
+        "--mkfs",
+        "--size",
+        "128M",
+        "--build",
+        build,
+        "--workload",
+        "append-mix",
+        "--threads",
+        "2",
+        "--ops",
+        "300",
+        "--file-size",
+        "8M",
+        "--seed",
+        seed,
+        "--probe",
+        "inproc",
+        "--trace",
+        &s(&trace),
+        "--json",
+    ]);
+    assert_ok(&o);
+    trace
+}
+
+#[test]
+fn run_trace_exports_and_analyzes() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = traced_run(dir.path(), "lockless", "5");
+    for t in ["meta", "events", "ops", "violations", "counters"] {
+        assert!(trace.join(format!("{t}.parquet")).is_file(), "{t}");
+    }
+
+    // Chrome JSON: the object form with events in it.
+    let json = dir.path().join("t.json");
+    assert_ok(&lockline([
+        "export",
+        &s(&trace),
+        "--format",
+        "chrome",
+        "--out",
+        &s(&json),
+    ]));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("Chrome JSON");
+    let evs = v["traceEvents"].as_array().expect("traceEvents");
+    assert!(evs.iter().any(|e| e["ph"] == "M"));
+    assert!(evs.iter().any(|e| e["ph"] == "X"));
+
+    // CSV: one file per table, with a header.
+    let csv = dir.path().join("csv");
+    assert_ok(&lockline([
+        "export",
+        &s(&trace),
+        "--format",
+        "csv",
+        "--out",
+        &s(&csv),
+    ]));
+    let events = std::fs::read_to_string(csv.join("events.csv")).unwrap();
+    assert!(
+        events.starts_with("ts_ns,"),
+        "{}",
+        &events[..80.min(events.len())]
+    );
+
+    // Parquet again: the copy analyzes the same as the original.
+    let copy = dir.path().join("copy");
+    assert_ok(&lockline([
+        "export",
+        &s(&trace),
+        "--format",
+        "parquet",
+        "--out",
+        &s(&copy),
+    ]));
+    let a = lockline(["analyze", &s(&trace), "--json"]);
+    let b = lockline(["analyze", &s(&copy), "--json"]);
+    assert_ok(&a);
+    assert_ok(&b);
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(a.stdout.trim()).expect("analyze --json"),
+        serde_json::from_str(b.stdout.trim()).expect("analyze --json"),
+    );
+    assert_eq!(a, b);
+
+    // Text and plots.
+    let plots = dir.path().join("plots");
+    let o = lockline(["analyze", &s(&trace), "--plots", &s(&plots)]);
+    assert_ok(&o);
+    let pngs = std::fs::read_dir(&plots)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count();
+    assert!(pngs >= 2, "{pngs} PNGs: {o:?}");
+    assert!(o.stdout.contains("plot: "), "{o:?}");
+}
+
+#[test]
+fn bad_trace_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let trace = traced_run(d, "locked", "1");
+
+    let missing = d.join("nope");
+    assert_error(&lockline(["analyze", &s(&missing)]), &[2]);
+
+    let csv = d.join("events.csv");
+    let img = d.join("locked.img");
+    assert_ok(&lockline([
+        "run",
+        "--disk",
+        &s(&img),
+        "--build",
+        "locked",
+        "--workload",
+        "overlap",
+        "--ops",
+        "20",
+        "--file-size",
+        "4M",
+        "--probe",
+        "inproc",
+        "--trace",
+        &s(&csv),
+    ]));
+    let o = lockline(["analyze", &s(&csv)]);
+    assert_error(&o, &[2]);
+    assert!(o.stderr.contains("CSV"), "{o:?}");
+
+    // Truncated and corrupted event tables.
+    let bad = d.join("bad");
+    assert_ok(&lockline([
+        "export",
+        &s(&trace),
+        "--format",
+        "parquet",
+        "--out",
+        &s(&bad),
+    ]));
+    let ev = bad.join("events.parquet");
+    let bytes = std::fs::read(&ev).unwrap();
+    std::fs::write(&ev, &bytes[..bytes.len() / 2]).unwrap();
+    assert_error(&lockline(["analyze", &s(&bad)]), &[2]);
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    for b in &mut flipped[mid..mid + 64] {
+        *b ^= 0xa5;
+    }
+    std::fs::write(&ev, &flipped).unwrap();
+    let o = lockline(["analyze", &s(&bad)]);
+    assert!(o.code == 2 || o.code == 0, "{o:?}");
+    if o.code == 2 {
+        assert_error(&o, &[2]);
+    }
+
+    // Exports refuse to write into a directory that is not a trace.
+    let busy = d.join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("notes.txt"), "mine").unwrap();
+    assert_error(
+        &lockline([
+            "export",
+            &s(&trace),
+            "--format",
+            "parquet",
+            "--out",
+            &s(&busy),
+        ]),
+        &[2],
+    );
+    assert_eq!(
+        std::fs::read_to_string(busy.join("notes.txt")).unwrap(),
+        "mine"
+    );
+
+    assert_error(
+        &lockline(["analyze", &s(&trace), "--lint", "no-such-lint"]),
+        &[2],
+    );
+}
