@@ -292,15 +292,15 @@ pub fn perf_line(c: &Counts) -> String {
 /// How many events, from where, how many lost, and what the source
 /// skipped; lost events make the checker's verdict suspect, so say so.
 pub fn print_events_line(s: &RunSummary) {
+    if !s.probe_reason.is_empty() {
+        println!("{}", s.probe_reason);
+    }
     println!(
         "events: {} recorded ({}), {} lost",
         s.events, s.probe_source, s.lost_events
     );
     if s.lost_events > 0 {
         println!("warning: events were lost: ops missing from the history may show up as false violations");
-    }
-    if !s.probe_reason.is_empty() {
-        println!("{}", s.probe_reason);
     }
     for n in &s.probe_notes {
         println!("note: {n}");
