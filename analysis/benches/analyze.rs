@@ -11,14 +11,22 @@ use std::time::Instant;
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let sizes: &[usize] = if quick { &[1_000_000] } else { &[1_000_000, 10_000_000] };
+    let sizes: &[usize] = if quick {
+        &[1_000_000]
+    } else {
+        &[1_000_000, 10_000_000]
+    };
     println!("analyze (all lints on), synthetic lockless-shaped traces, 4 workers + flusher");
     for &n in sizes {
         let t = synth::generate(n, 4, 1);
         let s = Instant::now();
         let a = analyze(&t, &AnalyzeOptions::default());
         let secs = s.elapsed().as_secs_f64();
-        let target = if n >= 10_000_000 { "  (target <= 2 s)" } else { "" };
+        let target = if n >= 10_000_000 {
+            "  (target <= 2 s)"
+        } else {
+            ""
+        };
         println!(
             "  {:>10} events: {:.2} s = {:.1} M events/s, {} lock classes, {} findings{target}",
             t.events.len(),

@@ -17,12 +17,24 @@ struct Seen {
 /// "reclaim", "migrate", "compaction", or "thread <tid>".
 pub fn names(events: &[Event]) -> BTreeMap<u32, String> {
     let mut seen: BTreeMap<u32, Seen> = BTreeMap::new();
+    let mut last: Option<u32> = None;
     for e in events {
+        // Only op and mm events say what a thread is; other events only
+        // register a thread, and runs of one thread's events skip the map.
+        let kind = e.kind();
+        let telling = matches!(
+            kind,
+            Some(EventKind::OpBegin | EventKind::SyscallEnter | EventKind::MmAction)
+        );
+        if !telling && last == Some(e.tid) {
+            continue;
+        }
+        last = Some(e.tid);
         let s = seen.entry(e.tid).or_insert_with(|| Seen {
             first_ns: e.ts_ns,
             ..Seen::default()
         });
-        match e.kind() {
+        match kind {
             Some(EventKind::OpBegin | EventKind::SyscallEnter) => match e.op_kind() {
                 Some(OpKind::Writeback) => s.writeback_ops += 1,
                 Some(_) => s.file_ops += 1,

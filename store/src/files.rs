@@ -157,6 +157,17 @@ fn trace_dir(path: &Path) -> Result<PathBuf> {
 /// Reads one table. polars reports most damage as errors; the catch_unwind
 /// is for the damage it does not expect, which must still be one line.
 fn read_table<'a>(dir: &Path, name: &str, path_buf: &'a mut PathBuf) -> Result<Table<'a>> {
+    read_columns(dir, name, None, path_buf)
+}
+
+/// Reads one table, only `columns` when given (the events' name columns are
+/// derived from `code` and not worth decoding).
+fn read_columns<'a>(
+    dir: &Path,
+    name: &str,
+    columns: Option<&[&str]>,
+    path_buf: &'a mut PathBuf,
+) -> Result<Table<'a>> {
     *path_buf = table_path(dir, name, "parquet");
     let path: &'a Path = path_buf;
     let file = std::fs::File::open(path).map_err(|e| {
@@ -177,11 +188,29 @@ fn read_table<'a>(dir: &Path, name: &str, path_buf: &'a mut PathBuf) -> Result<T
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ParquetReader::new(file).finish()
+        let mut r = ParquetReader::new(file);
+        // A projection naming a column the file lacks is a polars error;
+        // say which column instead.
+        if let Some(cols) = columns {
+            let schema = r.schema()?;
+            if let Some(c) = cols.iter().find(|c| !schema.contains(c)) {
+                return Ok(Err(c.to_string()));
+            }
+        }
+        r.with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()))
+            .finish()
+            .map(Ok)
     }));
     std::panic::set_hook(hook);
     let df = match r {
-        Ok(Ok(df)) => df,
+        Ok(Ok(Ok(df))) => df,
+        Ok(Ok(Err(column))) => {
+            return Err(StoreError::Column {
+                path: path.to_path_buf(),
+                column,
+                detail: "missing".into(),
+            })
+        }
         Ok(Err(e)) => return Err(corrupt(first_line(&e.to_string()))),
         Err(_) => return Err(corrupt("the Parquet reader gave up".into())),
     };
@@ -228,7 +257,12 @@ pub fn read(path: &Path) -> Result<Trace> {
     let meta = read_meta(path)?;
     let dir = trace_dir(path)?;
     let mut p = PathBuf::new();
-    let events = tables::events_from(&read_table(&dir, "events", &mut p)?)?;
+    let events = tables::events_from(&read_columns(
+        &dir,
+        "events",
+        Some(&tables::EVENT_COLUMNS),
+        &mut p,
+    )?)?;
     let ops = tables::ops_from(&read_table(&dir, "ops", &mut p)?)?;
     let violations = tables::violations_from(&read_table(&dir, "violations", &mut p)?)?;
     let counters = tables::counters_from(&read_table(&dir, "counters", &mut p)?)?;

@@ -289,6 +289,9 @@ impl Table<'_> {
     }
 }
 
+/// The events' columns a reader needs: the rest are names derived from code.
+pub const EVENT_COLUMNS: [&str; 8] = ["ts_ns", "tid", "code", "inode", "folio", "op", "a", "b"];
+
 pub fn events_from(t: &Table) -> Result<Vec<Event>> {
     let (ts, tid, code) = (t.u64("ts_ns")?, t.u32("tid")?, t.u32("code")?);
     let (inode, folio, op) = (t.u64("inode")?, t.opt_u64("folio")?, t.u64("op")?);

@@ -222,3 +222,41 @@ fn bad_input_gets_one_line_each() {
     assert!(matches!(write(&busy, &t), Err(StoreError::Occupied(_))));
     assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
 }
+
+#[test]
+fn a_real_run_round_trips() {
+    use lockline_engine::session::{quiet_progress, run_session, SessionSpec};
+    use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
+    use lockline_engine::{Build, Knobs};
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunSpec {
+        workload: WorkloadKind::TruncateMix,
+        threads: 3,
+        stop: Stop::Ops(300),
+        seed: 4,
+        file: "/t".into(),
+        file_size: 8 << 20,
+        write_size: 65536,
+    };
+    let mut spec = SessionSpec::new(
+        dir.path().join("d.img"),
+        Build::Lockless,
+        Knobs::default(),
+        run,
+    );
+    spec.mkfs = Some(128 << 20);
+    let (report, events) = run_session(&spec, &quiet_progress()).unwrap();
+    let n = events.len();
+    let t = Trace::from_run(
+        lockline_analysis::TraceMeta::default(),
+        events,
+        &report.summary.checks,
+        lockline_analysis::counters::derive(&[]),
+    );
+    let p = dir.path().join("trace");
+    write(&p, &t).unwrap();
+    let back = read(&p).unwrap();
+    assert_eq!(back.events.len(), n);
+    assert_eq!(checksum(&back), checksum(&t));
+    assert_eq!(back, t);
+}
