@@ -37,8 +37,8 @@ fn main() {
         );
     }
     println!("Chrome trace-event export (to a file in $TMPDIR)");
-    for &n in &[1_000_000usize] {
-        let t = synth::generate(n, 4, 1);
+    {
+        let t = synth::generate(1_000_000, 4, 1);
         let path = std::env::temp_dir().join(format!("lockline-bench-{}.json", std::process::id()));
         let s = Instant::now();
         let f = std::fs::File::create(&path).expect("temp file");
