@@ -44,6 +44,10 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // Piped into head or less, end quietly on a closed pipe as other Unix
+    // tools do, instead of panicking in println!.
+    // SAFETY: restoring the default disposition before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
