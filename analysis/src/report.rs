@@ -50,6 +50,9 @@ pub struct LintSummary {
     pub name: &'static str,
     pub description: &'static str,
     pub enabled: bool,
+    /// False when the trace lacks the events the rule reasons about (the
+    /// engine's locks, in a kernel file system's trace).
+    pub applies: bool,
     pub findings: u64,
 }
 
@@ -103,7 +106,13 @@ pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
     for o in &trace.ops {
         per.entry(o.tid).or_insert_with(|| new(o.tid)).ops += 1;
     }
-    let all = lints::run(events, &opts.lints);
+    // Engine-protocol rules on a kernel trace would flag every event.
+    let engine = lints::has_engine_locks(events);
+    let mut lint_opts = opts.lints.clone();
+    lint_opts
+        .enabled
+        .retain(|n| engine || lints::ALL.iter().any(|l| l.name == *n && !l.engine_locks));
+    let all = lints::run(events, &lint_opts);
     let mut count: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut findings = Vec::new();
     for f in all {
@@ -118,7 +127,8 @@ pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
         .map(|l| LintSummary {
             name: l.name,
             description: l.description,
-            enabled: opts.lints.enabled.contains(&l.name),
+            enabled: lint_opts.enabled.contains(&l.name),
+            applies: engine || !l.engine_locks,
             findings: count.get(l.name).copied().unwrap_or(0),
         })
         .collect();
@@ -199,8 +209,16 @@ impl Analysis {
             );
         }
         let _ = writeln!(s, "\nlints:");
+        if self.lints.iter().any(|l| !l.applies) {
+            let _ = writeln!(
+                s,
+                "  (n/a: the trace has no engine lock events, e.g. a kernel file system's)"
+            );
+        }
         for l in &self.lints {
-            let state = if l.enabled {
+            let state = if !l.applies {
+                "n/a".to_string()
+            } else if l.enabled {
                 format!("{} findings", l.findings)
             } else {
                 "off".into()

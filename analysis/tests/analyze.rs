@@ -161,3 +161,28 @@ fn planted_migration_bug_is_named() {
     );
     assert!(findings(&t, "remove-without-folio-lock") > 0);
 }
+
+#[test]
+fn engine_rules_do_not_apply_to_a_kernel_trace() {
+    use EventKind::*;
+    // What a kernel ext4 trace holds: dirtied folios and lock contention,
+    // none of the engine's own lock events.
+    let mut dirty = ev(10, 1, FolioDirtied, LockClass::Inode, 4);
+    dirty.code = Code::pack(FolioDirtied, 0, 0);
+    let events = vec![
+        ev(5, 1, LockWait, LockClass::Kernel, 0xffff_8880),
+        ev(6, 1, LockAcquired, LockClass::Kernel, 0xffff_8880),
+        dirty,
+    ];
+    let t = Trace {
+        events,
+        ..Trace::default()
+    };
+    let a = analyze(&t, &AnalyzeOptions::default());
+    for l in &a.lints {
+        let engine = l.name != "unreleased-lock";
+        assert_eq!(l.applies, !engine, "{}", l.name);
+        assert_eq!(l.findings, 0, "{}", l.name);
+    }
+    assert!(a.text().contains("n/a"));
+}

@@ -11,6 +11,7 @@ pub const INFO: LintInfo = LintInfo {
     name: "dirty-without-add-lock",
     description:
         "folio dirtied without the pagecache add lock (or block/inode lock) held by that thread",
+    engine_locks: true,
 };
 
 pub(crate) fn check(cx: &Ctx) -> Option<Finding> {

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 pub const INFO: LintInfo = LintInfo {
     name: "folio-lock-across-io",
     description: "folio lock held across disk IO (writeback start to end) longer than a threshold",
+    engine_locks: true,
 };
 
 pub(crate) struct State {

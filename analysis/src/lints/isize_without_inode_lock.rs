@@ -10,6 +10,7 @@ use lockline_engine::probe::{EventKind, LockClass};
 pub const INFO: LintInfo = LintInfo {
     name: "isize-without-inode-lock",
     description: "i_size changed by a thread not holding the inode lock (i_lock alone)",
+    engine_locks: true,
 };
 
 pub(crate) fn check(cx: &Ctx) -> Option<Finding> {

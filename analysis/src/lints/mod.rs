@@ -20,6 +20,19 @@ use serde::Serialize;
 pub struct LintInfo {
     pub name: &'static str,
     pub description: &'static str,
+    /// The rule reasons about the engine's own locks (inode, add/block,
+    /// folio, i_lock); a kernel file system's trace has none of their
+    /// events, so there it does not apply.
+    pub engine_locks: bool,
+}
+
+/// Whether `events` carry the engine's lock events (not a kernel trace).
+pub fn has_engine_locks(events: &[Event]) -> bool {
+    use lockline_engine::probe::{EventKind, LockClass};
+    events.iter().any(|e| {
+        e.kind() == Some(EventKind::LockAcquired)
+            && e.lock_class().is_some_and(|c| c != LockClass::Kernel)
+    })
 }
 
 pub const ALL: &[LintInfo] = &[

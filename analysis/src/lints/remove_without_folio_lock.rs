@@ -10,6 +10,7 @@ use lockline_engine::probe::EventKind;
 pub const INFO: LintInfo = LintInfo {
     name: "remove-without-folio-lock",
     description: "folio migrated or removed from the page cache without its folio lock",
+    engine_locks: true,
 };
 
 pub(crate) fn check(cx: &Ctx) -> Option<Finding> {

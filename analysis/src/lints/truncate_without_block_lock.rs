@@ -9,6 +9,7 @@ use lockline_engine::probe::{EventKind, LockClass};
 pub const INFO: LintInfo = LintInfo {
     name: "truncate-without-block-lock",
     description: "page cache truncated without the pagecache block lock or the inode lock",
+    engine_locks: true,
 };
 
 pub(crate) fn check(cx: &Ctx) -> Option<Finding> {

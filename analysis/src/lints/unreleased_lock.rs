@@ -8,12 +8,16 @@ use lockline_engine::probe::{Event, LockClass, NO_FOLIO};
 pub const INFO: LintInfo = LintInfo {
     name: "unreleased-lock",
     description: "lock still held when the trace ends",
+    engine_locks: false,
 };
 
 pub(crate) fn at_end(held: &Held, events: &[Event]) -> Vec<Finding> {
     let end = events.last().map_or(0, |e| e.ts_ns);
     let mut out: Vec<Finding> = held
         .remaining()
+        // lock:contention_end marks a kernel lock taken; its release is not
+        // traced, so kernel locks are never "held at the end".
+        .filter(|(_, class, ..)| *class != LockClass::Kernel as u8)
         .map(|(tid, class, inode, folio, since)| {
             // The acquisition event, for the id.
             let id = events.partition_point(|e| e.ts_ns < since);
