@@ -137,17 +137,15 @@ fn locked_build_keeps_the_protocol() {
 #[test]
 fn lockless_truncates_post_eof_under_the_add_lock_alone() {
     // The post-EOF cleanup runs only after a short copy left folios past
-    // i_size: hunt a few seeds.
-    let hits: u64 = (1..=6)
-        .map(|seed| {
-            let t = run(Build::Lockless, WorkloadKind::AppendMix, seed, None);
-            assert_eq!(findings(&t, "dirty-without-add-lock"), 0);
-            findings(&t, "truncate-without-block-lock")
-        })
-        .sum();
+    // i_size: hunt seeds until one shows it.
+    let hit = (1..=15).find(|&seed| {
+        let t = run(Build::Lockless, WorkloadKind::AppendMix, seed, None);
+        assert_eq!(findings(&t, "dirty-without-add-lock"), 0);
+        findings(&t, "truncate-without-block-lock") > 0
+    });
     assert!(
-        hits > 0,
-        "no post-EOF truncate without the block lock in 6 seeds"
+        hit.is_some(),
+        "no post-EOF truncate without the block lock in 15 seeds"
     );
 }
 
