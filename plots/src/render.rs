@@ -45,6 +45,28 @@ pub fn both(dir: &Path, name: &str, d: &impl Draw) -> Result<Vec<PathBuf>, PlotE
     Ok(vec![png, svg])
 }
 
+/// The note a chart with nothing to draw carries in its middle, so an
+/// empty plot is told apart from a broken one.
+pub fn empty_style() -> TextStyle<'static> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    (crate::font::FAMILY, 28)
+        .into_font()
+        .color(&RGBColor(120, 120, 120))
+        .pos(Pos::new(HPos::Center, VPos::Center))
+}
+
+/// What a title says the trace is: "qemu-snapshot on lockless, seed 3",
+/// or less when the metadata is missing.
+pub fn about(meta: &lockline_analysis::TraceMeta) -> String {
+    let what = match (meta.workload.as_str(), meta.build.as_str()) {
+        ("", "") => "unnamed trace".to_string(),
+        (w, "") => w.to_string(),
+        ("", b) => b.to_string(),
+        (w, b) => format!("{w} on {b}"),
+    };
+    format!("{what}, seed {}", meta.seed)
+}
+
 /// One colour per lock class, the same in every plot.
 pub fn class_color(class: lockline_engine::probe::LockClass) -> RGBColor {
     use lockline_engine::probe::LockClass::*;

@@ -2,7 +2,9 @@
 
 use crate::error::PlotError;
 use crate::font::FAMILY;
-use crate::render::{both, err, Draw};
+use crate::legend::{self, Entry, Swatch};
+use crate::render::{about, both, empty_style, err, Draw};
+use crate::units::{number, TimeUnit};
 use lockline_analysis::Trace;
 use lockline_engine::probe::OpKind;
 use plotters::coord::Shift;
@@ -10,43 +12,89 @@ use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
 const BUCKETS: usize = 100;
+const BAR: RGBColor = RGBColor(31, 119, 180);
+const MEAN: RGBColor = RGBColor(214, 39, 40);
 
 struct Throughput {
     title: String,
-    /// (bucket start ms, MiB/s)
-    points: Vec<(f64, f64)>,
-    span_ms: f64,
+    time: TimeUnit,
+    /// "MiB/s" or "GiB/s".
+    rate: &'static str,
+    /// Bucket width in `time` units.
+    width: f64,
+    /// Per bucket, in `rate` units.
+    rates: Vec<f64>,
+    mean: f64,
 }
 
 impl Draw for Throughput {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let top = self.points.iter().map(|p| p.1).fold(0.0, f64::max).max(1.0) * 1.1;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, (FAMILY, 30))
-            .margin(20)
+        let body = area
+            .margin(8, 0, 0, 0)
+            .titled(&self.title, (FAMILY, 28))
+            .map_err(err)?;
+        let entries = [
+            Entry {
+                swatch: Swatch::Filled(BAR),
+                label: format!("writes completed per bucket ({})", self.rate),
+            },
+            Entry {
+                swatch: Swatch::HLine(MEAN),
+                label: format!("mean over the run: {} {}", number(self.mean), self.rate),
+            },
+        ];
+        let chart_area = legend::above(&body, &entries)?;
+        let top = self.rates.iter().copied().fold(self.mean, f64::max) * 1.1;
+        let top = if top > 0.0 { top } else { 1.0 };
+        let span = (self.width * self.rates.len() as f64).max(f64::MIN_POSITIVE);
+        let mut chart = ChartBuilder::on(&chart_area)
+            .margin(10)
+            .margin_right(30)
             .x_label_area_size(60)
-            .y_label_area_size(90)
-            .build_cartesian_2d(0.0..self.span_ms.max(1e-3), 0.0..top)
+            .y_label_area_size(100)
+            .build_cartesian_2d(0.0..span, 0.0..top)
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("time since the first write began (ms)")
-            .y_desc("write throughput (MiB/s)")
+            .x_desc(format!(
+                "time since the first write began ({})",
+                self.time.name
+            ))
+            .y_desc(format!("write throughput ({})", self.rate))
+            .x_label_formatter(&|x: &f64| number(*x))
+            .y_label_formatter(&|y: &f64| number(*y))
             .label_style((FAMILY, 20))
             .axis_desc_style((FAMILY, 24))
             .draw()
             .map_err(err)?;
+        if self.rates.iter().all(|r| *r == 0.0) {
+            chart
+                .draw_series([Text::new(
+                    "no completed writes in this trace",
+                    (span / 2.0, top / 2.0),
+                    empty_style(),
+                )])
+                .map_err(err)?;
+        }
         chart
-            .draw_series(LineSeries::new(
-                self.points.iter().copied(),
-                BLUE.stroke_width(3),
-            ))
+            .draw_series(self.rates.iter().enumerate().map(|(i, r)| {
+                let x = i as f64 * self.width;
+                Rectangle::new([(x, 0.0), (x + self.width, *r)], BAR.mix(0.85).filled())
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series([PathElement::new(
+                vec![(0.0, self.mean), (span, self.mean)],
+                MEAN.stroke_width(2),
+            )])
             .map_err(err)?;
         Ok(())
     }
 }
 
-/// `throughput.png` / `.svg`.
+/// `throughput.png` / `.svg`. A write counts in the bucket where it
+/// returned, with the bytes it reported; failed and unfinished writes do
+/// not count.
 pub fn throughput(trace: &Trace, dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     let writes: Vec<_> = trace
         .ops
@@ -60,37 +108,41 @@ pub fn throughput(trace: &Trace, dir: &Path) -> Result<Vec<PathBuf>, PlotError> 
         .max()
         .unwrap_or(t0 + 1)
         .max(t0 + 1);
-    let width = (t1 - t0).div_ceil(BUCKETS as u64).max(1);
+    let width_ns = (t1 - t0).div_ceil(BUCKETS as u64).max(1);
     let mut bytes = vec![0u64; BUCKETS];
     for o in &writes {
-        let b = (((o.end_ns - t0) / width) as usize).min(BUCKETS - 1);
+        let b = (((o.end_ns - t0) / width_ns) as usize).min(BUCKETS - 1);
         bytes[b] += o.result as u64;
     }
-    let secs = width as f64 / 1e9;
-    let points = bytes
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            (
-                (i as u64 * width) as f64 / 1e6,
-                *b as f64 / (1 << 20) as f64 / secs,
-            )
-        })
-        .collect();
+    let mib_s = |b: u64, ns: u64| b as f64 / (1u64 << 20) as f64 / (ns as f64 / 1e9);
+    let mut rates: Vec<f64> = bytes.iter().map(|b| mib_s(*b, width_ns)).collect();
+    let total: u64 = bytes.iter().sum();
+    let mut mean = mib_s(total, t1 - t0);
+    // Past 10 GiB/s, MiB/s labels grow too wide to read.
+    let rate = if rates.iter().any(|r| *r >= 10240.0) {
+        rates.iter_mut().for_each(|r| *r /= 1024.0);
+        mean /= 1024.0;
+        "GiB/s"
+    } else {
+        "MiB/s"
+    };
+    let time = TimeUnit::for_span((t1 - t0) as f64);
     let title = format!(
-        "Write throughput — {} on {}, {} writes, buckets of {:.2} ms",
-        trace.meta.workload,
-        trace.meta.build,
+        "Write throughput — {}, {} writes, buckets of {}",
+        about(&trace.meta),
         writes.len(),
-        width as f64 / 1e6
+        TimeUnit::pretty(width_ns as f64)
     );
     both(
         dir,
         "throughput",
         &Throughput {
             title,
-            points,
-            span_ms: (t1 - t0) as f64 / 1e6,
+            time,
+            rate,
+            width: time.of(width_ns as f64),
+            rates,
+            mean,
         },
     )
 }

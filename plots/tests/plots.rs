@@ -2,6 +2,7 @@
 //! and an SVG carrying its labels; a missing violation is an error.
 
 use lockline_analysis::{synth, Trace, ViolationRow};
+use lockline_engine::probe::EventKind;
 use lockline_plots::{all, violation_timeline, PlotError};
 
 fn trace() -> Trace {
@@ -26,9 +27,14 @@ fn trace() -> Trace {
 
 #[test]
 fn writes_png_and_svg_with_labels() {
-    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // LOCKLINE_PLOTS_OUT keeps the files for a look by eye.
+    let dir = match std::env::var_os("LOCKLINE_PLOTS_OUT") {
+        Some(d) => std::path::PathBuf::from(d).join("synth"),
+        None => tmp.path().to_path_buf(),
+    };
     let t = trace();
-    let files = all(&t, dir.path()).unwrap();
+    let files = all(&t, &dir).unwrap();
     let names: Vec<String> = files
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -60,20 +66,27 @@ fn writes_png_and_svg_with_labels() {
             );
         }
     }
-    let cdf = std::fs::read_to_string(dir.path().join("hold_cdf.svg")).unwrap();
-    for label in ["hold time (µs, log scale)", "folio (", "pagecache_add ("] {
+    let cdf = std::fs::read_to_string(dir.join("hold_cdf.svg")).unwrap();
+    for label in ["hold time (", "folio: ", "pagecache_add: "] {
         assert!(cdf.contains(label), "hold_cdf.svg lacks {label:?}");
     }
-    let tl = std::fs::read_to_string(dir.path().join("violation_0.svg")).unwrap();
+    let tl = std::fs::read_to_string(dir.join("violation_0.svg")).unwrap();
     for label in [
-        "µs since the first involved op began",
+        "time since the first involved op began (µs)",
         "stale",
-        "op involved",
+        "involved op",
     ] {
         assert!(tl.contains(label), "violation_0.svg lacks {label:?}");
     }
-    let tp = std::fs::read_to_string(dir.path().join("throughput.svg")).unwrap();
-    assert!(tp.contains("MiB/s"));
+    let tp = std::fs::read_to_string(dir.join("throughput.svg")).unwrap();
+    // The synthetic clock is fast: hundreds of GiB/s over a fraction of a ms.
+    for label in [
+        "write throughput (GiB/s)",
+        "time since the first write began (µs)",
+        "mean over the run",
+    ] {
+        assert!(tp.contains(label), "throughput.svg lacks {label:?}");
+    }
 }
 
 #[test]
@@ -84,9 +97,48 @@ fn unknown_violation_is_an_error() {
     assert_eq!(e.to_string().lines().count(), 1);
 }
 
+/// An empty trace plots as empty charts that say so, not as an error: a
+/// run with the probes off is still a run.
 #[test]
 fn a_trace_without_events_still_plots() {
     let dir = tempfile::tempdir().unwrap();
     let files = all(&Trace::default(), dir.path()).unwrap();
     assert_eq!(files.len(), 4);
+    let cdf = std::fs::read_to_string(dir.path().join("hold_cdf.svg")).unwrap();
+    assert!(cdf.contains("no finished lock holds in this trace"));
+    let tp = std::fs::read_to_string(dir.path().join("throughput.svg")).unwrap();
+    assert!(tp.contains("no completed writes in this trace"));
+}
+
+/// Without lock events a violation's timeline still shows its ops.
+#[test]
+fn a_timeline_without_holds_shows_the_ops() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = trace();
+    t.events.retain(|e| {
+        !matches!(
+            e.kind(),
+            Some(EventKind::LockWait | EventKind::LockAcquired | EventKind::LockReleased)
+        )
+    });
+    let files = violation_timeline(&t, 0, dir.path()).unwrap();
+    assert_eq!(files.len(), 2);
+    let svg = std::fs::read_to_string(&files[1]).unwrap();
+    let (a, b) = (t.violations[0].ops[0], t.violations[0].ops[1]);
+    assert!(svg.contains(&format!("op {a} write")), "op {a} unlabelled");
+    assert!(svg.contains(&format!("op {b} write")), "op {b} unlabelled");
+    assert!(
+        !svg.contains(" held<"),
+        "a lock class in the legend of no holds"
+    );
+}
+
+/// A violation whose ops are not in the trace has no window to draw.
+#[test]
+fn a_violation_without_its_ops_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = trace();
+    t.violations[0].ops = vec![u64::MAX];
+    let e = violation_timeline(&t, 0, dir.path()).unwrap_err();
+    assert!(matches!(e, PlotError::NoWindow(0)), "{e}");
 }
