@@ -110,10 +110,7 @@ pub fn kernel_trace(report: &KernelReport, events: Vec<Event>) -> Result<Trace> 
 /// Writes the trace where `--trace` asked: a Parquet dataset directory, or
 /// the events as CSV for a `.csv` path.
 pub fn write(path: &Path, trace: &Trace) -> Result<()> {
-    let csv = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    if csv {
+    if is_csv(path) {
         trace_csv::write(path, &trace.events)
     } else {
         lockline_store::write(path, trace).map_err(anyhow::Error::from)
@@ -125,20 +122,30 @@ pub fn write(path: &Path, trace: &Trace) -> Result<()> {
 /// (missing, not a trace, damaged, another schema version) is the user's
 /// to fix (exit 2), a failing disk is not (exit 3).
 pub fn load(path: &Path) -> Result<Trace> {
-    lockline_store::read(path).map_err(|e| {
-        if e.is_user_error() {
-            usage(e.to_string())
-        } else {
-            anyhow::Error::from(e)
-        }
-    })
+    lockline_store::read(path).map_err(store_error)
+}
+
+fn store_error(e: lockline_store::StoreError) -> anyhow::Error {
+    if e.is_user_error() {
+        usage(e.to_string())
+    } else {
+        anyhow::Error::from(e)
+    }
+}
+
+/// What an output path will hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// One file (Chrome JSON, an events CSV).
+    File,
+    /// A directory of tables with this extension ("parquet", "csv").
+    Tables(&'static str),
 }
 
 /// Fails early, before a long run or export, when the output cannot go
-/// there: its parent directory must exist; a file output must not be a
-/// directory (a directory output may exist: the store refuses to overwrite
-/// anything that is not a trace).
-pub fn check_output(path: &Path, file: bool) -> Result<()> {
+/// there: its parent directory must exist, a file must not land on a
+/// directory, and tables only go where the store would write them.
+pub fn check_output(path: &Path, out: Output) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -146,40 +153,25 @@ pub fn check_output(path: &Path, file: bool) -> Result<()> {
     if !dir.is_dir() {
         return Err(usage(format!("directory {} does not exist", dir.display())));
     }
-    if file && path.is_dir() {
-        return Err(usage(format!("{} is a directory", path.display())));
+    match out {
+        Output::File if path.is_dir() => Err(usage(format!("{} is a directory", path.display()))),
+        Output::File => Ok(()),
+        Output::Tables(ext) => lockline_store::check_dir(path, ext).map_err(store_error),
     }
-    if !file && path.exists() {
-        if !path.is_dir() {
-            return Err(usage(format!(
-                "{} exists and is not a directory",
-                path.display()
-            )));
-        }
-        // Never write into someone's directory: only into an empty one or
-        // over an earlier trace or export.
-        let earlier = ["meta.parquet", "meta.csv"]
-            .iter()
-            .any(|f| path.join(f).is_file());
-        let empty = std::fs::read_dir(path)
-            .with_context(|| format!("reading {}", path.display()))?
-            .next()
-            .is_none();
-        if !earlier && !empty {
-            return Err(usage(format!(
-                "{} is a non-empty directory that holds no lockline trace; refusing to write into it",
-                path.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
-/// `check_output` for `--trace`: a `.csv` path is a file, anything else a
-/// dataset directory.
+fn is_csv(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
+/// `check_output` for `--trace`: a `.csv` path is one events file, anything
+/// else a Parquet dataset directory.
 pub fn check_trace_path(path: &Path) -> Result<()> {
-    let csv = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    check_output(path, csv)
+    let out = if is_csv(path) {
+        Output::File
+    } else {
+        Output::Tables("parquet")
+    };
+    check_output(path, out)
 }

@@ -3,7 +3,7 @@
 //! file per table) or as Chrome trace-event JSON for Perfetto.
 
 use crate::exit;
-use crate::trace_out;
+use crate::trace_out::{self, Output};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,7 +30,12 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<u8> {
-    trace_out::check_output(&a.out, a.format == Format::Chrome)?;
+    let out = match a.format {
+        Format::Parquet => Output::Tables("parquet"),
+        Format::Csv => Output::Tables("csv"),
+        Format::Chrome => Output::File,
+    };
+    trace_out::check_output(&a.out, out)?;
     let trace = trace_out::load(&a.trace)?;
     match a.format {
         Format::Parquet => lockline_store::write(&a.out, &trace)?,

@@ -16,9 +16,10 @@ fn table_path(dir: &Path, table: &str, ext: &str) -> PathBuf {
     dir.join(format!("{table}.{ext}"))
 }
 
-/// Creates `dir` or checks that writing there loses nothing: it must be
-/// empty or hold an earlier trace (or CSV export) of these tables.
-fn prepare_dir(dir: &Path, ext: &str) -> Result<()> {
+/// Whether writing tables (`ext`: "parquet" or "csv") into `dir` loses
+/// nothing: it is absent, empty, or holds an earlier trace (or CSV export).
+/// Front ends call this before a long run; every write calls it again.
+pub fn check_dir(dir: &Path, ext: &str) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         return Err(StoreError::Occupied(dir.to_path_buf()));
     }
@@ -29,6 +30,11 @@ fn prepare_dir(dir: &Path, ext: &str) -> Result<()> {
             return Err(StoreError::Occupied(dir.to_path_buf()));
         }
     }
+    Ok(())
+}
+
+fn prepare_dir(dir: &Path, ext: &str) -> Result<()> {
+    check_dir(dir, ext)?;
     std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))
 }
 

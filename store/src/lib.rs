@@ -8,4 +8,4 @@ mod files;
 mod tables;
 
 pub use error::{Result, StoreError};
-pub use files::{read, read_meta, write, write_csv, TABLES};
+pub use files::{check_dir, read, read_meta, write, write_csv, TABLES};
