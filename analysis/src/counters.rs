@@ -22,7 +22,8 @@ struct FolioState {
 struct Track {
     name: &'static str,
     value: i64,
-    last_bucket: Option<u64>,
+    /// Bucket and index in the output of this track's last sample.
+    last: Option<(u64, usize)>,
 }
 
 impl Track {
@@ -32,14 +33,14 @@ impl Track {
         }
         self.value = value;
         let bucket = ts / BUCKET_NS;
-        if self.last_bucket == Some(bucket) {
-            // Same bucket: the later value replaces the earlier sample.
-            if let Some(s) = out.iter_mut().rev().find(|s| s.track == self.name) {
-                s.value = value as f64;
+        if let Some((b, i)) = self.last {
+            if b == bucket {
+                // Same bucket: the later value replaces the earlier sample.
+                out[i].value = value as f64;
                 return;
             }
         }
-        self.last_bucket = Some(bucket);
+        self.last = Some((bucket, out.len()));
         out.push(CounterSample {
             ts_ns: ts,
             track: self.name.to_string(),
@@ -59,12 +60,12 @@ pub fn derive(events: &[Event]) -> Vec<CounterSample> {
     let mut td = Track {
         name: DIRTY_FOLIOS,
         value: 0,
-        last_bucket: None,
+        last: None,
     };
     let mut tb = Track {
         name: PAGECACHE_BYTES,
         value: 0,
-        last_bucket: None,
+        last: None,
     };
     for e in events {
         let key = (e.inode, e.folio);

@@ -151,6 +151,24 @@ impl Default for Knobs {
 }
 
 impl Knobs {
+    /// A busy machine: what a distro kernel might run with, with the
+    /// pressure turned up (5 ms writeback, reclaim above 4 MiB, a migration
+    /// every 500 µs, compaction every 50 ms, 5% short copies) so a few
+    /// hundred ops show what the builds do. The demo runs with these.
+    pub fn busy(seed: u64) -> Knobs {
+        Knobs {
+            large_folios: true,
+            max_folio_order: 4,
+            writeback_interval_ms: 5,
+            reclaim_limit_bytes: 4 << 20,
+            migration_interval_us: 500,
+            compaction_interval_ms: 50,
+            short_copy_rate: 0.05,
+            seed,
+            ..Knobs::default()
+        }
+    }
+
     /// The order cap actually in force once `large_folios` is considered.
     pub fn folio_order_cap(&self) -> u8 {
         if self.large_folios {

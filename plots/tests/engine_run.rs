@@ -10,20 +10,12 @@ use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
 use std::path::PathBuf;
 
-/// The demo's knobs (large folios, writeback, reclaim, migration and
-/// compaction all running) with more short copies, so that a few hundred
+/// The demo's busy knobs with more short copies, so that a few hundred
 /// ops lose data often enough for a test.
 fn knobs(seed: u64) -> Knobs {
     Knobs {
-        large_folios: true,
-        max_folio_order: 4,
-        writeback_interval_ms: 5,
-        reclaim_limit_bytes: 4 << 20,
-        migration_interval_us: 500,
-        compaction_interval_ms: 50,
         short_copy_rate: 0.3,
-        seed,
-        ..Knobs::default()
+        ..Knobs::busy(seed)
     }
 }
 

@@ -35,22 +35,6 @@ pub struct Args {
     verbose: bool,
 }
 
-/// The demo's "kernel config": what a distro kernel might run with, with
-/// the pressure turned up so a few seconds show something.
-pub fn demo_knobs(seed: u64) -> Knobs {
-    Knobs {
-        large_folios: true,
-        max_folio_order: 4,
-        writeback_interval_ms: 5,
-        reclaim_limit_bytes: 4 << 20,
-        migration_interval_us: 500,
-        compaction_interval_ms: 50,
-        short_copy_rate: 0.05,
-        seed,
-        ..Knobs::default()
-    }
-}
-
 /// One build's rounds, summed.
 struct Row {
     build: Build,
@@ -122,7 +106,7 @@ pub fn run(a: Args) -> Result<u8> {
                 file_size: 16 << 20,
                 write_size: 64 << 10,
             };
-            let mut spec = SessionSpec::new(img.clone(), build, demo_knobs(seed), run);
+            let mut spec = SessionSpec::new(img.clone(), build, Knobs::busy(seed), run);
             spec.mkfs = Some(256 << 20);
             let _ = std::fs::remove_file(&img);
             let (report, events) = run_with_progress(&spec, false, None)?;
