@@ -3,7 +3,7 @@
 use crate::error::PlotError;
 use crate::font::FAMILY;
 use crate::legend::{self, Entry, Swatch};
-use crate::render::{about, both, class_color, empty_style, err, Draw};
+use crate::render::{about, both, class_color, empty_style, err, titled, Draw};
 use crate::units::{number, TimeUnit};
 use lockline_analysis::{holds_from_events, Trace};
 use lockline_engine::probe::LockClass;
@@ -82,10 +82,7 @@ fn steps(v: &[f64], lo: f64) -> Vec<(f64, f64)> {
 
 impl Draw for Cdf {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let body = area
-            .margin(8, 0, 0, 0)
-            .titled(&self.title, (FAMILY, 28))
-            .map_err(err)?;
+        let body = titled(area, &self.title)?;
         let chart_area = legend::above(&body, &self.legend())?;
         let (lo, hi) = self.range();
         let mut chart = ChartBuilder::on(&chart_area)

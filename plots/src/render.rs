@@ -13,6 +13,16 @@ pub trait Draw {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
+/// The area under a plot's title, the same for every plot.
+pub fn titled<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    area.margin(8, 0, 0, 0)
+        .titled(title, (crate::font::FAMILY, 28))
+        .map_err(err)
+}
+
 pub fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }

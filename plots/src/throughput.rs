@@ -3,7 +3,7 @@
 use crate::error::PlotError;
 use crate::font::FAMILY;
 use crate::legend::{self, Entry, Swatch};
-use crate::render::{about, both, empty_style, err, Draw};
+use crate::render::{about, both, empty_style, err, titled, Draw};
 use crate::units::{number, TimeUnit};
 use lockline_analysis::Trace;
 use lockline_engine::probe::OpKind;
@@ -29,10 +29,7 @@ struct Throughput {
 
 impl Draw for Throughput {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let body = area
-            .margin(8, 0, 0, 0)
-            .titled(&self.title, (FAMILY, 28))
-            .map_err(err)?;
+        let body = titled(area, &self.title)?;
         let entries = [
             Entry {
                 swatch: Swatch::Filled(BAR),

@@ -3,7 +3,7 @@
 
 use crate::font::FAMILY;
 use crate::legend::{self, Entry, Swatch};
-use crate::render::{class_color, empty_style, err, Draw};
+use crate::render::{class_color, empty_style, err, titled, Draw};
 use crate::units::number;
 use lockline_engine::probe::LockClass;
 use plotters::coord::Shift;
@@ -91,10 +91,7 @@ impl Timeline {
 
 impl Draw for Timeline {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let body = area
-            .margin(8, 0, 0, 0)
-            .titled(&self.title, (FAMILY, 28))
-            .map_err(err)?;
+        let body = titled(area, &self.title)?;
         let body = legend::above(&body, &self.legend())?;
         let (note_area, chart_area) = body.split_vertically(2 * NOTE_LINE + 6);
         draw_note(&note_area.margin(2, 0, 30, 20), &self.explanation)?;
