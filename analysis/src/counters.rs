@@ -134,6 +134,7 @@ mod tests {
             op: 0,
             a,
             b: 0,
+            fid: 0,
         }
     }
 

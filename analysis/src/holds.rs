@@ -87,6 +87,7 @@ pub(crate) mod tests {
             op: 0,
             a: 0,
             b: 0,
+            fid: 0,
         }
     }
 

@@ -45,6 +45,7 @@ impl Emitter {
             op,
             a,
             b,
+            fid: 0,
         });
     }
     fn lock(

@@ -97,6 +97,7 @@ mod tests {
             op: 0,
             a: 0,
             b: 0,
+            fid: 0,
         }
     }
 

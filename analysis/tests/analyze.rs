@@ -20,6 +20,7 @@ fn ev(ts: u64, tid: u32, kind: EventKind, class: LockClass, folio: u64) -> Event
         op: 0,
         a: 0,
         b: 0,
+        fid: 0,
     }
 }
 

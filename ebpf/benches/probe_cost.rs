@@ -6,6 +6,7 @@
 use lockline_ebpf::{
     EbpfTracer, EngineProgram, EngineTarget, TraceStats, TracerOptions, DEFAULT_RING_BYTES,
 };
+use lockline_engine::probe::clock::{Clock, TscRead};
 use lockline_engine::probe::points;
 use lockline_engine::probe::recorder::{self, Recorder};
 use lockline_engine::probe::{LockClass, LockMode};
@@ -17,7 +18,10 @@ use std::time::{Duration, Instant};
 enum Backend {
     None,
     Clock,
+    /// The recorder with the clock a trace gets (`Clock::best()`).
     Recorder,
+    /// The recorder forced onto one clock, to compare the orderings.
+    RecorderWith(&'static str),
     Ebpf,
     EbpfEmpty,
 }
@@ -28,6 +32,7 @@ impl Backend {
             Backend::None => "none (symbol only)",
             Backend::Clock => "(clock_gettime alone)",
             Backend::Recorder => "in-process recorder",
+            Backend::RecorderWith(c) => c,
             Backend::Ebpf => "eBPF engine_probe",
             Backend::EbpfEmpty => "eBPF empty_probe",
         }
@@ -52,7 +57,13 @@ fn hammer(threads: usize, calls: u64, rec: Option<&Arc<Recorder>>) -> Run {
                 barrier.wait();
                 let s = Instant::now();
                 for i in 0..calls {
-                    points::lock_acquired(LockClass::Folio, LockMode::Exclusive, t, black_box(i));
+                    points::lock_acquired(
+                        LockClass::Folio,
+                        LockMode::Exclusive,
+                        t,
+                        black_box(i),
+                        i + 1,
+                    );
                 }
                 let d = s.elapsed();
                 recorder::attach(None);
@@ -112,8 +123,15 @@ fn measure(backend: Backend, threads: usize, calls: u64) -> Result<Row, String> 
                 lost: 0,
             })
         }
-        Backend::Recorder => {
-            let rec = Recorder::new(calls * threads as u64);
+        Backend::Recorder | Backend::RecorderWith(_) => {
+            let clock = match backend {
+                Backend::RecorderWith(" recorder, rdtscp") => Clock::tsc(TscRead::Rdtscp),
+                Backend::RecorderWith(" recorder, lfence+rdtsc") => Clock::tsc(TscRead::Lfence),
+                Backend::RecorderWith(" recorder, rdtsc (old)") => Clock::tsc(TscRead::Unordered),
+                Backend::RecorderWith(_) => Clock::Monotonic,
+                _ => Clock::best(),
+            };
+            let rec = Recorder::with_clock(calls * threads as u64, clock);
             let run = hammer(threads, calls, Some(&rec));
             let st = rec.stats();
             Ok(Row {
@@ -175,6 +193,10 @@ fn main() {
             (Backend::None, 20_000_000),
             (Backend::Clock, 2_000_000),
             (Backend::Recorder, 2_000_000),
+            (Backend::RecorderWith(" recorder, rdtscp"), 2_000_000),
+            (Backend::RecorderWith(" recorder, lfence+rdtsc"), 2_000_000),
+            (Backend::RecorderWith(" recorder, rdtsc (old)"), 2_000_000),
+            (Backend::RecorderWith(" recorder, monotonic"), 2_000_000),
             (Backend::Ebpf, 1_000_000),
             (Backend::EbpfEmpty, 1_000_000),
         ] {
@@ -210,6 +232,11 @@ fn main() {
     for n in &notes {
         println!("note: {n}");
     }
+    println!(
+        "in-process clock: {} ({})",
+        Clock::best().name(),
+        lockline_engine::probe::clock::choice_note()
+    );
     println!("targets:");
     let find = |b: Backend, t: usize| rows.iter().find(|r| r.backend == b && r.threads == t);
     for t in [1, 2] {

@@ -1,6 +1,6 @@
 //! lockline's eBPF programs: one uprobe program for every engine probe symbol
 //! and tracepoint programs for the kernel's side of buffered IO. Every
-//! program writes lockline_engine::probe::Event (56 bytes) to its CPU's ring.
+//! program writes lockline_engine::probe::Event (64 bytes) to its CPU's ring.
 //!
 //! No vmlinux.h: the tracepoint context structs below are written by hand
 //! from /sys/kernel/tracing/events/<cat>/<name>/format (kernel 6.18); the
@@ -22,8 +22,9 @@ struct event {
 	__u64 op;
 	__u64 a;
 	__u64 b;
+	__u64 fid;
 };
-_Static_assert(sizeof(struct event) == 56, "Event layout");
+_Static_assert(sizeof(struct event) == 64, "Event layout");
 
 /* EventKind, LockClass and OpKind numbers from engine/src/probe/schema.rs. */
 enum {
@@ -110,7 +111,7 @@ static __always_inline int file_ok(__u64 dev, int has_dev, __u64 ino)
 }
 
 static __always_inline int emit(__u32 drop_slot, __u32 code, __u64 inode, __u64 folio,
-				__u64 op, __u64 a, __u64 b)
+				__u64 op, __u64 a, __u64 b, __u64 fid)
 {
 	struct event *e;
 	switch (bpf_get_smp_processor_id() & 3) {
@@ -141,6 +142,7 @@ static __always_inline int emit(__u32 drop_slot, __u32 code, __u64 inode, __u64 
 	e->op = op;
 	e->a = a;
 	e->b = b;
+	e->fid = fid;
 	/* No wakeup: the reader drains on a timer. Waking it per event (the
 	 * default when it has caught up) costs microseconds per hit. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
@@ -157,11 +159,16 @@ struct x86_regs {
 };
 
 /* Attached to every lockline_* symbol: the System V argument registers are
- * the probe ABI (code, inode, folio, op, a, b). */
+ * the probe ABI (code, inode, folio, op, a, b); the seventh argument, the
+ * folio identity, is on the caller's stack just above the return address
+ * (the probe fires on the symbol's first instruction, before any push). */
 SEC("uprobe")
 int engine_probe(struct x86_regs *ctx)
 {
-	return emit(0, (__u32)ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8, ctx->r9);
+	__u64 fid = 0;
+	if (bpf_probe_read_user(&fid, sizeof(fid), (void *)(ctx->sp + 8)))
+		fid = 0;
+	return emit(0, (__u32)ctx->di, ctx->si, ctx->dx, ctx->cx, ctx->r8, ctx->r9, fid);
 }
 
 /* Does nothing: the cost of the uprobe trampoline alone, for benchmarks. */
@@ -211,7 +218,7 @@ static __always_inline int sys_enter(__u32 op, __u64 fd, __u64 b)
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&PENDING_FD, &tid, &fd, BPF_ANY);
-	return emit(1, CODE(K_SYSCALL_ENTER, op), 0, NO_FOLIO, 0, fd, b);
+	return emit(1, CODE(K_SYSCALL_ENTER, op), 0, NO_FOLIO, 0, fd, b, 0);
 }
 
 static __always_inline int sys_exit(__u32 op, __s64 ret)
@@ -224,7 +231,7 @@ static __always_inline int sys_exit(__u32 op, __s64 ret)
 		fd = *p;
 		bpf_map_delete_elem(&PENDING_FD, &tid);
 	}
-	return emit(1, CODE(K_SYSCALL_EXIT, op), 0, NO_FOLIO, 0, fd, (__u64)ret);
+	return emit(1, CODE(K_SYSCALL_EXIT, op), 0, NO_FOLIO, 0, fd, (__u64)ret, 0);
 }
 
 #define SYS_EXIT(name, op)                                      \
@@ -291,7 +298,7 @@ int dirty_folio(struct writeback_dirty_folio *ctx)
 {
 	if (!file_ok(0, 0, ctx->ino))
 		return 0;
-	return emit(1, CODE(K_FOLIO_DIRTIED, 0), ctx->ino, ctx->index, 0, 0, 0);
+	return emit(1, CODE(K_FOLIO_DIRTIED, 0), ctx->ino, ctx->index, 0, 0, 0, 0);
 }
 
 struct mm_filemap {
@@ -310,7 +317,8 @@ int folio_added(struct mm_filemap *ctx)
 {
 	if (!file_ok(ctx->s_dev, 1, ctx->i_ino))
 		return 0;
-	return emit(1, CODE(K_FOLIO_ADDED, 0), ctx->i_ino, ctx->index, 0, ctx->order, 0);
+	return emit(1, CODE(K_FOLIO_ADDED, 0), ctx->i_ino, ctx->index, 0, ctx->order, 0,
+		    ctx->pfn + 1);
 }
 
 SEC("tracepoint/filemap/mm_filemap_delete_from_page_cache")
@@ -318,7 +326,8 @@ int folio_removed(struct mm_filemap *ctx)
 {
 	if (!file_ok(ctx->s_dev, 1, ctx->i_ino))
 		return 0;
-	return emit(1, CODE(K_FOLIO_REMOVED, 0), ctx->i_ino, ctx->index, 0, ctx->order, 0);
+	return emit(1, CODE(K_FOLIO_REMOVED, 0), ctx->i_ino, ctx->index, 0, ctx->order, 0,
+		    ctx->pfn + 1);
 }
 
 /* ---- kernel lock contention ---------------------------------------------- */
@@ -339,7 +348,8 @@ int lock_contention_begin(struct contention_begin *ctx)
 {
 	if (!tgid_ok())
 		return 0;
-	return emit(1, CODE(K_LOCK_WAIT, CLASS_KERNEL), 0, ctx->lock_addr, 0, ctx->flags, 0);
+	return emit(1, CODE(K_LOCK_WAIT, CLASS_KERNEL), 0, ctx->lock_addr, 0, ctx->flags, 0,
+		    0);
 }
 
 SEC("tracepoint/lock/contention_end")
@@ -348,7 +358,7 @@ int lock_contention_end(struct contention_end *ctx)
 	if (!tgid_ok())
 		return 0;
 	return emit(1, CODE(K_LOCK_ACQUIRED, CLASS_KERNEL), 0, ctx->lock_addr, 0, 0,
-		    (__u64)(__s64)ctx->ret);
+		    (__u64)(__s64)ctx->ret, 0);
 }
 
 /* ---- ext4 delayed-allocation writes -------------------------------------- */
@@ -371,7 +381,7 @@ int ext4_write_begin(struct ext4_da_write *ctx)
 	if (!file_ok(ctx->dev, 1, ctx->ino))
 		return 0;
 	return emit(1, CODE(K_WRITE_BEGIN, 0), ctx->ino, (__u64)ctx->pos >> 12, 0,
-		    (__u64)ctx->pos, ctx->len);
+		    (__u64)ctx->pos, ctx->len, 0);
 }
 
 SEC("tracepoint/ext4/ext4_da_write_end")
@@ -380,5 +390,5 @@ int ext4_write_end(struct ext4_da_write *ctx)
 	if (!file_ok(ctx->dev, 1, ctx->ino))
 		return 0;
 	return emit(1, CODE(K_WRITE_END, 0), ctx->ino, (__u64)ctx->pos >> 12, 0,
-		    (__u64)ctx->pos, ctx->copied);
+		    (__u64)ctx->pos, ctx->copied, 0);
 }

@@ -9,8 +9,8 @@ use lockline_engine::probe::recorder::Recorder;
 use lockline_engine::probe::Event;
 use lockline_engine::{Build, Fs, Knobs, MountOptions};
 
-fn key(e: &Event) -> (u32, u64, u64, u64, u64, u64) {
-    (e.code, e.inode, e.folio, e.op, e.a, e.b)
+fn key(e: &Event) -> (u32, u64, u64, u64, u64, u64, u64) {
+    (e.code, e.inode, e.folio, e.op, e.a, e.b, e.fid)
 }
 
 #[test]
@@ -63,6 +63,11 @@ fn ebpf_and_recorder_agree() {
         lockline_engine::probe::points::SYMBOLS.len()
     );
     assert!(from_rec.len() > 50, "too few events: {}", from_rec.len());
+    // Folio identities come through the stack-passed seventh argument.
+    assert!(
+        from_rec.iter().any(|k| k.6 != 0),
+        "no folio identity in the events"
+    );
     if from_ebpf != from_rec {
         let first = from_ebpf.iter().zip(&from_rec).position(|(a, b)| a != b);
         panic!(

@@ -130,6 +130,7 @@ impl Folio {
             LockMode::Exclusive,
             self.ino,
             self.index,
+            self.id,
             || self.lock.try_lock(),
             || self.lock.lock(),
         );
@@ -138,7 +139,13 @@ impl Folio {
     /// folio_trylock()
     pub fn trylock(&self) -> bool {
         if self.lock.try_lock() {
-            points::lock_acquired(LockClass::Folio, LockMode::Exclusive, self.ino, self.index);
+            points::lock_acquired(
+                LockClass::Folio,
+                LockMode::Exclusive,
+                self.ino,
+                self.index,
+                self.id,
+            );
             true
         } else {
             false
@@ -147,7 +154,13 @@ impl Folio {
 
     /// folio_unlock(); the caller holds the lock.
     pub fn unlock(&self) {
-        points::lock_released(LockClass::Folio, LockMode::Exclusive, self.ino, self.index);
+        points::lock_released(
+            LockClass::Folio,
+            LockMode::Exclusive,
+            self.ino,
+            self.index,
+            self.id,
+        );
         // SAFETY: callers pair unlock with lock/trylock, as folio_unlock requires.
         unsafe { self.lock.unlock() };
     }
@@ -188,6 +201,7 @@ impl Folio {
                 EventKind::FolioUptodate,
                 self.ino,
                 self.index,
+                self.id,
                 self.order as u64,
                 0,
             );
@@ -213,6 +227,7 @@ impl Folio {
                 EventKind::FolioCleaned,
                 self.ino,
                 self.index,
+                self.id,
                 self.order as u64,
                 0,
             );
@@ -228,6 +243,7 @@ impl Folio {
             EventKind::FolioWritebackStart,
             self.ino,
             self.index,
+            self.id,
             self.order as u64,
             dirty_sectors,
         );
@@ -240,6 +256,7 @@ impl Folio {
             EventKind::FolioWritebackEnd,
             self.ino,
             self.index,
+            self.id,
             self.order as u64,
             err as u64,
         );
@@ -344,6 +361,7 @@ impl Folio {
             EventKind::FolioDirtied,
             self.ino,
             self.index,
+            self.id,
             first as u64,
             (last - first) as u64,
         );

@@ -9,7 +9,7 @@ use crate::inode::Inode;
 use crate::pagecache::CacheStats;
 use crate::probe::points::{self, OpScope};
 use crate::probe::recorder::{self, Recorder};
-use crate::probe::OpKind;
+use crate::probe::{OpKind, ThreadRole};
 use crate::space::Space;
 use crate::{buffered_read, buffered_write, fallocate, mm, truncate, writeback};
 use parking_lot::{Condvar, Mutex};
@@ -93,7 +93,6 @@ pub struct Fs {
     pub(crate) cache: Arc<CacheStats>,
     pub(crate) space: Space,
     pub counters: FsCounters,
-    next_op: AtomicU64,
     shutdown: AtomicBool,
     sleep: (Mutex<()>, Condvar),
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -133,7 +132,6 @@ impl Fs {
             cache: Arc::new(CacheStats::default()),
             space: Space::new(free),
             counters: FsCounters::default(),
-            next_op: AtomicU64::new(1),
             shutdown: AtomicBool::new(false),
             sleep: (Mutex::new(()), Condvar::new()),
             threads: Mutex::new(Vec::new()),
@@ -141,7 +139,7 @@ impl Fs {
         let mut threads = Vec::new();
         if fs.knobs.writeback_interval_ms > 0 {
             let period = Duration::from_millis(fs.knobs.writeback_interval_ms);
-            threads.push(fs.spawn_background("lockline-flush", period, |fs| {
+            threads.push(fs.spawn_background(ThreadRole::Flusher, period, |fs| {
                 writeback::flush_all(fs, writeback::SyncMode::None);
             })?);
         }
@@ -155,17 +153,23 @@ impl Fs {
     /// keep the mount alive forever.
     pub(crate) fn spawn_background(
         self: &Arc<Self>,
-        name: &str,
+        role: ThreadRole,
         period: Duration,
         work: impl Fn(&Fs) + Send + 'static,
     ) -> Result<JoinHandle<()>> {
         let weak: Weak<Fs> = Arc::downgrade(self);
+        let name = format!("lockline-{role}");
+        let mut announced = false;
         std::thread::Builder::new()
-            .name(name.to_string())
+            .name(name.clone())
             .spawn(move || loop {
                 let Some(fs) = weak.upgrade() else { return };
                 if fs.shutdown.load(Ordering::Acquire) {
                     return;
+                }
+                if !announced {
+                    fs.attach_thread(role, 0);
+                    announced = true;
                 }
                 recorder::attach(fs.recorder.as_ref());
                 work(&fs);
@@ -177,11 +181,18 @@ impl Fs {
             .map_err(|e| Error::Invalid(format!("cannot start {name} thread: {e}")))
     }
 
-    /// Starts an op on the calling thread: a fresh op id and the run's
-    /// recorder attached.
+    /// Attaches the calling thread to the run's recorder and announces its
+    /// role, so traces name its lane from the engine (call once per thread).
+    pub fn attach_thread(&self, role: ThreadRole, index: u64) {
+        recorder::attach(self.recorder.as_ref());
+        points::thread_role(role, index);
+    }
+
+    /// Starts an op on the calling thread: a fresh op id (unique in the
+    /// process, so across remounts too) and the run's recorder attached.
     pub fn begin_op(&self) -> OpGuard {
         recorder::attach(self.recorder.as_ref());
-        let op = self.next_op.fetch_add(1, Ordering::Relaxed);
+        let op = points::next_op_id();
         OpGuard {
             op,
             _scope: OpScope::enter(op),

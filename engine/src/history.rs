@@ -200,6 +200,7 @@ mod tests {
             op,
             a,
             b,
+            fid: 0,
         }
     }
 

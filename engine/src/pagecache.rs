@@ -143,6 +143,7 @@ impl Mapping {
             EventKind::FolioAdded,
             self.ino,
             folio.index,
+            folio.id,
             folio.order as u64,
             0,
         );

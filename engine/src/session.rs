@@ -11,7 +11,7 @@ use crate::fs::{CountersSnapshot, Fs, MountOptions};
 use crate::history::History;
 use crate::perf::{run_counted, PerfReport, PerfSample};
 use crate::probe::recorder::{Recorder, RecorderStats, DEFAULT_CAPACITY};
-use crate::probe::{Event, ExternalTracer};
+use crate::probe::{Event, ExternalTracer, ThreadRole};
 use crate::workload::{FsFile, Progress, RunOutcome, RunSpec};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -70,6 +70,12 @@ pub struct RunSummary {
     /// inproc, ebpf, or inproc+ebpf (kernel runs: op events in process,
     /// kernel tracepoints through eBPF).
     pub probe_source: String,
+    /// How events were stamped: `tsc-rdtscp` or `monotonic` (in-process
+    /// recorder, see probe::clock), `ktime` (eBPF's bpf_ktime_get_ns); both
+    /// joined by `+` when a trace mixes sources. All map to CLOCK_MONOTONIC.
+    pub clock: String,
+    /// Why that clock, one line.
+    pub clock_note: String,
     /// Which source and why, one line (set by the front end that chose).
     pub probe_reason: String,
     /// What the source skipped or did differently: one line each.
@@ -100,6 +106,8 @@ impl RunSummary {
             events,
             lost_events,
             probe_source: "inproc".to_string(),
+            clock: String::new(),
+            clock_note: String::new(),
             probe_reason: String::new(),
             probe_notes: Vec::new(),
             checks,
@@ -192,6 +200,7 @@ pub fn run_session_with(
         },
     };
     let fs = Fs::mount(&spec.disk, opts.clone())?;
+    fs.attach_thread(ThreadRole::Main, 0);
     let (outcome, perf, perf_samples) =
         match FsFile::create(&fs, &spec.run.file, spec.run.file_size)
             .and_then(|f| run_counted(&f, &spec.run, progress, spec.perf))
@@ -229,15 +238,20 @@ pub fn run_session_with(
         check::annotate_folios(c, &events);
     }
 
-    let (lost, name, notes) = match &source {
+    let (lost, name, notes, clock) = match &source {
         Source::Inproc(r) => {
             let st: RecorderStats = r.stats();
-            (st.dropped, "inproc", Vec::new())
+            (st.dropped, "inproc", Vec::new(), r.clock().name())
         }
-        Source::External(t) => (t.lost(), t.name(), t.notes()),
+        Source::External(t) => (t.lost(), t.name(), t.notes(), "ktime"),
     };
     let mut summary = RunSummary::new(&spec.run, outcome, checks, events.len() as u64, lost);
     summary.probe_source = name.to_string();
+    summary.clock = clock.to_string();
+    summary.clock_note = match &source {
+        Source::Inproc(_) => crate::probe::clock::choice_note().to_string(),
+        Source::External(_) => "bpf_ktime_get_ns: CLOCK_MONOTONIC from the kernel".to_string(),
+    };
     summary.probe_notes = notes;
     let report = SessionReport {
         build: spec.build,

@@ -37,6 +37,7 @@ pub fn truncate_inode_pages_range(fs: &Fs, inode: &Inode, start: u64, end: u64) 
                 EventKind::FolioTruncated,
                 inode.ino,
                 f.index,
+                f.id,
                 0,
                 f.order as u64,
             );
@@ -54,6 +55,7 @@ pub fn truncate_inode_pages_range(fs: &Fs, inode: &Inode, start: u64, end: u64) 
                 EventKind::FolioTruncated,
                 inode.ino,
                 f.index,
+                f.id,
                 zs,
                 f.order as u64,
             );

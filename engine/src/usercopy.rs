@@ -62,7 +62,7 @@ pub fn copy_folio_from_iter_atomic(folio: &Folio, offset: usize, src: &[u8], rat
         } else {
             first + (pick - 1) * PAGE_SIZE as usize
         };
-        points::short_copy(folio.ino, folio.index, n as u64, stop as u64);
+        points::short_copy(folio.ino, folio.index, folio.id, n as u64, stop as u64);
         n = stop;
     }
     folio.copy_in(offset, &src[..n]);

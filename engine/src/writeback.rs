@@ -173,6 +173,9 @@ pub fn flush_all(fs: &Fs, mode: SyncMode) {
     for inode in fs.cached_inodes() {
         if inode.mapping.has_dirty() {
             any = true;
+            // Each pass is an op of its own, so `op` stays a key of the
+            // ops table and the pass's lock events name it.
+            let _op = points::OpScope::enter(points::next_op_id());
             points::op_begin(OpKind::Writeback, inode.ino, 0, 0);
             let r = writepages(fs, &inode, mode);
             points::op_end(

@@ -23,6 +23,7 @@ fn op_event(ts: u64, tid: u32, begin: bool, kind: OpKind, op: u64, a: u64, b: u6
         op,
         a,
         b,
+        fid: 0,
     }
 }
 

@@ -306,6 +306,7 @@ pub fn events_from(t: &Table) -> Result<Vec<Event>> {
             op: op[i],
             a: a[i],
             b: b[i] as u64,
+            fid: 0,
         })
         .collect())
 }

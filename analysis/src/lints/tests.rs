@@ -21,6 +21,7 @@ fn ev(ts: u64, tid: u32, kind: EventKind, class: u8, folio: u64, a: u64, b: u64)
         op: 1,
         a,
         b,
+        fid: 0,
     }
 }
 

@@ -125,6 +125,7 @@ mod annotate_tests {
             op: 0,
             a: order,
             b: 0,
+            fid: 0,
         };
         let events = [
             added(1, 3, 16, 2),

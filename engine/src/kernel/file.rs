@@ -15,7 +15,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub struct KernelFile {
@@ -23,7 +23,6 @@ pub struct KernelFile {
     path: PathBuf,
     ino: u64,
     recorder: Option<Arc<Recorder>>,
-    next_op: AtomicU64,
     /// Set from a signal handler: ends the workload early.
     cancel: Option<&'static AtomicBool>,
 }
@@ -70,7 +69,6 @@ impl KernelFile {
             path: path.to_path_buf(),
             ino: 0,
             recorder,
-            next_op: AtomicU64::new(1),
             cancel: None,
         };
         f.ino = f.stat()?.st_ino;
@@ -182,7 +180,12 @@ impl KernelFile {
 impl Target for KernelFile {
     fn begin_op(&self) -> OpGuard {
         recorder::attach(self.recorder.as_ref());
-        OpGuard::new(self.next_op.fetch_add(1, Ordering::Relaxed))
+        OpGuard::new(points::next_op_id())
+    }
+
+    fn thread_started(&self, thread: u32) {
+        recorder::attach(self.recorder.as_ref());
+        points::thread_role(crate::probe::ThreadRole::Worker, thread as u64);
     }
 
     fn write(&self, _op: &OpGuard, offset: u64, data: &[u8]) -> crate::Result<u64> {

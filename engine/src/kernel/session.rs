@@ -167,6 +167,8 @@ pub fn run_kernel_session_with(
     let mount = Mount::new(&dev.dev, &work.mnt, spec.fs.name())?;
 
     let rec = Recorder::new(spec.record_capacity);
+    crate::probe::recorder::attach(Some(&rec));
+    crate::probe::points::thread_role(crate::probe::ThreadRole::Main, 0);
     let path = work.mnt.join(format!("{}.dat", spec.run.workload.name()));
     let file = KernelFile::create(&path, Some(rec.clone()))?.with_cancel(spec.cancel);
     if let Some(t) = tracer.as_mut() {
@@ -250,7 +252,10 @@ pub fn run_kernel_session_with(
     }
     let st = rec.stats();
     let mut summary = RunSummary::new(&spec.run, outcome, checks, events.len() as u64, st.dropped);
+    summary.clock = rec.clock().name().to_string();
+    summary.clock_note = crate::probe::clock::choice_note().to_string();
     if let Some(t) = &tracer {
+        summary.clock = format!("{}+ktime", summary.clock);
         summary.lost_events += t.lost();
         summary.probe_source = format!("inproc+{}", t.name());
         summary.probe_notes = t.notes();

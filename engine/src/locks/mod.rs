@@ -17,12 +17,13 @@ pub(crate) fn acquire_traced(
     mode: LockMode,
     inode: u64,
     folio: u64,
+    fid: u64,
     try_fast: impl FnOnce() -> bool,
     slow: impl FnOnce(),
 ) {
     if !try_fast() {
-        points::lock_wait(class, mode, inode, folio);
+        points::lock_wait(class, mode, inode, folio, fid);
         slow();
     }
-    points::lock_acquired(class, mode, inode, folio);
+    points::lock_acquired(class, mode, inode, folio, fid);
 }

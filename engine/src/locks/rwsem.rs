@@ -6,7 +6,7 @@
 
 use super::acquire_traced;
 use crate::probe::points;
-use crate::probe::{LockClass, LockMode, NO_FOLIO};
+use crate::probe::{LockClass, LockMode, NO_FID, NO_FOLIO};
 use parking_lot::lock_api::RawRwLock as _;
 use parking_lot::RawRwLock;
 
@@ -30,6 +30,7 @@ impl InodeLock {
             LockMode::Exclusive,
             self.ino,
             NO_FOLIO,
+            NO_FID,
             || self.raw.try_lock_exclusive(),
             || self.raw.lock_exclusive(),
         );
@@ -37,7 +38,13 @@ impl InodeLock {
 
     /// inode_unlock(); the caller must hold the lock exclusively.
     pub fn unlock(&self) {
-        points::lock_released(LockClass::Inode, LockMode::Exclusive, self.ino, NO_FOLIO);
+        points::lock_released(
+            LockClass::Inode,
+            LockMode::Exclusive,
+            self.ino,
+            NO_FOLIO,
+            NO_FID,
+        );
         // SAFETY: callers pair this with lock(), as inode_unlock requires.
         unsafe { self.raw.unlock_exclusive() };
     }
@@ -49,13 +56,20 @@ impl InodeLock {
             LockMode::Shared,
             self.ino,
             NO_FOLIO,
+            NO_FID,
             || self.raw.try_lock_shared(),
             || self.raw.lock_shared(),
         );
     }
 
     pub fn unlock_shared(&self) {
-        points::lock_released(LockClass::Inode, LockMode::Shared, self.ino, NO_FOLIO);
+        points::lock_released(
+            LockClass::Inode,
+            LockMode::Shared,
+            self.ino,
+            NO_FOLIO,
+            NO_FID,
+        );
         // SAFETY: paired with lock_shared().
         unsafe { self.raw.unlock_shared() };
     }

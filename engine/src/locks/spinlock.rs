@@ -6,7 +6,7 @@
 
 use super::acquire_traced;
 use crate::probe::points;
-use crate::probe::{LockClass, LockMode, NO_FOLIO};
+use crate::probe::{LockClass, LockMode, NO_FID, NO_FOLIO};
 use parking_lot::lock_api::RawMutex as _;
 use parking_lot::RawMutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +44,7 @@ impl ISize {
             LockMode::Exclusive,
             self.ino,
             NO_FOLIO,
+            NO_FID,
             || self.i_lock.try_lock(),
             || self.i_lock.lock(),
         );
@@ -67,7 +68,13 @@ impl ILockGuard<'_> {
 
 impl Drop for ILockGuard<'_> {
     fn drop(&mut self) {
-        points::lock_released(LockClass::ILock, LockMode::Exclusive, self.s.ino, NO_FOLIO);
+        points::lock_released(
+            LockClass::ILock,
+            LockMode::Exclusive,
+            self.s.ino,
+            NO_FOLIO,
+            NO_FID,
+        );
         // SAFETY: the guard exists only while i_lock is held.
         unsafe { self.s.i_lock.unlock() };
     }

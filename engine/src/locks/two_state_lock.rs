@@ -9,7 +9,7 @@
 
 use super::acquire_traced;
 use crate::probe::points;
-use crate::probe::{LockClass, LockMode, NO_FOLIO};
+use crate::probe::{LockClass, LockMode, NO_FID, NO_FOLIO};
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
@@ -95,6 +95,7 @@ impl TwoStateLock {
             mode,
             self.ino,
             NO_FOLIO,
+            NO_FID,
             || self.try_lock(side),
             || self.lock_slow(side),
         );
@@ -102,7 +103,7 @@ impl TwoStateLock {
 
     /// bch2_two_state_unlock(): bch2_pagecache_add_put / bch2_pagecache_block_put
     pub fn unlock(&self, side: Side) {
-        points::lock_released(side.class(), LockMode::Shared, self.ino, NO_FOLIO);
+        points::lock_released(side.class(), LockMode::Shared, self.ino, NO_FOLIO, NO_FID);
         let prev = self.v.fetch_sub(side.step(), Ordering::SeqCst);
         debug_assert!(
             prev != 0 && prev.signum() == side.step(),

@@ -5,7 +5,7 @@ use crate::fs::Fs;
 use crate::mm::migrate::migrate_folio;
 use crate::mm::pick_inode;
 use crate::probe::points;
-use crate::probe::{MmAction, NO_FOLIO};
+use crate::probe::{MmAction, NO_FID, NO_FOLIO};
 use std::sync::atomic::Ordering;
 
 pub fn compact_one_inode(fs: &Fs, rng: &mut u64) {
@@ -18,6 +18,6 @@ pub fn compact_one_inode(fs: &Fs, rng: &mut u64) {
         .iter()
         .filter(|f| migrate_folio(fs, &inode, f))
         .count();
-    points::mm_action(MmAction::Compact, inode.ino, NO_FOLIO, moved as u64);
+    points::mm_action(MmAction::Compact, inode.ino, NO_FOLIO, NO_FID, moved as u64);
     fs.counters.compactions.fetch_add(1, Ordering::Relaxed);
 }

@@ -19,14 +19,14 @@ pub fn migrate_folio(fs: &Fs, inode: &Inode, old: &Arc<Folio>) -> bool {
     // The planted bug skips the folio lock: the copy races with writers.
     let unlocked = fs.knobs.inject.migrate_without_folio_lock;
     if !unlocked && !old.trylock() {
-        points::mm_action(MmAction::MigrateSkip, inode.ino, old.index, old.id);
+        points::mm_action(MmAction::MigrateSkip, inode.ino, old.index, old.id, old.id);
         return false;
     }
     if old.test_removed() || old.test_writeback() {
         if !unlocked {
             old.unlock();
         }
-        points::mm_action(MmAction::MigrateSkip, inode.ino, old.index, old.id);
+        points::mm_action(MmAction::MigrateSkip, inode.ino, old.index, old.id, old.id);
         return false;
     }
     let new = Arc::new(Folio::new(inode.ino, old.index, old.order));
@@ -45,10 +45,11 @@ pub fn migrate_folio(fs: &Fs, inode: &Inode, old: &Arc<Folio>) -> bool {
             EventKind::FolioMigrated,
             inode.ino,
             old.index,
+            old.id,
             old.order as u64,
             new.id,
         );
-        points::mm_action(MmAction::Migrate, inode.ino, old.index, old.id);
+        points::mm_action(MmAction::Migrate, inode.ino, old.index, old.id, old.id);
         fs.counters.migrated_folios.fetch_add(1, Ordering::Relaxed);
     }
     new.unlock();

@@ -13,6 +13,7 @@ pub mod reclaim;
 use crate::error::Result;
 use crate::fs::Fs;
 use crate::inode::Inode;
+use crate::probe::ThreadRole;
 use crate::usercopy::splitmix64;
 use std::cell::Cell;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ pub(crate) fn spawn_threads(fs: &Arc<Fs>) -> Result<Vec<JoinHandle<()>>> {
     let mut v = Vec::new();
     if k.reclaim_limit_bytes > 0 {
         v.push(fs.spawn_background(
-            "lockline-reclaim",
+            ThreadRole::Reclaim,
             RECLAIM_PERIOD,
             reclaim::shrink_page_cache,
         )?);
@@ -35,7 +36,7 @@ pub(crate) fn spawn_threads(fs: &Arc<Fs>) -> Result<Vec<JoinHandle<()>>> {
     if k.migration_interval_us > 0 {
         let seed = Cell::new(k.seed ^ 0x6d696772);
         v.push(fs.spawn_background(
-            "lockline-migrate",
+            ThreadRole::Migrate,
             Duration::from_micros(k.migration_interval_us),
             move |fs| {
                 let mut s = seed.get();
@@ -47,7 +48,7 @@ pub(crate) fn spawn_threads(fs: &Arc<Fs>) -> Result<Vec<JoinHandle<()>>> {
     if k.compaction_interval_ms > 0 {
         let seed = Cell::new(k.seed ^ 0x636f6d70);
         v.push(fs.spawn_background(
-            "lockline-compact",
+            ThreadRole::Compaction,
             Duration::from_millis(k.compaction_interval_ms),
             move |fs| {
                 let mut s = seed.get();

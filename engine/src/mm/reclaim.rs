@@ -4,7 +4,7 @@
 
 use crate::fs::Fs;
 use crate::probe::points;
-use crate::probe::{EventKind, MmAction, NO_FOLIO};
+use crate::probe::{EventKind, MmAction, NO_FID, NO_FOLIO};
 use std::sync::atomic::Ordering;
 
 /// Evicts clean folios until the page cache is under 90% of the limit.
@@ -34,6 +34,7 @@ pub fn shrink_page_cache(fs: &Fs) {
                     EventKind::FolioRemoved,
                     inode.ino,
                     f.index,
+                    f.id,
                     f.order as u64,
                     0,
                 );
@@ -44,6 +45,6 @@ pub fn shrink_page_cache(fs: &Fs) {
         }
     }
     if freed > 0 {
-        points::mm_action(MmAction::Reclaim, 0, NO_FOLIO, freed);
+        points::mm_action(MmAction::Reclaim, 0, NO_FOLIO, NO_FID, freed);
     }
 }

@@ -10,14 +10,15 @@
 
 use super::recorder;
 use super::schema::{
-    now_ns, Code, Event, EventKind, LockClass, LockMode, MmAction, OpKind, NO_FOLIO,
+    now_ns, Code, Event, EventKind, LockClass, LockMode, MmAction, OpKind, ThreadRole, NO_FID,
+    NO_FOLIO,
 };
 use parking_lot::RwLock;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-type ProbeFn = extern "C" fn(u32, u64, u64, u64, u64, u64);
+type ProbeFn = extern "C" fn(u32, u64, u64, u64, u64, u64, u64);
 
 macro_rules! probe_points {
     ($($sym:ident => $kind:ident,)*) => {
@@ -25,15 +26,19 @@ macro_rules! probe_points {
             #[cfg(target_arch = "x86_64")]
             #[unsafe(naked)]
             #[no_mangle]
-            pub extern "C" fn $sym(_code: u32, _inode: u64, _folio: u64, _op: u64, _a: u64, _b: u64) {
+            pub extern "C" fn $sym(
+                _code: u32, _inode: u64, _folio: u64, _op: u64, _a: u64, _b: u64, _fid: u64,
+            ) {
                 core::arch::naked_asm!(".byte 0x0f, 0x1f, 0x44, 0x00, 0x00", "ret");
             }
 
             #[cfg(not(target_arch = "x86_64"))]
             #[no_mangle]
             #[inline(never)]
-            pub extern "C" fn $sym(code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64) {
-                std::hint::black_box((code, inode, folio, op, a, b));
+            pub extern "C" fn $sym(
+                code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64, fid: u64,
+            ) {
+                std::hint::black_box((code, inode, folio, op, a, b, fid));
             }
         )*
 
@@ -71,6 +76,17 @@ probe_points! {
     lockline_op_begin => OpBegin,
     lockline_op_end => OpEnd,
     lockline_mm_action => MmAction,
+    lockline_thread_role => ThreadRole,
+}
+
+/// Op ids come from one counter per process, so they stay unique within a
+/// trace across remounts and targets: the ops table's `op` is a key.
+static NEXT_OP: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh op id.
+#[inline]
+pub fn next_op_id() -> u64 {
+    NEXT_OP.fetch_add(1, Ordering::Relaxed)
 }
 
 thread_local! {
@@ -119,39 +135,60 @@ pub fn set_hook(hook: Option<Hook>) {
     HOOK_ON.store(on, Ordering::Release);
 }
 
+/// One probe hit's values (the probe ABI without the timestamp and tid).
+#[derive(Clone, Copy)]
+struct Hit {
+    code: u32,
+    inode: u64,
+    folio: u64,
+    op: u64,
+    a: u64,
+    b: u64,
+    fid: u64,
+}
+
 #[cold]
-fn call_hook(code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64) {
+fn call_hook(h: Hit) {
     let hook = HOOK.read().clone();
-    if let Some(h) = hook {
-        h(&Event {
+    if let Some(hook) = hook {
+        hook(&Event {
             ts_ns: now_ns(),
             // SAFETY: gettid has no preconditions.
             tid: unsafe { libc::gettid() as u32 },
-            code,
-            inode,
-            folio,
-            op,
-            a,
-            b,
+            code: h.code,
+            inode: h.inode,
+            folio: h.folio,
+            op: h.op,
+            a: h.a,
+            b: h.b,
+            fid: h.fid,
         });
     }
 }
 
 #[inline(always)]
-fn emit(kind: EventKind, class: u8, mode: u8, inode: u64, folio: u64, a: u64, b: u64) {
-    let code = Code::pack(kind, class, mode);
-    let op = current_op();
-    recorder::record(code, inode, folio, op, a, b);
+#[allow(clippy::too_many_arguments)]
+fn emit(kind: EventKind, class: u8, mode: u8, inode: u64, folio: u64, a: u64, b: u64, fid: u64) {
+    let h = Hit {
+        code: Code::pack(kind, class, mode),
+        inode,
+        folio,
+        op: current_op(),
+        a,
+        b,
+        fid,
+    };
+    recorder::record(h.code, h.inode, h.folio, h.op, h.a, h.b, h.fid);
     if HOOK_ON.load(Ordering::Relaxed) {
-        call_hook(code, inode, folio, op, a, b);
+        call_hook(h);
     }
     if let Some(sym) = symbol_for(kind) {
-        sym(code, inode, folio, op, a, b);
+        sym(h.code, h.inode, h.folio, h.op, h.a, h.b, h.fid);
     }
 }
 
 #[inline(always)]
-pub fn lock_wait(class: LockClass, mode: LockMode, inode: u64, folio: u64) {
+pub fn lock_wait(class: LockClass, mode: LockMode, inode: u64, folio: u64, fid: u64) {
     emit(
         EventKind::LockWait,
         class as u8,
@@ -160,10 +197,11 @@ pub fn lock_wait(class: LockClass, mode: LockMode, inode: u64, folio: u64) {
         folio,
         0,
         0,
+        fid,
     );
 }
 #[inline(always)]
-pub fn lock_acquired(class: LockClass, mode: LockMode, inode: u64, folio: u64) {
+pub fn lock_acquired(class: LockClass, mode: LockMode, inode: u64, folio: u64, fid: u64) {
     emit(
         EventKind::LockAcquired,
         class as u8,
@@ -172,10 +210,11 @@ pub fn lock_acquired(class: LockClass, mode: LockMode, inode: u64, folio: u64) {
         folio,
         0,
         0,
+        fid,
     );
 }
 #[inline(always)]
-pub fn lock_released(class: LockClass, mode: LockMode, inode: u64, folio: u64) {
+pub fn lock_released(class: LockClass, mode: LockMode, inode: u64, folio: u64, fid: u64) {
     emit(
         EventKind::LockReleased,
         class as u8,
@@ -184,22 +223,33 @@ pub fn lock_released(class: LockClass, mode: LockMode, inode: u64, folio: u64) {
         folio,
         0,
         0,
+        fid,
     );
 }
 
-/// Folio events: `a` and `b` as documented on each [`EventKind`].
+/// Folio events: `a` and `b` as documented on each [`EventKind`]; `fid`
+/// the folio's identity.
 #[inline(always)]
-pub fn folio(kind: EventKind, inode: u64, index: u64, a: u64, b: u64) {
-    emit(kind, 0, 0, inode, index, a, b);
+pub fn folio(kind: EventKind, inode: u64, index: u64, fid: u64, a: u64, b: u64) {
+    emit(kind, 0, 0, inode, index, a, b, fid);
 }
 
 #[inline(always)]
 pub fn isize_changed(inode: u64, old: u64, new: u64) {
-    emit(EventKind::IsizeChanged, 0, 0, inode, NO_FOLIO, old, new);
+    emit(
+        EventKind::IsizeChanged,
+        0,
+        0,
+        inode,
+        NO_FOLIO,
+        old,
+        new,
+        NO_FID,
+    );
 }
 #[inline(always)]
-pub fn short_copy(inode: u64, index: u64, asked: u64, copied: u64) {
-    emit(EventKind::ShortCopy, 0, 0, inode, index, asked, copied);
+pub fn short_copy(inode: u64, index: u64, fid: u64, asked: u64, copied: u64) {
+    emit(EventKind::ShortCopy, 0, 0, inode, index, asked, copied, fid);
 }
 #[inline(always)]
 pub fn write_restart(inode: u64, written: u64, written2: u64) {
@@ -211,6 +261,7 @@ pub fn write_restart(inode: u64, written: u64, written2: u64) {
         NO_FOLIO,
         written,
         written2,
+        NO_FID,
     );
 }
 #[inline(always)]
@@ -223,6 +274,7 @@ pub fn op_begin(kind: OpKind, inode: u64, offset: u64, len: u64) {
         NO_FOLIO,
         offset,
         len,
+        NO_FID,
     );
 }
 #[inline(always)]
@@ -235,11 +287,37 @@ pub fn op_end(kind: OpKind, inode: u64, offset: u64, result: i64) {
         NO_FOLIO,
         offset,
         result as u64,
+        NO_FID,
     );
 }
 #[inline(always)]
-pub fn mm_action(action: MmAction, inode: u64, index: u64, arg: u64) {
-    emit(EventKind::MmAction, action as u8, 0, inode, index, arg, 0);
+pub fn mm_action(action: MmAction, inode: u64, index: u64, fid: u64, arg: u64) {
+    emit(
+        EventKind::MmAction,
+        action as u8,
+        0,
+        inode,
+        index,
+        arg,
+        0,
+        fid,
+    );
+}
+
+/// Announces what the calling thread is for; call once when it starts,
+/// after attaching it to the run's recorder.
+#[inline]
+pub fn thread_role(role: ThreadRole, index: u64) {
+    emit(
+        EventKind::ThreadRole,
+        role as u8,
+        0,
+        0,
+        NO_FOLIO,
+        index,
+        0,
+        NO_FID,
+    );
 }
 
 #[cfg(test)]

@@ -180,7 +180,8 @@ pub fn enabled() -> bool {
 
 /// Records one event, stamped now, when the calling thread is attached.
 #[inline]
-pub fn record(code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64) {
+#[allow(clippy::too_many_arguments)]
+pub fn record(code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64, fid: u64) {
     LOCAL.with(|l| {
         let Ok(mut l) = l.try_borrow_mut() else {
             return;
@@ -210,6 +211,7 @@ pub fn record(code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64) {
             op,
             a,
             b,
+            fid,
         });
     });
 }
@@ -223,11 +225,11 @@ mod tests {
     #[test]
     fn records_only_when_attached() {
         let rec = Recorder::new(1000);
-        points::lock_acquired(LockClass::Inode, LockMode::Exclusive, 1, 0);
+        points::lock_acquired(LockClass::Inode, LockMode::Exclusive, 1, 0, 0);
         attach(Some(&rec));
-        points::lock_acquired(LockClass::Inode, LockMode::Exclusive, 2, 0);
+        points::lock_acquired(LockClass::Inode, LockMode::Exclusive, 2, 0, 0);
         attach(None);
-        points::lock_acquired(LockClass::Inode, LockMode::Exclusive, 3, 0);
+        points::lock_acquired(LockClass::Inode, LockMode::Exclusive, 3, 0, 0);
         let ev = rec.drain();
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].inode, 2);
@@ -247,7 +249,7 @@ mod tests {
                 std::thread::spawn(move || {
                     attach(Some(&rec));
                     for i in 0..per_thread {
-                        points::lock_released(LockClass::Folio, LockMode::Exclusive, t, i);
+                        points::lock_released(LockClass::Folio, LockMode::Exclusive, t, i, 1);
                     }
                 })
             })

@@ -5,6 +5,9 @@ use serde::Serialize;
 /// Folio index meaning "no folio".
 pub const NO_FOLIO: u64 = u64::MAX;
 
+/// Folio identity meaning "no folio" (identities start at 1).
+pub const NO_FID: u64 = 0;
+
 macro_rules! code_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $val:expr => $s:literal,)* }) => {
         $(#[$m])*
@@ -81,6 +84,24 @@ code_enum! {
         /// Kernel sources only. a = file position, b = bytes copied
         /// (ext4:ext4_da_write_end)
         WriteEnd = 22 => "write_end",
+        /// class = ThreadRole, a = index within the role (a worker's stamp
+        /// thread index); emitted once when an engine thread starts
+        ThreadRole = 23 => "thread_role",
+    }
+}
+
+code_enum! {
+    /// What an engine thread is for, announced by a thread_role event so
+    /// traces name lanes from the engine instead of guessing.
+    ThreadRole {
+        /// The session's own thread: file creation, checks, fsync, read-back.
+        Main = 1 => "main",
+        /// A workload thread; its index is the stamps' thread index.
+        Worker = 2 => "worker",
+        Flusher = 3 => "flusher",
+        Reclaim = 4 => "reclaim",
+        Migrate = 5 => "migrate",
+        Compaction = 6 => "compaction",
     }
 }
 
@@ -179,7 +200,7 @@ impl Code {
 
 /// One event, as recorded in process or decoded from the eBPF ring buffer.
 /// `repr(C)` so the eBPF side can use the same layout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[repr(C)]
 pub struct Event {
     /// CLOCK_MONOTONIC nanoseconds (the clock bpf_ktime_get_ns reads).
@@ -192,6 +213,10 @@ pub struct Event {
     pub op: u64,
     pub a: u64,
     pub b: u64,
+    /// The folio's identity ([`NO_FID`] for none): a serial given when the
+    /// folio is created, a new one when migration replaces it, so two
+    /// folios that held one index at different times stay apart.
+    pub fid: u64,
 }
 
 impl Event {
@@ -226,6 +251,9 @@ impl Event {
                 | EventKind::SyscallExit,
             ) => OpKind::from_u8(class).map(OpKind::name).unwrap_or(""),
             Some(EventKind::MmAction) => MmAction::from_u8(class).map(MmAction::name).unwrap_or(""),
+            Some(EventKind::ThreadRole) => ThreadRole::from_u8(class)
+                .map(ThreadRole::name)
+                .unwrap_or(""),
             _ => "",
         }
     }
@@ -262,6 +290,6 @@ mod tests {
     #[test]
     fn event_layout_is_stable() {
         // The eBPF programs mirror this layout; a change here breaks them.
-        assert_eq!(std::mem::size_of::<Event>(), 56);
+        assert_eq!(std::mem::size_of::<Event>(), 64);
     }
 }

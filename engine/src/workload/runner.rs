@@ -158,6 +158,10 @@ impl Target for FsFile<'_> {
     fn ino(&self) -> u64 {
         self.ino
     }
+    fn thread_started(&self, thread: u32) {
+        self.fs
+            .attach_thread(crate::probe::ThreadRole::Worker, thread as u64);
+    }
 }
 
 /// Runs `spec` against `target`, preparing the file as the pattern asks.
