@@ -13,14 +13,16 @@ import pyarrow.parquet as pq
 
 SCHEMA = {
     "meta": {"schema_version": pl.UInt32, "build": pl.String, "workload": pl.String, "seed": pl.UInt64,
-             "threads": pl.UInt32, "knobs_json": pl.String, "probe_source": pl.String, "lost_events": pl.UInt64,
+             "threads": pl.UInt32, "knobs_json": pl.String, "probe_source": pl.String, "clock": pl.String,
+             "clock_note": pl.String, "lost_events": pl.UInt64,
              "host": pl.String, "kernel": pl.String, "ino": pl.UInt64, "seconds": pl.Float64,
              "final_check": pl.String},
     "events": {"ts_ns": pl.UInt64, "tid": pl.UInt32, "code": pl.UInt32, "kind": pl.String, "class": pl.String,
-               "mode": pl.String, "inode": pl.UInt64, "folio": pl.UInt64, "op": pl.UInt64, "a": pl.UInt64,
+               "mode": pl.String, "inode": pl.UInt64, "folio": pl.UInt64, "fid": pl.UInt64, "op": pl.UInt64, "a": pl.UInt64,
                "b": pl.Int64},
     "ops": {"op": pl.UInt64, "tid": pl.UInt32, "kind": pl.String, "ino": pl.UInt64, "offset": pl.UInt64,
-            "len": pl.UInt64, "begin_ns": pl.UInt64, "end_ns": pl.UInt64, "result": pl.Int64},
+            "len": pl.UInt64, "begin_ns": pl.UInt64, "end_ns": pl.UInt64, "result": pl.Int64,
+            "thread": pl.UInt32},
     "violations": {"id": pl.UInt32, "check": pl.String, "class": pl.String, "ino": pl.UInt64,
                    "first_sector": pl.UInt64, "nr_sectors": pl.UInt64, "folio_index": pl.UInt64,
                    "folio_first": pl.UInt64, "folio_order": pl.UInt8, "ops": pl.List(pl.UInt64),
@@ -46,8 +48,17 @@ def check(trace):
                 problems.append(f"column {name} is {df.schema[name]}, expected {dtype}")
         if table == "meta" and df.height != 1:
             problems.append(f"{df.height} rows, expected 1")
+        if table == "meta" and df.height and df["schema_version"][0] != 2:
+            problems.append(f"schema_version {df['schema_version'][0]}, expected 2")
         if table == "events" and df.height and not df["ts_ns"].is_sorted():
             problems.append("events not sorted by ts_ns")
+        if table == "ops" and df.height and df["op"].n_unique() != df.height:
+            problems.append(f"op is not a key: {df.height - df['op'].n_unique()} repeated ids")
+        if table == "events" and df.height:
+            # A folio identity belongs to one (inode, index) for its life.
+            f = df.filter(pl.col("fid").is_not_null()).select("inode", "folio", "fid").unique()
+            if f.height and f["fid"].n_unique() != f.height:
+                problems.append("a folio identity appears at two indices")
         print(f"{trace}/{table}: {df.height} rows, {len(df.columns)} columns: {'ok' if not problems else '; '.join(problems)}")
         bad += problems
     return bad

@@ -42,6 +42,8 @@ fn meta(build: &str, s: &RunSummary, knobs_json: String, summary_json: String) -
         threads: s.threads,
         knobs_json,
         probe_source: s.probe_source.clone(),
+        clock: s.clock.clone(),
+        clock_note: s.clock_note.clone(),
         lost_events: s.lost_events,
         host,
         kernel,

@@ -1,7 +1,10 @@
 //! A violation's blame window: from the first op involved beginning to the
-//! last one ending, every event of every thread on that inode — the lock
+//! last one ending — widened to the culprit's event when that came later
+//! (or earlier) — every event of every thread on that inode: the lock
 //! hand-offs and folio changes one of which let the write go missing.
 
+use crate::consistency::Consistency;
+use crate::culprit::{self, Culprit};
 use crate::trace::{Trace, ViolationRow};
 use serde::Serialize;
 
@@ -25,6 +28,11 @@ pub struct BlameWindow {
     pub events: Vec<u64>,
     /// Events in the window beyond MAX_EVENTS.
     pub cut: u64,
+    /// The event that lost the data, when the trace shows it.
+    pub culprit: Option<Culprit>,
+    /// The window overlaps a stretch where the trace contradicts itself
+    /// (see consistency.rs): its verdict cannot be trusted.
+    pub inconclusive: bool,
 }
 
 /// The window of one violation: (begin, end) of its ops; an op that never
@@ -40,8 +48,17 @@ pub fn span(trace: &Trace, v: &ViolationRow) -> Option<(u64, u64)> {
     Some((begin, end.max(begin)))
 }
 
-pub fn window(trace: &Trace, v: &ViolationRow) -> Option<BlameWindow> {
-    let (begin, end) = span(trace, v)?;
+/// The ops' span widened to include the culprit's event.
+pub fn span_with(trace: &Trace, v: &ViolationRow, c: Option<&Culprit>) -> Option<(u64, u64)> {
+    let (b, e) = span(trace, v)?;
+    Some(match c {
+        Some(c) => (b.min(c.ts_ns), e.max(c.ts_ns)),
+        None => (b, e),
+    })
+}
+
+pub fn window(trace: &Trace, v: &ViolationRow, c: Option<Culprit>) -> Option<BlameWindow> {
+    let (begin, end) = span_with(trace, v, c.as_ref())?;
     let ev = &trace.events;
     let lo = ev.partition_point(|e| e.ts_ns < begin);
     let hi = ev.partition_point(|e| e.ts_ns <= end);
@@ -75,13 +92,21 @@ pub fn window(trace: &Trace, v: &ViolationRow) -> Option<BlameWindow> {
         tids,
         events,
         cut,
+        culprit: c,
+        inconclusive: false,
     })
 }
 
-/// Windows of every violation of the final check.
-pub fn windows(trace: &Trace) -> Vec<BlameWindow> {
+/// Windows of every violation of the final check, each with its culprit
+/// and marked inconclusive where `consistency` found the trace untrustworthy.
+pub fn windows(trace: &Trace, consistency: &Consistency) -> Vec<BlameWindow> {
+    let mut culprits = culprit::culprits(trace);
     trace
         .final_violations()
-        .filter_map(|v| window(trace, v))
+        .filter_map(|v| window(trace, v, culprits.remove(&v.id)))
+        .map(|mut w| {
+            w.inconclusive = consistency.overlaps(w.begin_ns, w.end_ns);
+            w
+        })
         .collect()
 }

@@ -13,6 +13,9 @@ pub struct Hold {
     pub tid: u32,
     pub inode: u64,
     pub folio: u64,
+    /// Folio identity (0 for inode-wide locks): migration's old and new
+    /// folio at one index are two locks.
+    pub fid: u64,
     pub op: u64,
     /// When the thread started waiting, if it had to.
     pub wait_ns: Option<u64>,
@@ -30,7 +33,7 @@ impl Hold {
     }
 }
 
-type Key = (u32, LockClass, u64, u64);
+type Key = (u32, LockClass, u64, u64, u64);
 
 /// Pairs lock events into holds. Shared locks may be held several times by
 /// one thread (recursive add-lock holds); they pair last-in first-out.
@@ -42,7 +45,7 @@ pub fn holds_from_events(events: &[Event]) -> Vec<Hold> {
         let (Some(kind), Some(class)) = (e.kind(), e.lock_class()) else {
             continue;
         };
-        let key = (e.tid, class, e.inode, e.folio);
+        let key = (e.tid, class, e.inode, e.folio, e.fid);
         match kind {
             EventKind::LockWait => {
                 waiting.insert(key, e.ts_ns);
@@ -54,6 +57,7 @@ pub fn holds_from_events(events: &[Event]) -> Vec<Hold> {
                     tid: e.tid,
                     inode: e.inode,
                     folio: e.folio,
+                    fid: e.fid,
                     op: e.op,
                     wait_ns: waiting.remove(&key),
                     acquired_ns: e.ts_ns,

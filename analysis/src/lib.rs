@@ -4,7 +4,9 @@
 
 pub mod blame;
 pub mod chrome;
+pub mod consistency;
 pub mod counters;
+pub mod culprit;
 pub mod holds;
 pub mod lints;
 pub mod report;

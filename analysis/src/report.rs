@@ -4,6 +4,7 @@
 //! findings — as one serializable value with a text rendering.
 
 use crate::blame::{self, BlameWindow};
+use crate::consistency::{self, Consistency};
 use crate::holds::holds_from_events;
 use crate::lints::{self, Finding, LintOptions};
 use crate::stats::{lock_stats, LockStats};
@@ -28,6 +29,7 @@ pub struct TraceInfo {
     pub workload: String,
     pub seed: u64,
     pub probe_source: String,
+    pub clock: String,
     pub events: u64,
     pub lost_events: u64,
     pub ops: u64,
@@ -59,6 +61,9 @@ pub struct LintSummary {
 #[derive(Clone, Debug, Serialize)]
 pub struct Analysis {
     pub trace: TraceInfo,
+    /// The trace's own impossibilities, checked before anything else is
+    /// believed.
+    pub consistency: Consistency,
     pub events_by_kind: BTreeMap<&'static str, u64>,
     pub locks: Vec<LockStats>,
     pub threads: Vec<ThreadLocks>,
@@ -70,6 +75,7 @@ pub struct Analysis {
 
 pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
     let events = &trace.events;
+    let consistency = consistency::check(trace);
     // Counted by kind byte first: a map lookup per event costs more than
     // the rest of this pass.
     let mut counts = [0u64; 256];
@@ -138,6 +144,7 @@ pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
             workload: trace.meta.workload.clone(),
             seed: trace.meta.seed,
             probe_source: trace.meta.probe_source.clone(),
+            clock: trace.meta.clock.clone(),
             events: events.len() as u64,
             lost_events: trace.meta.lost_events,
             ops: trace.ops.len() as u64,
@@ -147,7 +154,8 @@ pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
         events_by_kind: by_kind,
         locks: lock_stats(&holds),
         threads: per.into_values().collect(),
-        blame: blame::windows(trace),
+        blame: blame::windows(trace, &consistency),
+        consistency,
         lints: lint_rows,
         findings,
     }
@@ -167,6 +175,23 @@ impl Analysis {
             "{} on {}, seed {}: {} events ({}; {} lost), {} ops in {:.2} s, {} violations in the final check",
             t.workload, t.build, t.seed, t.events, t.probe_source, t.lost_events, t.ops, t.seconds, t.violations
         );
+        let c = &self.consistency;
+        let _ = writeln!(
+            s,
+            "\n{} (clock: {})",
+            c.summary_line(t.events as usize),
+            if t.clock.is_empty() {
+                "unknown"
+            } else {
+                &t.clock
+            }
+        );
+        for (rule, n) in c.counts.iter().filter(|(_, n)| *n > 0) {
+            let _ = writeln!(s, "  {rule}: {n}");
+            for f in c.findings.iter().filter(|f| f.rule == *rule).take(3) {
+                let _ = writeln!(s, "    {}", f.message);
+            }
+        }
         let _ = writeln!(s, "\nlock holds and waits (µs):");
         let _ = writeln!(
             s,
@@ -254,7 +279,24 @@ impl Analysis {
                     String::new()
                 }
             );
+            if b.inconclusive {
+                let _ = writeln!(
+                    s,
+                    "    INCONCLUSIVE: the window overlaps a stretch where the trace contradicts itself"
+                );
+            }
             let _ = writeln!(s, "    {}", b.explanation);
+            match &b.culprit {
+                Some(c) => {
+                    let _ = writeln!(s, "    {}", c.line);
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "    culprit: not found (no event on the write's folios lost its data)"
+                    );
+                }
+            }
         }
         s
     }

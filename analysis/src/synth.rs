@@ -45,7 +45,12 @@ impl Emitter {
             op,
             a,
             b,
-            fid: 0,
+            // One folio per index: the synthetic run never migrates.
+            fid: if folio == NO_FOLIO {
+                0
+            } else {
+                folio / FOLIO_PAGES + 1
+            },
         });
     }
     fn lock(
@@ -211,6 +216,7 @@ pub fn generate(events: usize, threads: u32, seed: u64) -> Trace {
             threads,
             knobs_json: "{}".into(),
             probe_source: "synthetic".into(),
+            clock: "synthetic".into(),
             ino: INO,
             seconds: (e.ts - 1_000_000) as f64 / 1e9,
             final_check: "after-remount".into(),

@@ -1,8 +1,10 @@
-//! Names for the threads of a trace, from what each one did: workload
-//! workers run file ops, the flusher runs writeback, the mm threads emit
-//! their actions. Traces carry only tids; every view labels lanes with these.
+//! Names for the threads of a trace. Engine threads announce their role
+//! (thread_role events: main, worker N with its stamp index, flusher,
+//! reclaim, migrate, compaction); threads that did not — kernel workers, a
+//! trace attached after the threads started, traces from before schema 2 —
+//! are named from what they did. Every view labels lanes with these.
 
-use lockline_engine::probe::{Event, EventKind, MmAction, OpKind};
+use lockline_engine::probe::{Event, EventKind, MmAction, OpKind, ThreadRole};
 use std::collections::BTreeMap;
 
 #[derive(Default)]
@@ -13,9 +15,48 @@ struct Seen {
     mm: BTreeMap<&'static str, u64>,
 }
 
-/// tid → name: "worker N" (numbered by first appearance), "flusher",
-/// "reclaim", "migrate", "compaction", or "thread <tid>".
+/// tid → name: the announced role ("main", "worker N" with N the stamps'
+/// thread index, "flusher", "reclaim", "migrate", "compaction"), else a
+/// guess from the thread's events, else "thread <tid>".
 pub fn names(events: &[Event]) -> BTreeMap<u32, String> {
+    let mut out = guessed(events);
+    let roles = roles(events);
+    if roles.is_empty() {
+        return out;
+    }
+    for (tid, name) in out.iter_mut() {
+        match roles.get(tid) {
+            Some(r) => *name = r.clone(),
+            // Announced workers own the "worker N" names.
+            None if name.starts_with("worker ") => *name = format!("thread {tid}"),
+            None => {}
+        }
+    }
+    for (tid, r) in roles {
+        out.entry(tid).or_insert(r);
+    }
+    out
+}
+
+/// Names from thread_role events.
+pub fn roles(events: &[Event]) -> BTreeMap<u32, String> {
+    events
+        .iter()
+        .filter(|e| e.kind() == Some(EventKind::ThreadRole))
+        .filter_map(|e| {
+            let role = ThreadRole::from_u8((e.code >> 8) as u8)?;
+            let name = match role {
+                ThreadRole::Worker => format!("worker {}", e.a),
+                r => r.name().to_string(),
+            };
+            Some((e.tid, name))
+        })
+        .collect()
+}
+
+/// Names guessed from what each thread did: workers numbered by first
+/// appearance.
+fn guessed(events: &[Event]) -> BTreeMap<u32, String> {
     let mut seen: BTreeMap<u32, Seen> = BTreeMap::new();
     let mut last: Option<u32> = None;
     for e in events {
@@ -121,5 +162,26 @@ mod tests {
         assert_eq!(n[&5], "migrate");
         assert_eq!(n[&6], "compaction");
         assert_eq!(n[&8], "thread 8");
+    }
+
+    #[test]
+    fn announced_roles_win() {
+        let role = |ts, tid, r: ThreadRole, a| Event {
+            a,
+            ..ev(ts, tid, EventKind::ThreadRole, r as u8)
+        };
+        let evs = [
+            role(0, 1, ThreadRole::Main, 0),
+            ev(1, 1, EventKind::OpBegin, OpKind::Write as u8),
+            role(2, 7, ThreadRole::Worker, 3),
+            ev(3, 7, EventKind::OpBegin, OpKind::Write as u8),
+            ev(4, 9, EventKind::OpBegin, OpKind::Write as u8),
+            role(5, 4, ThreadRole::Flusher, 0),
+        ];
+        let n = names(&evs);
+        assert_eq!(n[&1], "main");
+        assert_eq!(n[&7], "worker 3");
+        assert_eq!(n[&9], "thread 9");
+        assert_eq!(n[&4], "flusher");
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a table's columns change meaning or type. Readers refuse
 /// other versions rather than guess.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What produced the trace. One row in the store's `meta` table.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,11 @@ pub struct TraceMeta {
     pub knobs_json: String,
     /// inproc or ebpf.
     pub probe_source: String,
+    /// How events were stamped: tsc-rdtscp, monotonic, ktime (eBPF), or
+    /// two joined by `+`; all are CLOCK_MONOTONIC ns in the trace.
+    pub clock: String,
+    /// Why that clock (the cross-CPU TSC check's outcome), one line.
+    pub clock_note: String,
     pub lost_events: u64,
     /// uname nodename.
     pub host: String,

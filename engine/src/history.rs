@@ -2,7 +2,7 @@
 //! integrity checker knows what each op asked for, what it returned and
 //! when it ran.
 
-use crate::probe::{Event, EventKind, OpKind};
+use crate::probe::{Event, EventKind, OpKind, ThreadRole};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -26,6 +26,9 @@ pub struct OpRecord {
     pub end_ns: u64,
     /// Bytes done, 0, or a negative errno; 0 while unfinished.
     pub result: i64,
+    /// The workload thread index its stamps carry, when a workload thread
+    /// ran it (from the thread's thread_role event).
+    pub thread: Option<u32>,
 }
 
 impl OpRecord {
@@ -79,6 +82,16 @@ impl History {
         // by time keeps a begin and end with equal stamps in emit order.
         idx.sort_by_key(|&i| events[i].ts_ns);
 
+        // Workload threads announce their stamp index before their first op.
+        let workers: HashMap<u32, u32> = events
+            .iter()
+            .filter(|e| {
+                e.kind() == Some(EventKind::ThreadRole)
+                    && ThreadRole::from_u8((e.code >> 8) as u8) == Some(ThreadRole::Worker)
+            })
+            .map(|e| (e.tid, e.a as u32))
+            .collect();
+
         type Key = (u64, u32, u8, u64);
         let mut open: HashMap<Key, Vec<usize>> = HashMap::new();
         let mut ops = Vec::new();
@@ -99,6 +112,7 @@ impl History {
                     begin_ns: e.ts_ns,
                     end_ns: UNFINISHED,
                     result: 0,
+                    thread: workers.get(&e.tid).copied(),
                 });
             } else if let Some(r) = open.get_mut(&key).and_then(|v| v.pop()) {
                 ops[r].end_ns = e.ts_ns;

@@ -23,6 +23,7 @@ pub mod mm;
 pub mod pagecache;
 pub mod perf;
 pub mod probe;
+pub mod scenario;
 pub mod session;
 pub mod space;
 pub mod stamp;

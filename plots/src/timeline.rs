@@ -1,12 +1,14 @@
 //! The lock timeline of one violation: from the first involved op's begin
 //! to the last one's end, a lane per thread, every hold on the violated
 //! inode as a bar coloured by lock class (waits pale, before the bar), the
-//! involved ops outlined, and the moment the last of them returned marked.
+//! involved ops outlined, the moment the last of them returned marked, and
+//! the culprit's event (see analysis/culprit.rs) marked on its thread's
+//! lane; the window stretches to include it.
 
 use crate::error::PlotError;
 use crate::render::{about, both};
 use crate::timeline_draw::{Bar, OpBox, Timeline};
-use lockline_analysis::{blame, holds_from_events, threads, Trace, ViolationRow};
+use lockline_analysis::{blame, culprit, holds_from_events, threads, Trace, ViolationRow};
 use lockline_engine::history::OpRecord;
 use lockline_engine::probe::OpKind;
 use std::path::{Path, PathBuf};
@@ -60,7 +62,9 @@ pub fn violation_timeline(
     dir: &Path,
 ) -> Result<Vec<PathBuf>, PlotError> {
     let v = find(trace, violation)?;
-    let (t0, t1) = blame::span(trace, v).ok_or(PlotError::NoWindow(violation))?;
+    let (t0, ops_end) = blame::span(trace, v).ok_or(PlotError::NoWindow(violation))?;
+    let found = culprit::culprit(&culprit::Index::new(trace), v);
+    let (t0, t1) = blame::span_with(trace, v, found.as_ref()).unwrap_or((t0, ops_end));
     let margin = ((t1 - t0) as f64 * MARGIN).max(1.0) as u64;
     let (w0, w1) = (t0.saturating_sub(margin), t1 + margin);
     let us = |ns: u64| (ns as f64 - t0 as f64) / 1e3;
@@ -84,6 +88,7 @@ pub fn violation_timeline(
         .iter()
         .map(|h| h.tid)
         .chain(ops.iter().map(|o| o.tid))
+        .chain(found.as_ref().map(|c| c.tid))
         .collect();
     tids.sort_unstable();
     tids.dedup();
@@ -122,7 +127,7 @@ pub fn violation_timeline(
         .map(|o| OpBox {
             lane: lane(o.tid),
             from: us(o.begin_ns.max(w0)),
-            to: us(if o.finished() { o.end_ns } else { t1 }),
+            to: us(if o.finished() { o.end_ns } else { ops_end }),
             label: op_label(o),
         })
         .collect();
@@ -145,7 +150,22 @@ pub fn violation_timeline(
         bars,
         ops: op_boxes,
         x: (us(w0), us(w1)),
-        mark: (us(t1), sectors),
+        mark: (us(ops_end), sectors),
+        culprit: found.as_ref().map(|c| {
+            let what = match c.fate {
+                culprit::Fate::TruncatedWhileDirty => "truncated it",
+                culprit::Fate::RemovedWhileDirty => "removed it",
+                culprit::Fate::RemovedUnderWriter => "removed it under the write",
+                culprit::Fate::CleanedUnwritten => "cleaned it unwritten",
+                culprit::Fate::MigratedUnlocked => "migrated it unlocked",
+                culprit::Fate::Interleaved => "interleaved",
+            };
+            (
+                lane(c.tid),
+                us(c.ts_ns),
+                format!("culprit: folio {} #{} {what}", c.folio, c.fid),
+            )
+        }),
     };
     both(dir, &format!("violation_{}", v.id), &t)
 }

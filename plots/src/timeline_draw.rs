@@ -37,6 +37,8 @@ pub struct Timeline {
     pub x: (f64, f64),
     /// Where the violation is marked (µs), and its label.
     pub mark: (f64, String),
+    /// The culprit's event: lane, time (µs) and label.
+    pub culprit: Option<(usize, f64, String)>,
 }
 
 /// Narrower bars are widened to this many pixels, so a 2 µs hold stays
@@ -233,6 +235,38 @@ impl Draw for Timeline {
                 + backing(tw, th)
                 + Text::new(label.clone(), (3, 1), mark_style)])
             .map_err(err)?;
+
+        if let Some((lane, cx, label)) = &self.culprit {
+            let y = *lane as f64;
+            let style = (FAMILY, 18).into_font().color(&BLACK);
+            chart
+                .draw_series([
+                    PathElement::new(
+                        vec![(*cx, y - 0.45), (*cx, y + 0.45)],
+                        BLACK.stroke_width(3),
+                    ),
+                    PathElement::new(
+                        vec![
+                            (*cx - 4.0 * us_per_px, y + 0.45),
+                            (*cx + 4.0 * us_per_px, y + 0.45),
+                        ],
+                        BLACK.stroke_width(3),
+                    ),
+                ])
+                .map_err(err)?;
+            let (tw, th) = chart_area.estimate_text_size(label, &style).map_err(err)?;
+            let right = *cx + (tw as f64 + 10.0) * us_per_px <= self.x.1;
+            let x = if right {
+                *cx + 6.0 * us_per_px
+            } else {
+                (*cx - (tw as f64 + 6.0) * us_per_px).max(self.x.0)
+            };
+            chart
+                .draw_series([EmptyElement::at((x, y - 0.05))
+                    + backing(tw, th)
+                    + Text::new(label.clone(), (3, 1), style)])
+                .map_err(err)?;
+        }
         Ok(())
     }
 }

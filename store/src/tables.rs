@@ -53,6 +53,13 @@ pub fn events_df(events: &[Event]) -> PolarsResult<DataFrame> {
                 .collect::<Vec<Option<u64>>>(),
         ),
         Column::new(
+            "fid".into(),
+            events
+                .iter()
+                .map(|e| (e.fid != 0).then_some(e.fid))
+                .collect::<Vec<Option<u64>>>(),
+        ),
+        Column::new(
             "op".into(),
             events.iter().map(|e| e.op).collect::<Vec<u64>>(),
         ),
@@ -101,6 +108,10 @@ pub fn ops_df(ops: &[OpRecord]) -> PolarsResult<DataFrame> {
         Column::new(
             "result".into(),
             ops.iter().map(|o| o.result).collect::<Vec<i64>>(),
+        ),
+        Column::new(
+            "thread".into(),
+            ops.iter().map(|o| o.thread).collect::<Vec<Option<u32>>>(),
         ),
     ];
     DataFrame::new(ops.len(), columns)
@@ -190,6 +201,8 @@ pub fn meta_df(m: &TraceMeta) -> PolarsResult<DataFrame> {
         Column::new("threads".into(), [m.threads]),
         s("knobs_json", &m.knobs_json),
         s("probe_source", &m.probe_source),
+        s("clock", &m.clock),
+        s("clock_note", &m.clock_note),
         Column::new("lost_events".into(), [m.lost_events]),
         s("host", &m.host),
         s("kernel", &m.kernel),
@@ -244,6 +257,11 @@ impl Table<'_> {
         Ok(ca.iter().collect())
     }
 
+    pub fn opt_u32(&self, name: &str) -> Result<Vec<Option<u32>>> {
+        let ca = self.column(name)?.u32().map_err(|e| self.bad(name, e))?;
+        Ok(ca.iter().collect())
+    }
+
     pub fn u32(&self, name: &str) -> Result<Vec<u32>> {
         let c = self.column(name)?;
         self.no_nulls(name, c)?;
@@ -290,11 +308,14 @@ impl Table<'_> {
 }
 
 /// The events' columns a reader needs: the rest are names derived from code.
-pub const EVENT_COLUMNS: [&str; 8] = ["ts_ns", "tid", "code", "inode", "folio", "op", "a", "b"];
+pub const EVENT_COLUMNS: [&str; 9] = [
+    "ts_ns", "tid", "code", "inode", "folio", "fid", "op", "a", "b",
+];
 
 pub fn events_from(t: &Table) -> Result<Vec<Event>> {
     let (ts, tid, code) = (t.u64("ts_ns")?, t.u32("tid")?, t.u32("code")?);
     let (inode, folio, op) = (t.u64("inode")?, t.opt_u64("folio")?, t.u64("op")?);
+    let fid = t.opt_u64("fid")?;
     let (a, b) = (t.u64("a")?, t.i64("b")?);
     Ok((0..ts.len())
         .map(|i| Event {
@@ -306,7 +327,7 @@ pub fn events_from(t: &Table) -> Result<Vec<Event>> {
             op: op[i],
             a: a[i],
             b: b[i] as u64,
-            fid: 0,
+            fid: fid[i].unwrap_or(0),
         })
         .collect())
 }
@@ -315,6 +336,7 @@ pub fn ops_from(t: &Table) -> Result<Vec<OpRecord>> {
     let (op, tid, kind) = (t.u64("op")?, t.u32("tid")?, t.str("kind")?);
     let (ino, offset, len) = (t.u64("ino")?, t.u64("offset")?, t.u64("len")?);
     let (begin, end, result) = (t.u64("begin_ns")?, t.opt_u64("end_ns")?, t.i64("result")?);
+    let thread = t.opt_u32("thread")?;
     (0..op.len())
         .map(|i| {
             let k = OpKind::ALL
@@ -336,6 +358,7 @@ pub fn ops_from(t: &Table) -> Result<Vec<OpRecord>> {
                 begin_ns: begin[i],
                 end_ns: end[i].unwrap_or(UNFINISHED),
                 result: result[i],
+                thread: thread[i],
             })
         })
         .collect()
@@ -402,6 +425,8 @@ pub fn meta_from(t: &Table) -> Result<TraceMeta> {
         threads: t.u32("threads")?[0],
         knobs_json: s("knobs_json")?,
         probe_source: s("probe_source")?,
+        clock: s("clock")?,
+        clock_note: s("clock_note")?,
         lost_events: u("lost_events")?,
         host: s("host")?,
         kernel: s("kernel")?,

@@ -64,6 +64,7 @@ mod tests {
             tid,
             inode: 1,
             folio: 0,
+            fid: 0,
             op: 0,
             wait_ns: None,
             acquired_ns: a,

@@ -106,7 +106,7 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
     for (id, h) in holds_from_events(ev).iter().enumerate() {
         let track = format!("{} · {}", h.class.name(), name_of(h.tid));
         let args = format!(
-            r#"{{"mode":"{}","inode":{},"folio":{},"op":{},"wait_ns":{}}}"#,
+            r#"{{"mode":"{}","inode":{},"folio":{},"fid":{},"op":{},"wait_ns":{}}}"#,
             h.mode.name(),
             h.inode,
             if h.folio == NO_FOLIO {
@@ -114,6 +114,7 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
             } else {
                 h.folio as i64
             },
+            h.fid,
             h.op,
             h.wait_time()
         );
@@ -135,11 +136,13 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
 
     // Flows write -> dirtied -> writeback start -> writeback end, and the
     // other events as instants.
-    let mut dirty: HashMap<(u64, u64), (u32, u64)> = HashMap::new();
-    let mut in_flight: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut dirty: HashMap<(u64, u64, u64), (u32, u64)> = HashMap::new();
+    let mut in_flight: HashMap<(u64, u64, u64), u64> = HashMap::new();
     let mut flows = 0u64;
     for e in ev {
-        let key = (e.inode, e.folio);
+        // One folio identity is one flow: migration's new folio at the
+        // same index starts its own.
+        let key = (e.inode, e.folio, e.fid);
         let Some(kind) = e.kind() else { continue };
         match kind {
             EventKind::LockWait
@@ -179,13 +182,14 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
                 e.ts_ns,
                 0,
                 &format!(
-                    r#"{{"inode":{},"folio":{},"op":{},"a":{},"b":{}}}"#,
+                    r#"{{"inode":{},"folio":{},"fid":{},"op":{},"a":{},"b":{}}}"#,
                     e.inode,
                     if e.folio == NO_FOLIO {
                         -1
                     } else {
                         e.folio as i64
                     },
+                    e.fid,
                     e.op,
                     e.a,
                     e.b as i64

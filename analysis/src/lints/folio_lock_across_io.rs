@@ -32,12 +32,12 @@ impl State {
         let e = cx.e;
         match e.kind()? {
             EventKind::FolioWritebackStart => {
-                self.in_flight.insert((e.inode, e.folio), e.ts_ns);
+                self.in_flight.insert((e.inode, e.fid), e.ts_ns);
                 None
             }
             EventKind::FolioWritebackEnd => {
-                let started = self.in_flight.remove(&(e.inode, e.folio))?;
-                let (tid, since) = cx.held.folio_holder(e.inode, e.folio)?;
+                let started = self.in_flight.remove(&(e.inode, e.fid))?;
+                let (tid, since) = cx.held.folio_holder(e.inode, e.folio, e.fid)?;
                 let held = e.ts_ns.saturating_sub(since);
                 if since > started || held <= self.threshold_ns {
                     return None;

@@ -3,13 +3,16 @@
 use lockline_engine::probe::{Event, EventKind, LockClass, NO_FOLIO};
 use std::collections::HashMap;
 
-/// (tid, lock class, inode, folio index or NO_FOLIO) → times held (shared
-/// locks may be held more than once by one thread).
+/// (tid, lock class, inode, folio index or NO_FOLIO, folio identity or 0).
+type Key = (u32, u8, u64, u64, u64);
+
+/// Lock → times held (shared locks may be held more than once by one
+/// thread).
 #[derive(Default)]
 pub struct Held {
-    by: HashMap<(u32, u8, u64, u64), u32>,
-    /// When each (tid, class, inode, folio) was first taken, for duration rules.
-    since: HashMap<(u32, u8, u64, u64), u64>,
+    by: HashMap<Key, u32>,
+    /// When each lock was first taken, for duration rules.
+    since: HashMap<Key, u64>,
 }
 
 impl Held {
@@ -18,7 +21,7 @@ impl Held {
         let (Some(kind), Some(class)) = (e.kind(), e.lock_class()) else {
             return;
         };
-        let key = (e.tid, class as u8, e.inode, e.folio);
+        let key = (e.tid, class as u8, e.inode, e.folio, e.fid);
         match kind {
             EventKind::LockAcquired => {
                 let n = self.by.entry(key).or_insert(0);
@@ -42,28 +45,32 @@ impl Held {
 
     /// Does `tid` hold the inode-wide lock `class` of `inode`?
     pub fn holds(&self, tid: u32, class: LockClass, inode: u64) -> bool {
-        self.by.contains_key(&(tid, class as u8, inode, NO_FOLIO))
-    }
-
-    /// How many folio locks at (inode, index) `tid` holds: migration holds
-    /// two, the old folio's and its replacement's, under one index.
-    pub fn folio_locks(&self, tid: u32, inode: u64, index: u64) -> u32 {
         self.by
-            .get(&(tid, LockClass::Folio as u8, inode, index))
-            .copied()
-            .unwrap_or(0)
+            .contains_key(&(tid, class as u8, inode, NO_FOLIO, 0))
     }
 
-    /// Does anyone hold the folio lock of (inode, index), and since when?
-    pub fn folio_holder(&self, inode: u64, index: u64) -> Option<(u32, u64)> {
+    /// Does `tid` hold the lock of the folio `fid` (at `index` of `inode`)?
+    /// Traces without identities (fid 0) fall back to the index.
+    pub fn holds_folio(&self, tid: u32, inode: u64, index: u64, fid: u64) -> bool {
+        self.by
+            .contains_key(&(tid, LockClass::Folio as u8, inode, index, fid))
+    }
+
+    /// Does anyone hold the lock of folio `fid` at (inode, index), and
+    /// since when?
+    pub fn folio_holder(&self, inode: u64, index: u64, fid: u64) -> Option<(u32, u64)> {
         self.since
             .iter()
-            .find(|((_, c, i, f), _)| *c == LockClass::Folio as u8 && *i == inode && *f == index)
+            .find(|((_, c, i, f, id), _)| {
+                *c == LockClass::Folio as u8 && *i == inode && *f == index && *id == fid
+            })
             .map(|((t, ..), s)| (*t, *s))
     }
 
-    /// Every lock still held: (tid, class, inode, folio, since).
-    pub fn remaining(&self) -> impl Iterator<Item = (u32, u8, u64, u64, u64)> + '_ {
-        self.since.iter().map(|(&(t, c, i, f), &s)| (t, c, i, f, s))
+    /// Every lock still held: (tid, class, inode, folio, fid, since).
+    pub fn remaining(&self) -> impl Iterator<Item = (u32, u8, u64, u64, u64, u64)> + '_ {
+        self.since
+            .iter()
+            .map(|(&(t, c, i, f, id), &s)| (t, c, i, f, id, s))
     }
 }

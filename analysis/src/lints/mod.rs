@@ -55,6 +55,8 @@ pub struct Finding {
     pub inode: u64,
     /// Folio index, when the finding is about one.
     pub folio: Option<u64>,
+    /// Folio identity, when the event carries one.
+    pub fid: Option<u64>,
     pub message: String,
 }
 
@@ -95,6 +97,7 @@ impl Ctx<'_> {
             op: self.e.op,
             inode: self.e.inode,
             folio: (self.e.folio != NO_FOLIO).then_some(self.e.folio),
+            fid: (self.e.fid != 0).then_some(self.e.fid),
             message,
         }
     }

@@ -1,8 +1,9 @@
 //! A folio migrated or removed from the mapping by a thread that does not
 //! hold its folio lock: a writer holding the lock may be copying into the
 //! old folio while its contents move (migrate_folio and remove_mapping both
-//! require the folio locked, mm/migrate.c, mm/vmscan.c). A migration
-//! holds the new folio's lock too, so only the count tells them apart.
+//! require the folio locked, mm/migrate.c, mm/vmscan.c). A migration must
+//! hold both folios' locks: the old one's (the event's identity) and the
+//! new one's (its `b`).
 
 use super::{Ctx, Finding, LintInfo};
 use lockline_engine::probe::EventKind;
@@ -15,20 +16,17 @@ pub const INFO: LintInfo = LintInfo {
 
 pub(crate) fn check(cx: &Ctx) -> Option<Finding> {
     let e = cx.e;
-    // Events name folios by index, and a migration locks the new folio
-    // (same index) as well as the old one: it must hold two.
-    let (what, need) = match e.kind() {
-        Some(EventKind::FolioMigrated) => ("migrated", 2),
-        Some(EventKind::FolioRemoved) => ("removed", 1),
+    let holds = |fid| cx.held.holds_folio(e.tid, e.inode, e.folio, fid);
+    let (what, missing) = match e.kind() {
+        Some(EventKind::FolioMigrated) if !holds(e.fid) => ("migrated", e.fid),
+        Some(EventKind::FolioMigrated) if !holds(e.b) => ("migrated into a folio", e.b),
+        Some(EventKind::FolioRemoved) if !holds(e.fid) => ("removed", e.fid),
         _ => return None,
     };
-    if cx.held.folio_locks(e.tid, e.inode, e.folio) >= need {
-        return None;
-    }
     Some(cx.finding(
         INFO.name,
         format!(
-            "folio {} of inode {} {what} by tid {} without its folio lock",
+            "folio {} (#{missing}) of inode {} {what} by tid {} without its folio lock",
             e.folio, e.inode, e.tid
         ),
     ))

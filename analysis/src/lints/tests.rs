@@ -109,21 +109,33 @@ fn truncate_without_block_lock() {
 #[test]
 fn remove_without_folio_lock() {
     let name = "remove-without-folio-lock";
-    // The planted bug: only the new folio (same index) is locked.
+    let fid = |e: Event, fid: u64| Event { fid, ..e };
+    // The planted bug: only the new folio (#9, same index) is locked while
+    // the old one (#8) is migrated.
     let bad = [
-        lock(1, 3, LockClass::Folio, 48),
-        ev(2, 3, EventKind::FolioMigrated, 0, 48, 2, 0),
+        fid(lock(1, 3, LockClass::Folio, 48), 9),
+        fid(ev(2, 3, EventKind::FolioMigrated, 0, 48, 2, 9), 8),
     ];
-    assert_eq!(only(name, &bad).len(), 1);
+    let f = only(name, &bad);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].fid, Some(8));
+    // Both locks held: the old one's and the new one's.
     let good = [
-        lock(1, 3, LockClass::Folio, 48),
-        lock(2, 3, LockClass::Folio, 48),
-        ev(3, 3, EventKind::FolioMigrated, 0, 48, 2, 0),
-        unlock(4, 3, LockClass::Folio, 48),
-        ev(5, 3, EventKind::FolioRemoved, 0, 48, 2, 0),
-        unlock(6, 3, LockClass::Folio, 48),
+        fid(lock(1, 3, LockClass::Folio, 48), 8),
+        fid(lock(2, 3, LockClass::Folio, 48), 9),
+        fid(ev(3, 3, EventKind::FolioMigrated, 0, 48, 2, 9), 8),
+        fid(unlock(4, 3, LockClass::Folio, 48), 9),
+        fid(ev(5, 3, EventKind::FolioRemoved, 0, 48, 2, 0), 8),
+        fid(unlock(6, 3, LockClass::Folio, 48), 8),
     ];
     assert!(only(name, &good).is_empty());
+    // Two locks at one index are not enough when one is another folio's.
+    let wrong = [
+        fid(lock(1, 3, LockClass::Folio, 48), 9),
+        fid(lock(2, 3, LockClass::Folio, 48), 10),
+        fid(ev(3, 3, EventKind::FolioMigrated, 0, 48, 2, 9), 8),
+    ];
+    assert_eq!(only(name, &wrong).len(), 1);
 }
 
 #[test]

@@ -18,7 +18,7 @@ pub(crate) fn at_end(held: &Held, events: &[Event]) -> Vec<Finding> {
         // lock:contention_end marks a kernel lock taken; its release is not
         // traced, so kernel locks are never "held at the end".
         .filter(|(_, class, ..)| *class != LockClass::Kernel as u8)
-        .map(|(tid, class, inode, folio, since)| {
+        .map(|(tid, class, inode, folio, fid, since)| {
             // The acquisition event, for the id.
             let id = events.partition_point(|e| e.ts_ns < since);
             let name = LockClass::from_u8(class).map_or("?", LockClass::name);
@@ -30,6 +30,7 @@ pub(crate) fn at_end(held: &Held, events: &[Event]) -> Vec<Finding> {
                 op: events.get(id).map_or(0, |e| e.op),
                 inode,
                 folio: (folio != NO_FOLIO).then_some(folio),
+                fid: (fid != 0).then_some(fid),
                 message: format!(
                     "{name} lock of inode {inode} taken by tid {tid} at +{:.3} ms before the end is never released",
                     (end - since) as f64 / 1e6

@@ -31,6 +31,7 @@ fn op(
             end_us * US
         },
         result,
+        thread: None,
     }
 }
 
