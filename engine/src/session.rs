@@ -249,7 +249,7 @@ pub fn run_session_with(
     summary.probe_source = name.to_string();
     summary.clock = clock.to_string();
     summary.clock_note = match &source {
-        Source::Inproc(_) => crate::probe::clock::choice_note().to_string(),
+        Source::Inproc(_) => crate::probe::clock::choice_note(),
         Source::External(_) => "bpf_ktime_get_ns: CLOCK_MONOTONIC from the kernel".to_string(),
     };
     summary.probe_notes = notes;

@@ -12,6 +12,12 @@ fn sample() -> Trace {
         o.end_ns = lockline_engine::history::UNFINISHED;
         o.result = 0;
     }
+    // Workload threads' ops carry their stamp index; others null.
+    for (i, o) in t.ops.iter_mut().enumerate() {
+        o.thread = (i % 3 != 0).then_some(i as u32 % 4);
+    }
+    t.meta.clock = "tsc-rdtscp".into();
+    t.meta.clock_note = "TSC via rdtscp".into();
     t.violations = vec![
         ViolationRow {
             id: 0,
@@ -74,6 +80,7 @@ fn checksum(t: &Trace) -> u64 {
             e.op,
             e.a,
             e.b,
+            e.fid,
         ] {
             mix(v);
         }
@@ -89,6 +96,7 @@ fn checksum(t: &Trace) -> u64 {
             o.begin_ns,
             o.end_ns,
             o.result as u64,
+            o.thread.map_or(u64::MAX, u64::from),
         ] {
             mix(v);
         }
@@ -201,13 +209,15 @@ fn bad_input_gets_one_line_each() {
         }
     }
 
-    // Another schema version.
-    let v2 = d.join("v2");
-    let mut t2 = t.clone();
-    t2.meta.schema_version = 2;
-    write(&v2, &t2).unwrap();
-    let e = expect_err(&v2);
-    assert!(matches!(e, StoreError::Version { found: 2, .. }), "{e}");
+    // Another schema version: version 1 had no folio identities and
+    // repeated op ids, and is refused in one line.
+    let v1 = d.join("v1");
+    let mut t1 = t.clone();
+    t1.meta.schema_version = 1;
+    write(&v1, &t1).unwrap();
+    let e = expect_err(&v1);
+    assert!(matches!(e, StoreError::Version { found: 1, .. }), "{e}");
+    assert_eq!(e.to_string().lines().count(), 1, "{e}");
 
     // A table with a column of the wrong type: ops.parquet swapped in as events.
     let wrong = d.join("wrong");

@@ -253,7 +253,7 @@ pub fn run_kernel_session_with(
     let st = rec.stats();
     let mut summary = RunSummary::new(&spec.run, outcome, checks, events.len() as u64, st.dropped);
     summary.clock = rec.clock().name().to_string();
-    summary.clock_note = crate::probe::clock::choice_note().to_string();
+    summary.clock_note = crate::probe::clock::choice_note();
     if let Some(t) = &tracer {
         summary.clock = format!("{}+ktime", summary.clock);
         summary.lost_events += t.lost();

@@ -110,8 +110,15 @@ fn tsc_is_clocksource() -> bool {
 }
 
 /// Why the recorder uses the clock it does, for a trace's meta.
-pub fn choice_note() -> &'static str {
-    &choice().1
+pub fn choice_note() -> String {
+    match std::env::var("LOCKLINE_CLOCK") {
+        Ok(c) if Clock::forced().is_some() => format!("forced by LOCKLINE_CLOCK={c}"),
+        Ok(c) => format!(
+            "{} (LOCKLINE_CLOCK={c} ignored: not tsc-rdtscp, tsc-lfence, tsc-unordered or monotonic)",
+            choice().1
+        ),
+        Err(_) => choice().1.clone(),
+    }
 }
 
 fn choice() -> &'static (bool, String) {
@@ -272,10 +279,27 @@ impl Clock {
     /// The fastest clock that keeps cross-thread order and maps to
     /// CLOCK_MONOTONIC exactly here (see [`choice_note`]).
     pub fn best() -> Clock {
+        if let Some(forced) = Clock::forced() {
+            return forced;
+        }
         if choice().0 {
             Clock::tsc(TscRead::Rdtscp)
         } else {
             Clock::Monotonic
+        }
+    }
+
+    /// `LOCKLINE_CLOCK=tsc-rdtscp|tsc-lfence|tsc-unordered|monotonic`
+    /// forces a clock: to compare them on one workload (the consistency
+    /// check in `analyze` shows what an unordered read does to a trace).
+    fn forced() -> Option<Clock> {
+        let name = std::env::var("LOCKLINE_CLOCK").ok()?;
+        match name.as_str() {
+            "monotonic" => Some(Clock::Monotonic),
+            "tsc-rdtscp" => Some(Clock::tsc(TscRead::Rdtscp)),
+            "tsc-lfence" => Some(Clock::tsc(TscRead::Lfence)),
+            "tsc-unordered" => Some(Clock::tsc(TscRead::Unordered)),
+            _ => None,
         }
     }
 
