@@ -551,16 +551,28 @@ fn build(
     c
 }
 
-fn set(locks: &[LockRef]) -> String {
+/// A lockset for the one-line verdict: every inode-wide lock, the folio
+/// in question, and a count of the other folio locks (a long write holds
+/// dozens; `--json` lists them all).
+fn set(locks: &[LockRef], fid: u64) -> String {
     if locks.is_empty() {
-        "no lock".into()
-    } else {
-        locks
-            .iter()
-            .map(LockRef::describe)
-            .collect::<Vec<_>>()
-            .join(" + ")
+        return "no lock".into();
     }
+    let mut parts: Vec<String> = locks
+        .iter()
+        .filter(|l| l.class != LockClass::Folio || l.fid == fid)
+        .map(LockRef::describe)
+        .collect();
+    let others = locks
+        .iter()
+        .filter(|l| l.class == LockClass::Folio && l.fid != fid)
+        .count();
+    match others {
+        0 => {}
+        1 => parts.push("1 other folio".into()),
+        n => parts.push(format!("{n} other folios")),
+    }
+    parts.join(" + ")
 }
 
 fn line(c: &Culprit, victim_when: &str) -> String {
@@ -582,10 +594,10 @@ fn line(c: &Culprit, victim_when: &str) -> String {
         c.fate.verb(),
         c.folio,
         c.fid,
-        set(&c.locks),
+        set(&c.locks, c.fid),
         c.victim_op,
         c.victim_thread,
-        set(&c.victim_locks),
+        set(&c.victim_locks, c.fid),
     )
 }
 

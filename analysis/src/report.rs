@@ -61,6 +61,8 @@ pub struct LintSummary {
 #[derive(Clone, Debug, Serialize)]
 pub struct Analysis {
     pub trace: TraceInfo,
+    /// The first event's time: the origin of the report's relative times.
+    pub t0_ns: u64,
     /// The trace's own impossibilities, checked before anything else is
     /// believed.
     pub consistency: Consistency,
@@ -154,6 +156,7 @@ pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
         events_by_kind: by_kind,
         locks: lock_stats(&holds),
         threads: per.into_values().collect(),
+        t0_ns: events.first().map_or(0, |e| e.ts_ns),
         blame: blame::windows(trace, &consistency),
         consistency,
         lints: lint_rows,
@@ -191,6 +194,16 @@ impl Analysis {
             for f in c.findings.iter().filter(|f| f.rule == *rule).take(3) {
                 let _ = writeln!(s, "    {}", f.message);
             }
+        }
+        if !c.untrusted.is_empty() {
+            let total: u64 = c.untrusted.iter().map(|w| w.1 - w.0).sum();
+            let _ = writeln!(
+                s,
+                "  {} windows cannot be trusted ({:.3} ms in all; --json lists them), from +{:.3} ms",
+                c.untrusted.len(),
+                total as f64 / 1e6,
+                c.untrusted[0].0.saturating_sub(self.t0_ns) as f64 / 1e6
+            );
         }
         let _ = writeln!(s, "\nlock holds and waits (µs):");
         let _ = writeln!(

@@ -232,3 +232,34 @@ fn dump(t: &Trace) -> String {
     }
     s
 }
+
+#[test]
+fn a_window_over_an_impossibility_is_inconclusive() {
+    let (_d, path) = disk(64 << 20);
+    let run = scenario::early_exit_truncate(&path, Build::Lockless).unwrap();
+    let mut t = trace(run.events, &run.checks);
+    let c = only(&t);
+    // A release nobody acquired, just before the culprit's event: what a
+    // lost event looks like to the consistency check.
+    let at = c.event as usize;
+    let mut fake = t.events[at];
+    fake.code = lockline_engine::probe::Code::pack(
+        lockline_engine::probe::EventKind::LockReleased,
+        LockClass::ILock as u8,
+        LockMode::Exclusive as u8,
+    );
+    fake.folio = u64::MAX;
+    fake.fid = 0;
+    t.events.insert(at, fake);
+    let cons = consistency::check(&t);
+    assert_eq!(cons.total(), 1, "{}", cons.summary_line(t.events.len()));
+    let a = lockline_analysis::report::analyze(&t, &Default::default());
+    let w = a.blame.iter().find(|w| w.violation == c.violation).unwrap();
+    assert!(w.inconclusive);
+    let text = a.text();
+    assert!(
+        text.contains("INCONSISTENT: 1 release-without-acquire"),
+        "{text}"
+    );
+    assert!(text.contains("INCONCLUSIVE"), "{text}");
+}

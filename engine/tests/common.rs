@@ -29,15 +29,8 @@ pub fn disk(size: u64) -> TestDisk {
 
 /// Knobs with every background thread off, so tests decide when things
 /// happen.
-pub fn quiet_knobs() -> Knobs {
-    Knobs {
-        writeback_interval_ms: 0,
-        reclaim_limit_bytes: 0,
-        migration_interval_us: 0,
-        compaction_interval_ms: 0,
-        ..Knobs::default()
-    }
-}
+#[allow(unused_imports)]
+pub use lockline_engine::scenario::quiet_knobs;
 
 pub fn mount(d: &TestDisk, build: Build, knobs: Knobs) -> Arc<Fs> {
     Fs::mount(
