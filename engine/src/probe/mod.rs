@@ -12,8 +12,11 @@
 //! | arg3 (u64) | op id of the calling thread's current op (0 for background work) |
 //! | arg4 (u64) | per-kind argument a |
 //! | arg5 (u64) | per-kind argument b |
+//! | arg6 (u64, on the stack) | folio identity ([`NO_FID`] for none) |
 //!
-//! The in-process recorder ([`recorder`]) sees the same six values plus a
+//! The seventh argument is passed on the stack by the System V ABI: at the
+//! symbol's first instruction it is at `sp + 8`, above the return address.
+//! The in-process recorder ([`recorder`]) sees the same seven values plus a
 //! timestamp and thread id, so a trace from either source has one schema.
 
 pub mod clock;

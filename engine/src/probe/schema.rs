@@ -55,7 +55,8 @@ code_enum! {
         FolioWritebackStart = 8 => "folio_writeback_start",
         /// a = folio order, b = 0 ok / errno
         FolioWritebackEnd = 9 => "folio_writeback_end",
-        /// a = folio order; the folio's contents and flags moved to a new folio
+        /// a = folio order, b = the new folio's identity; the folio's
+        /// contents and flags moved to a new folio (the event's fid is the old one)
         FolioMigrated = 10 => "folio_migrated",
         /// a = byte offset in folio where truncation starts (0 = whole folio), b = folio order
         FolioTruncated = 11 => "folio_truncated",
