@@ -86,7 +86,7 @@ fn guessed(events: &[Event]) -> BTreeMap<u32, String> {
                     Some(MmAction::Reclaim) => "reclaim",
                     Some(MmAction::Migrate | MmAction::MigrateSkip) => "migrate",
                     Some(MmAction::Compact) => "compaction",
-                    None => continue,
+                    Some(MmAction::AllocFail) | None => continue,
                 };
                 *s.mm.entry(name).or_default() += 1;
             }

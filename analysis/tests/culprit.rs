@@ -10,7 +10,7 @@ use lockline_engine::check::CheckReport;
 use lockline_engine::config::Inject;
 use lockline_engine::disk::{mkfs, MkfsOptions};
 use lockline_engine::probe::{Event, LockClass, LockMode};
-use lockline_engine::scenario::{self, quiet_knobs};
+use lockline_engine::scenario::{self, quiet_knobs, EarlyExit};
 use lockline_engine::session::{quiet_progress, run_session, SessionSpec};
 use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
@@ -47,7 +47,8 @@ fn only(t: &Trace) -> Culprit {
 #[test]
 fn hazard_culprit_is_the_truncating_writer() {
     let (_d, path) = disk(64 << 20);
-    let run = scenario::early_exit_truncate(&path, Build::Lockless).unwrap();
+    let run =
+        scenario::early_exit_truncate(&path, Build::Lockless, EarlyExit::NeedInodeLock).unwrap();
     assert!(run.schedule_reached);
     let t = trace(run.events, &run.checks);
     assert!(consistency::check(&t).is_clean());
@@ -236,7 +237,8 @@ fn dump(t: &Trace) -> String {
 #[test]
 fn a_window_over_an_impossibility_is_inconclusive() {
     let (_d, path) = disk(64 << 20);
-    let run = scenario::early_exit_truncate(&path, Build::Lockless).unwrap();
+    let run =
+        scenario::early_exit_truncate(&path, Build::Lockless, EarlyExit::NeedInodeLock).unwrap();
     let mut t = trace(run.events, &run.checks);
     let c = only(&t);
     // A release nobody acquired, just before the culprit's event: what a
@@ -262,4 +264,29 @@ fn a_window_over_an_impossibility_is_inconclusive() {
         "{text}"
     );
     assert!(text.contains("INCONCLUSIVE"), "{text}");
+}
+
+#[test]
+fn reduced_patch_drop_names_the_failed_writers_truncation() {
+    for cause in [EarlyExit::AllocFailure, EarlyExit::ReadError] {
+        let (_d, path) = disk(64 << 20);
+        let run = scenario::early_exit_truncate(&path, Build::LocklessMin, cause).unwrap();
+        let t = trace(run.events, &run.checks);
+        assert!(consistency::check(&t).is_clean());
+        let c = only(&t);
+        assert_eq!(
+            (c.tid, c.op),
+            (run.n_tid, run.n_op),
+            "{cause:?}: {}",
+            c.line
+        );
+        assert_eq!(c.victim_op, run.e_op, "{}", c.line);
+        assert_eq!(c.fate, Fate::TruncatedWhileDirty, "{}", c.line);
+        assert!(
+            !c.locks.iter().any(|l| l.class == LockClass::Inode),
+            "{}",
+            c.line
+        );
+        assert!(c.common_exclusive.is_empty(), "{}", c.line);
+    }
 }

@@ -34,10 +34,13 @@ pub(crate) fn read_single_folio(fs: &Fs, inode: &Inode, folio: &Folio) -> Result
 /// The folio covering `index`, locked and uptodate; creates and reads it
 /// under the pagecache add lock if it is not cached (readahead).
 fn get_uptodate_folio(fs: &Fs, inode: &Inode, index: u64, want: u64) -> Result<Arc<Folio>> {
-    if let Some(f) = inode
-        .mapping
-        .get_folio_locked(index, Fgp { create_order: None })
-    {
+    if let Some(f) = inode.mapping.get_folio_locked(
+        index,
+        Fgp {
+            create_order: None,
+            ..Fgp::default()
+        },
+    ) {
         if !f.test_uptodate() {
             if let Err(e) = read_single_folio(fs, inode, &f) {
                 f.unlock();
@@ -54,6 +57,7 @@ fn get_uptodate_folio(fs: &Fs, inode: &Inode, index: u64, want: u64) -> Result<A
             index,
             Fgp {
                 create_order: Some(order),
+                ..Fgp::default()
             },
         )
         .expect("creating lookup always returns a folio");

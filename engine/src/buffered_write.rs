@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::fs::Fs;
 use crate::inode::Inode;
 use crate::locks::two_state_lock::Side;
-use crate::pagecache::{folios_trunc, get_contig_folios, order_for_len};
+use crate::pagecache::{folios_trunc, get_contig_folios, order_for_len, AllocFaults};
 use crate::probe::points;
 use crate::truncate::truncate_pagecache;
 use crate::usercopy::{copy_folio_from_iter_atomic, seed_for_write};
@@ -53,7 +53,11 @@ pub(crate) fn buffered_write_pass(
     // early-exit truncate hazard").
     let mut last_folio_pos = inode.i_size.read();
     let order = order_for_len(src.len() as u64, fs.knobs.folio_order_cap());
-    let mut fs_ = get_contig_folios(&inode.mapping, pos, end, order);
+    let faults = AllocFaults {
+        fail_rate: fs.knobs.alloc_fail_rate,
+        fragmentation: fs.knobs.fragmentation,
+    };
+    let mut fs_ = get_contig_folios(&inode.mapping, pos, end, order, faults);
 
     let result = (|| -> std::result::Result<u64, PassError> {
         let Some(first) = fs_.first().cloned() else {
@@ -64,7 +68,7 @@ pub(crate) fn buffered_write_pass(
         }
 
         if pos != first.pos() && !first.test_uptodate() {
-            read_single_folio(fs, inode, &first)?;
+            read_for_write(fs, inode, &first)?;
         }
 
         let last = fs_.last().cloned().expect("non-empty");
@@ -74,7 +78,7 @@ pub(crate) fn buffered_write_pass(
             if end >= inode.i_size.read() {
                 last.zero_range(0, last.size() as usize);
             } else {
-                read_single_folio(fs, inode, &last)?;
+                read_for_write(fs, inode, &last)?;
             }
         }
 
@@ -198,6 +202,16 @@ pub(crate) fn buffered_write_pass(
         truncate_pagecache(fs, inode, i_size);
     }
     result
+}
+
+/// bch2_read_single_folio() as the write path calls it: a read error
+/// (injected at `read_error_rate`) ends the pass before anything is copied,
+/// through the same cleanup as every early exit.
+fn read_for_write(fs: &Fs, inode: &Inode, f: &crate::folio::Folio) -> Result<()> {
+    if crate::fault::read_fails(fs.knobs.read_error_rate) {
+        return Err(Error::ReadError);
+    }
+    read_single_folio(fs, inode, f)
 }
 
 /// bch2_buffered_write(): dispatches on the run's build. The inode lock

@@ -76,6 +76,17 @@ pub struct Knobs {
     /// Probability that a copy from the caller's buffer, done with page
     /// faults disabled, stops short (copy_folio_from_iter_atomic).
     pub short_copy_rate: f64,
+    /// Probability that a folio allocation of the write path fails at
+    /// every order (fail_page_alloc; memory pressure with GFP_NOFS): the
+    /// write stops at the last folio it got, or with -ENOMEM before any,
+    /// and then runs its post-EOF cleanup.
+    pub alloc_fail_rate: f64,
+    /// Probability that each large-order attempt of a folio allocation
+    /// fails and __filemap_get_folio falls back one order (fragmentation).
+    pub fragmentation: f64,
+    /// Probability that bch2_read_single_folio fails with -EIO (a read IO
+    /// or checksum error; fail_make_request), ending the pass early.
+    pub read_error_rate: f64,
     /// Seed for the engine's own random choices (mm victims, short copies).
     pub seed: u64,
     /// Planted bugs, for proving the checker (test-only).
@@ -144,6 +155,9 @@ impl Default for Knobs {
             migration_interval_us: 0,
             compaction_interval_ms: 0,
             short_copy_rate: 0.0,
+            alloc_fail_rate: 0.0,
+            fragmentation: 0.0,
+            read_error_rate: 0.0,
             seed: 0x10c411e,
             inject: Inject::default(),
         }
@@ -193,6 +207,16 @@ impl Knobs {
                 "short-copy rate {} is not a probability in [0, 0.9]",
                 self.short_copy_rate
             ));
+        }
+        // Above one half a write rarely gets a folio at all: every op fails.
+        for (name, v, max) in [
+            ("alloc-fail rate", self.alloc_fail_rate, 0.5),
+            ("fragmentation", self.fragmentation, 1.0),
+            ("read-error rate", self.read_error_rate, 0.5),
+        ] {
+            if !(0.0..=max).contains(&v) || v.is_nan() {
+                return Err(format!("{name} {v} is not a probability in [0, {max}]"));
+            }
         }
         Ok(())
     }

@@ -16,6 +16,8 @@ pub enum Error {
     Writeback(i32),
     #[error("file system is shutting down")]
     Shutdown,
+    #[error("read error (injected)")]
+    ReadError,
 }
 
 impl Error {
@@ -28,6 +30,7 @@ impl Error {
             Error::NoMemory => libc::ENOMEM,
             Error::Writeback(e) => *e,
             Error::Shutdown => libc::ESHUTDOWN,
+            Error::ReadError => libc::EIO,
         }
     }
 }

@@ -62,6 +62,7 @@ fn zero_partial_block(fs: &Fs, inode: &Inode, start: u64, end: u64) -> Result<()
             start >> crate::config::PAGE_SHIFT,
             Fgp {
                 create_order: Some(0),
+                ..Fgp::default()
             },
         )
         .expect("creating lookup always returns a folio");

@@ -13,6 +13,7 @@ pub mod crc32c;
 pub mod disk;
 pub mod error;
 pub mod fallocate;
+pub mod fault;
 pub mod folio;
 pub mod fs;
 pub mod history;

@@ -3,9 +3,10 @@
 //! bch2_filemap_get_contig_folios_d (fs-io-pagecache.c).
 
 use crate::config::{PAGE_SHIFT, PAGE_SIZE};
+use crate::fault;
 use crate::folio::Folio;
 use crate::probe::points;
-use crate::probe::EventKind;
+use crate::probe::{EventKind, MmAction, NO_FID};
 use parking_lot::{Condvar, Mutex};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,10 +31,21 @@ pub struct Mapping {
 }
 
 /// __filemap_get_folio() behaviour flags, the subset the engine uses.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Fgp {
     /// FGP_CREAT with the largest order the caller wants (fgf_set_order).
     pub create_order: Option<u8>,
+    /// Injected allocation faults (the write path passes the run's knobs).
+    pub faults: AllocFaults,
+}
+
+/// How folio allocations fail (see fault.rs).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllocFaults {
+    /// Every order fails: no folio.
+    pub fail_rate: f64,
+    /// Each order above 0 fails and the allocation falls back one order.
+    pub fragmentation: f64,
 }
 
 impl Mapping {
@@ -181,7 +193,16 @@ impl Mapping {
                 return Some(f);
             }
             let want = fgp.create_order?;
-            let order = self.fit_order(index, want);
+            let mut order = self.fit_order(index, want);
+            // __filemap_get_folio tries each order down to 0 until an
+            // allocation succeeds; the last failure is the caller's error.
+            while order > 0 && fault::chance(fgp.faults.fragmentation) {
+                order -= 1;
+            }
+            if fault::alloc_fails(fgp.faults.fail_rate) {
+                points::mm_action(MmAction::AllocFail, self.ino, index, NO_FID, order as u64);
+                return None;
+            }
             let start = index & !((1u64 << order) - 1);
             let f = Arc::new(Folio::new(self.ino, start, order));
             // A new folio is locked before it becomes visible.
@@ -270,13 +291,20 @@ pub fn order_for_len(len: u64, cap: u8) -> u8 {
 /// contiguously, ascending, creating missing ones only within the first
 /// 1 MiB past `start` (beyond it only cached folios are taken). Stops at the
 /// first gap it may not fill.
-pub fn get_contig_folios(mapping: &Mapping, start: u64, end: u64, order: u8) -> Vec<Arc<Folio>> {
+pub fn get_contig_folios(
+    mapping: &Mapping,
+    start: u64,
+    end: u64,
+    order: u8,
+    faults: AllocFaults,
+) -> Vec<Arc<Folio>> {
     let mut fs: Vec<Arc<Folio>> = Vec::new();
     let mut pos = start;
     while pos < end {
         let create = pos < start + (1 << 20);
         let fgp = Fgp {
             create_order: create.then_some(order),
+            faults,
         };
         let Some(f) = mapping.get_folio_locked(pos >> PAGE_SHIFT, fgp) else {
             break;
@@ -306,6 +334,36 @@ mod tests {
     }
 
     #[test]
+    fn fragmentation_falls_back_to_smaller_orders_and_failures_give_nothing() {
+        let m = mapping();
+        let frag = Fgp {
+            create_order: Some(4),
+            faults: AllocFaults {
+                fail_rate: 0.0,
+                fragmentation: 1.0,
+            },
+        };
+        let f = m.get_folio_locked(16, frag).unwrap();
+        assert_eq!((f.index, f.order), (16, 0), "every large order failed");
+        f.unlock();
+        crate::fault::fail_next_alloc();
+        let create = Fgp {
+            create_order: Some(4),
+            ..Fgp::default()
+        };
+        assert!(m.get_folio_locked(32, create).is_none());
+        assert!(m.lookup(32).is_none());
+        // A cached folio is found without allocating.
+        crate::fault::fail_next_alloc();
+        let f = m.get_folio_locked(16, create).unwrap();
+        f.unlock();
+        assert!(
+            m.get_folio_locked(48, create).is_none(),
+            "the armed failure stays armed"
+        );
+    }
+
+    #[test]
     fn orders_follow_length_alignment_and_neighbours() {
         assert_eq!(order_for_len(4096, 9), 0);
         assert_eq!(order_for_len(65536, 9), 4);
@@ -316,6 +374,7 @@ mod tests {
                 0,
                 Fgp {
                     create_order: Some(4),
+                    ..Fgp::default()
                 },
             )
             .unwrap();
@@ -327,6 +386,7 @@ mod tests {
                 18,
                 Fgp {
                     create_order: Some(4),
+                    ..Fgp::default()
                 },
             )
             .unwrap();
@@ -338,6 +398,7 @@ mod tests {
                 16,
                 Fgp {
                     create_order: Some(2),
+                    ..Fgp::default()
                 },
             )
             .unwrap();
@@ -350,7 +411,7 @@ mod tests {
     #[test]
     fn contig_folios_span_large_folio_boundaries() {
         let m = mapping();
-        let fs = get_contig_folios(&m, 4096 * 3, 4096 * 40, 3);
+        let fs = get_contig_folios(&m, 4096 * 3, 4096 * 40, 3, AllocFaults::default());
         assert!(fs.iter().all(|f| f.is_locked()));
         assert_eq!(fs.first().unwrap().pos(), 4096 * 3);
         assert!(fs.last().unwrap().end_pos() >= 4096 * 40);
@@ -365,7 +426,7 @@ mod tests {
     #[test]
     fn creation_stops_after_one_mib() {
         let m = mapping();
-        let fs = get_contig_folios(&m, 0, 3 << 20, 4);
+        let fs = get_contig_folios(&m, 0, 3 << 20, 4, AllocFaults::default());
         assert_eq!(fs.last().unwrap().end_pos(), 1 << 20);
         let mut fs = fs;
         folios_trunc(&mut fs, 0);
@@ -379,6 +440,7 @@ mod tests {
                 4,
                 Fgp {
                     create_order: Some(0),
+                    ..Fgp::default()
                 },
             )
             .unwrap();
@@ -409,18 +471,28 @@ mod tests {
                 0,
                 Fgp {
                     create_order: Some(0),
+                    ..Fgp::default()
                 },
             )
             .unwrap();
         assert!(m.delete_from_page_cache(&f));
         f.unlock();
         assert!(m.lookup(0).is_none());
-        assert!(m.get_folio_locked(0, Fgp { create_order: None }).is_none());
+        assert!(m
+            .get_folio_locked(
+                0,
+                Fgp {
+                    create_order: None,
+                    ..Fgp::default()
+                }
+            )
+            .is_none());
         let g = m
             .get_folio_locked(
                 0,
                 Fgp {
                     create_order: Some(0),
+                    ..Fgp::default()
                 },
             )
             .unwrap();

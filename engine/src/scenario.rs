@@ -17,6 +17,13 @@
 //! - E is released: it publishes the new i_size, dirties its folio, unlocks.
 //! - N's truncation, whose range was fixed at the old i_size, now drops E's
 //!   dirty folio. The file's size says E's bytes exist; they read as zeros.
+//!
+//! N's early exit has three causes ([`EarlyExit`]). need-inode-lock exists
+//! only in the lockless build. A folio allocation that fails and a read
+//! error (bch2_read_single_folio) leave __bch2_buffered_write by the same
+//! `goto out` in *every* build, before `last_folio_pos` is set: in the
+//! reduced patch (lockless-min) N holds no inode lock there either, so the
+//! same truncation drops E's write.
 
 use crate::check::{self, CheckReport};
 use crate::fs::{Fs, MountOptions};
@@ -37,6 +44,36 @@ pub const OLD_EOF: u64 = 4 << 20;
 pub const E_LEN: usize = 8192;
 pub const N_LEN: usize = 2 << 20;
 
+/// Why N leaves its pass early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EarlyExit {
+    /// 2 MiB with nothing cached past 1 MiB: -BCH_ERR_need_inode_lock
+    /// (lockless only).
+    NeedInodeLock,
+    /// 8 KiB at 0, uncached: the first folio allocation fails (-ENOMEM).
+    AllocFailure,
+    /// 512 bytes at 100, uncached: reading the partial first folio fails
+    /// (-EIO).
+    ReadError,
+}
+
+impl EarlyExit {
+    fn write(self) -> (u64, usize) {
+        match self {
+            EarlyExit::NeedInodeLock => (0, N_LEN),
+            EarlyExit::AllocFailure => (0, 8192),
+            EarlyExit::ReadError => (512, 512),
+        }
+    }
+    fn arm(self) {
+        match self {
+            EarlyExit::NeedInodeLock => {}
+            EarlyExit::AllocFailure => crate::fault::fail_next_alloc(),
+            EarlyExit::ReadError => crate::fault::fail_next_read(),
+        }
+    }
+}
+
 /// What the schedule left behind.
 pub struct HazardRun {
     /// Whether N really waited while E was parked (else the interleaving
@@ -47,6 +84,8 @@ pub struct HazardRun {
     pub e_tid: u32,
     pub n_tid: u32,
     pub e_result: usize,
+    /// N's result: bytes, or the error of its early exit.
+    pub n_result: std::result::Result<usize, i32>,
     pub size: u64,
     pub e_bytes_after: Vec<u8>,
     pub e_bytes_after_remount: Vec<u8>,
@@ -69,7 +108,7 @@ pub fn quiet_knobs() -> Knobs {
 
 /// Runs the schedule on a freshly made lockline disk at `disk`. The hook is
 /// process-wide: callers must not run two schedules at once.
-pub fn early_exit_truncate(disk: &Path, build: Build) -> Result<HazardRun> {
+pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Result<HazardRun> {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let rec = Recorder::new(1 << 22);
     let opts = MountOptions {
@@ -114,15 +153,17 @@ pub fn early_exit_truncate(disk: &Path, build: Build) -> Result<HazardRun> {
     set_hook(Some(hook));
 
     // Each writer stamps its data with its own op id, as workloads do.
-    let write = |thread: u32, pos: u64, len: usize, tid: &AtomicU32| -> Result<(u64, usize)> {
+    let write = |thread: u32, pos: u64, len: usize, tid: &AtomicU32| -> (u64, Result<usize>) {
         // SAFETY: gettid has no preconditions.
         tid.store(unsafe { libc::gettid() } as u32, Ordering::SeqCst);
         fs.attach_thread(ThreadRole::Worker, thread as u64);
         let g = fs.begin_op();
         let mut buf = vec![0u8; len];
         stamp::fill(&mut buf, pos, g.op, thread);
-        let n = fs.write_in(&g, ino, pos, &buf)?;
-        Ok((g.op, n))
+        if thread == 1 {
+            cause.arm();
+        }
+        (g.op, fs.write_in(&g, ino, pos, &buf))
     };
     let start = Barrier::new(2);
     let result = std::thread::scope(|s| {
@@ -135,7 +176,8 @@ pub fn early_exit_truncate(disk: &Path, build: Build) -> Result<HazardRun> {
         }
         let n = s.spawn(|| {
             start.wait();
-            write(1, 0, N_LEN, &n_tid)
+            let (pos, len) = cause.write();
+            write(1, pos, len, &n_tid)
         });
         start.wait();
         let n = n.join().expect("N panicked");
@@ -143,7 +185,9 @@ pub fn early_exit_truncate(disk: &Path, build: Build) -> Result<HazardRun> {
         (e, n)
     });
     set_hook(None);
-    let ((e_op, e_result), (n_op, _)) = (result.0?, result.1?);
+    let ((e_op, e_result), (n_op, n_result)) = (result.0, result.1);
+    let e_result = e_result?;
+    let n_result = n_result.map_err(|e| e.errno());
 
     let size = fs.size(ino)?;
     let mut e_bytes_after = vec![0u8; E_LEN];
@@ -178,6 +222,7 @@ pub fn early_exit_truncate(disk: &Path, build: Build) -> Result<HazardRun> {
         e_tid: e_tid.load(Ordering::SeqCst),
         n_tid: n_tid.load(Ordering::SeqCst),
         e_result,
+        n_result,
         size,
         e_bytes_after,
         e_bytes_after_remount,

@@ -11,42 +11,15 @@
 use crate::config::PAGE_SIZE;
 use crate::folio::Folio;
 use crate::probe::points;
-use std::cell::Cell;
 
-thread_local! {
-    static RNG: Cell<u64> = const { Cell::new(0) };
-}
-
-/// splitmix64: small, good enough, and deterministic from a seed.
-pub fn splitmix64(x: &mut u64) -> u64 {
-    *x = x.wrapping_add(0x9e3779b97f4a7c15);
-    let mut z = *x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-    z ^ (z >> 31)
-}
-
-/// Seeds this thread's injection stream for one write.
-pub fn seed_for_write(seed: u64, pos: u64, len: u64) {
-    let mut s = seed ^ pos.rotate_left(17) ^ len.rotate_left(41);
-    let v = splitmix64(&mut s);
-    RNG.with(|r| r.set(v));
-}
-
-fn next_random() -> u64 {
-    RNG.with(|r| {
-        let mut s = r.get();
-        let v = splitmix64(&mut s);
-        r.set(s);
-        v
-    })
-}
+use crate::fault::{chance, next_random};
+pub use crate::fault::{seed_for_write, splitmix64};
 
 /// Copies up to `src.len()` bytes into `folio` at `offset`; returns how many
 /// were copied, possibly fewer (a short copy) when injection says so.
 pub fn copy_folio_from_iter_atomic(folio: &Folio, offset: usize, src: &[u8], rate: f64) -> usize {
     let mut n = src.len();
-    if rate > 0.0 && n > 0 && (next_random() >> 11) as f64 / (1u64 << 53) as f64 <= rate {
+    if n > 0 && chance(rate) {
         // Page boundaries of the source buffer inside (0, n): the copy can
         // only stop where the next user page begins; 0 is always possible.
         let first = (PAGE_SIZE as usize - (src.as_ptr() as usize % PAGE_SIZE as usize))

@@ -32,10 +32,14 @@ fn session_with(
         file_size,
         write_size: 64 << 10,
     };
+    // Injected allocation failures and read errors fail some writes.
+    let faults = knobs.alloc_fail_rate > 0.0 || knobs.read_error_rate > 0.0;
     let spec = SessionSpec::new(d.path.clone(), build, knobs, run);
     let (r, events) = run_session(&spec, &quiet_progress()).expect("session");
     assert!(!events.is_empty());
-    assert_eq!(r.summary.op_errors, 0, "{:?}", r.summary.first_error);
+    if !faults {
+        assert_eq!(r.summary.op_errors, 0, "{:?}", r.summary.first_error);
+    }
     let fsck = lockline_engine::disk::fsck(&d.path).unwrap();
     assert!(fsck.problems.is_empty(), "{:?}", fsck.problems);
     r
@@ -179,3 +183,77 @@ fn planted_migrate_without_folio_lock_is_found() {
 
 // isize-before-copy is driven deterministically in tests/torn.rs: its only
 // effect is on other writers' lock decisions, a narrow window for a workload.
+
+/// The reduced patch's lost writes (issue 13): with folio allocations
+/// failing now and then, a non-extending writer of lockless-min leaves its
+/// pass early holding no inode lock and truncates the page cache at an
+/// i_size an extending writer is about to move: acknowledged writes drop.
+/// The schedule is driven deterministically in tests/hazard.rs.
+#[test]
+fn lockless_min_drops_writes_when_folio_allocations_fail() {
+    let knobs = Knobs {
+        alloc_fail_rate: 0.05,
+        ..Knobs::default()
+    };
+    // Tears are lockless-min's everyday loss; look for a drop. A round
+    // drops with a 2-7% probability on this machine (first drop after 2,
+    // 13, 27, 53 rounds in four tries); 300 short rounds make a miss mean
+    // the mechanism is gone.
+    let dropped = (1..=300u64).position(|seed| {
+        let knobs = Knobs {
+            seed,
+            ..knobs.clone()
+        };
+        let r = session_with(
+            Build::LocklessMin,
+            WorkloadKind::AppendMix,
+            knobs,
+            Stop::Ops(300),
+            4 << 20,
+            seed,
+        );
+        worst(&r).dropped > 0
+    });
+    let runs = dropped.expect("lockless-min dropped no write in 300 short runs") + 1;
+    eprintln!("dropped after {runs} runs");
+    // Without allocation failures the same rounds tear but never drop.
+    for seed in 1..=runs.min(40) as u64 {
+        let r = session_with(
+            Build::LocklessMin,
+            WorkloadKind::AppendMix,
+            Knobs {
+                seed,
+                ..Knobs::default()
+            },
+            Stop::Ops(300),
+            4 << 20,
+            seed,
+        );
+        assert_eq!(worst(&r).dropped, 0, "seed {seed} dropped without faults");
+    }
+    // locked takes the inode lock for every write: the cleanup cannot run
+    // while an extending writer has unpublished folios.
+    assert!(
+        hunt(Build::Locked, WorkloadKind::AppendMix, &knobs, 6, 300).is_none(),
+        "locked: violations with allocation failures"
+    );
+}
+
+#[test]
+fn locked_stays_clean_with_every_fault_knob() {
+    let knobs = Knobs {
+        alloc_fail_rate: 0.02,
+        fragmentation: 0.3,
+        read_error_rate: 0.02,
+        ..busy_knobs()
+    };
+    for w in WorkloadKind::ALL {
+        let r = session(Build::Locked, w, knobs.clone(), 1.0);
+        assert_eq!(
+            worst(&r).total(),
+            0,
+            "{w}: {:#?}",
+            r.summary.checks.last().unwrap().violations.first()
+        );
+    }
+}

@@ -40,6 +40,18 @@ pub struct KnobArgs {
     /// Probability that the fault-disabled user copy stops short (0..0.9).
     #[arg(long, default_value_t = 0.0)]
     pub short_copy_rate: f64,
+    /// Probability that a write's folio allocation fails at every order
+    /// (0..0.5; fail_page_alloc, memory or memcg pressure).
+    #[arg(long, default_value_t = 0.0)]
+    pub alloc_fail_rate: f64,
+    /// Probability that each large-order folio allocation falls back one
+    /// order (0..1; fragmentation).
+    #[arg(long, default_value_t = 0.0)]
+    pub fragmentation: f64,
+    /// Probability that the write path's single-folio read fails with EIO
+    /// (0..0.5).
+    #[arg(long, default_value_t = 0.0)]
+    pub read_error_rate: f64,
     /// Plant a known bug (test-only): writeback-clear-after-copy,
     /// migrate-without-folio-lock, isize-before-copy. Repeatable.
     #[arg(long = "inject", value_name = "BUG")]
@@ -68,6 +80,9 @@ impl KnobArgs {
             migration_interval_us: self.migration_us,
             compaction_interval_ms: self.compaction_ms,
             short_copy_rate: self.short_copy_rate,
+            alloc_fail_rate: self.alloc_fail_rate,
+            fragmentation: self.fragmentation,
+            read_error_rate: self.read_error_rate,
             seed,
             inject,
         };

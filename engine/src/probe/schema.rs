@@ -158,6 +158,9 @@ code_enum! {
         Compact = 3 => "compact",
         /// migration skipped: folio busy (locked, writeback)
         MigrateSkip = 4 => "migrate_skip",
+        /// a folio allocation failed at every order (injected; a = the
+        /// smallest order tried); folio = the index asked for
+        AllocFail = 5 => "alloc_fail",
     }
 }
 
