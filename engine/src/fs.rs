@@ -381,9 +381,6 @@ impl Fs {
     pub fn sync_all(&self) -> Result<()> {
         let _g = self.begin_op();
         writeback::flush_all(self, writeback::SyncMode::All);
-        for inode in self.cached_inodes() {
-            writeback::publish_disk_size(self, &inode, u64::MAX)?;
-        }
         self.disk.commit()?;
         self.refresh_space();
         Ok(())

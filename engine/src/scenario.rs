@@ -89,6 +89,8 @@ pub struct HazardRun {
     pub size: u64,
     pub e_bytes_after: Vec<u8>,
     pub e_bytes_after_remount: Vec<u8>,
+    /// The file's size after remount: what the disk kept.
+    pub size_after_remount: u64,
     /// The checker's verdicts: after the run and after remount.
     pub checks: Vec<CheckReport>,
     pub events: Vec<Event>,
@@ -205,7 +207,8 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
     let ino = fs.open("/overlay", false)?;
     let mut e_bytes_after_remount = vec![0u8; E_LEN];
     fs.read(ino, OLD_EOF, &mut e_bytes_after_remount)?;
-    let mut content = vec![0u8; fs.size(ino)? as usize];
+    let size_after_remount = fs.size(ino)?;
+    let mut content = vec![0u8; size_after_remount as usize];
     fs.read(ino, 0, &mut content)?;
     checks.push(check::check(&history, ino, &content, check::AFTER_REMOUNT));
     fs.unmount()?;
@@ -226,6 +229,7 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
         size,
         e_bytes_after,
         e_bytes_after_remount,
+        size_after_remount,
         checks,
         events,
         ino,

@@ -34,11 +34,15 @@ pub(crate) fn set_disk_size(fs: &Fs, inode: &Inode, size: u64) -> Result<()> {
 }
 
 /// Grows the disk inode's size to cover data written up to `upto`, never
-/// past the current i_size (bch2_writepage_io_done's new_i_size).
+/// past the current i_size: bch2_extent_update's new_i_size, the only way
+/// a buffered write's size reaches the disk. fsync does not write i_size
+/// (bch2_fsync flushes the journal; the inode's size moved with its
+/// extents), so an extending write whose data never reached the disk leaves
+/// the file shorter after a crash or remount, not zero-filled.
 pub(crate) fn publish_disk_size(fs: &Fs, inode: &Inode, upto: u64) -> Result<()> {
     let mut ds = inode.disk_size.lock();
     let new = inode.i_size.read().min(upto);
-    if new != *ds && (new > *ds || upto == u64::MAX) {
+    if new > *ds {
         fs.disk.set_size(inode.ino, new)?;
         *ds = new;
     }
@@ -191,8 +195,8 @@ pub fn flush_all(fs: &Fs, mode: SyncMode) {
     }
 }
 
-/// bch2_fsync(): write back and wait for every folio of the inode, make the
-/// size durable, commit.
+/// bch2_fsync(): write back and wait for every folio of the inode, commit.
+/// The size on disk is what the written folios carried it to.
 pub(crate) fn fsync(fs: &Fs, inode: &Inode) -> Result<()> {
     writepages(fs, inode, SyncMode::All)?;
     // Folios the flusher had under IO when we passed them.
@@ -202,7 +206,6 @@ pub(crate) fn fsync(fs: &Fs, inode: &Inode) -> Result<()> {
     if let Some(err) = inode.mapping.take_error() {
         return Err(Error::Writeback(err));
     }
-    publish_disk_size(fs, inode, u64::MAX)?;
     fs.disk.commit()?;
     fs.refresh_space();
     Ok(())

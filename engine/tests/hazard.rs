@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use lockline_engine::check::Class;
+use lockline_engine::check::{Class, ShortFile};
 use lockline_engine::scenario::{early_exit_truncate, EarlyExit, HazardRun, E_LEN, OLD_EOF};
 use lockline_engine::{stamp, Build};
 
@@ -43,6 +43,17 @@ fn assert_dropped(r: &HazardRun, what: &str) {
             && v.ops.iter().any(|o| o.op == r.e_op)),
         "{what}: {last}"
     );
+    // E's data never reached the disk, so neither did its size: after
+    // remount the file ends at the old EOF, a finding of its own.
+    assert_eq!(r.size_after_remount, OLD_EOF, "{what}");
+    assert_eq!(
+        last.short_file,
+        Some(ShortFile {
+            size: OLD_EOF,
+            acknowledged_end: OLD_EOF + E_LEN as u64
+        }),
+        "{what}: {last}"
+    );
 }
 
 /// E's bytes are there, after the run and after remount.
@@ -56,6 +67,7 @@ fn assert_kept(r: &HazardRun, what: &str) {
     assert_eq!(r.e_bytes_after, e_data, "{what}");
     assert_eq!(r.e_bytes_after_remount, e_data, "{what}");
     assert!(r.checks.iter().all(|c| c.violations.is_empty()), "{what}");
+    assert_eq!(r.size_after_remount, OLD_EOF + E_LEN as u64, "{what}");
 }
 
 #[test]
@@ -80,39 +92,8 @@ fn an_allocation_failure_or_read_error_drops_a_write_in_the_reduced_patch() {
 
 #[test]
 fn early_exit_truncate_drops_an_extending_write_only_when_lockless() {
-    let lockless = run(Build::Lockless);
-    assert!(
-        lockless.schedule_reached,
-        "N never waited while E was parked"
-    );
-    assert_eq!(lockless.e_result, E_LEN, "E was acknowledged in full");
-    assert_eq!(
-        lockless.size,
-        OLD_EOF + E_LEN as u64,
-        "i_size covers E's write"
-    );
-    assert!(
-        lockless.e_bytes_after.iter().all(|b| *b == 0),
-        "lockless: E's acknowledged bytes should read back as zeros (dropped)"
-    );
-    assert!(lockless.e_bytes_after_remount.iter().all(|b| *b == 0));
-    // The checker proves it from the stamps: E's sectors, dropped.
-    let last = lockless.checks.last().unwrap();
-    let e_first = OLD_EOF / 512;
-    assert!(
-        last.violations.iter().any(|v| v.class == Class::Dropped
-            && v.first_sector <= e_first
-            && v.ops.iter().any(|o| o.op == lockless.e_op)),
-        "{last}"
-    );
-
+    assert_dropped(&run(Build::Lockless), "lockless need-inode-lock");
     // The same schedule on the locked build: N waits for the inode lock
     // before touching the page cache, so nothing is lost.
-    let locked = run(Build::Locked);
-    assert!(locked.schedule_reached);
-    let mut e_data = vec![0u8; E_LEN];
-    stamp::fill(&mut e_data, OLD_EOF, locked.e_op, 0);
-    assert_eq!(locked.e_bytes_after, e_data);
-    assert_eq!(locked.e_bytes_after_remount, e_data);
-    assert!(locked.checks.iter().all(|c| c.violations.is_empty()));
+    assert_kept(&run(Build::Locked), "locked");
 }

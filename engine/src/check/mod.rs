@@ -29,7 +29,8 @@ mod classify;
 mod content;
 mod report;
 
-pub use report::{CheckReport, Class, Counts, OpWindow, Violation};
+use crate::stamp::SECTOR;
+pub use report::{CheckReport, Class, Counts, OpWindow, ShortFile, Violation};
 
 use crate::history::History;
 
@@ -46,7 +47,16 @@ pub fn check(history: &History, ino: u64, content: &[u8], label: &str) -> CheckR
     let decoded = content::decode_file(content, n);
     let out = classify::classify(&ops, effects, &decoded, n);
     let ex = report::Explainer::new(history, &ops, &decoded, ino, content.len() as u64);
-    let violations = out.findings.iter().map(|f| ex.violation(f)).collect();
+    let violations: Vec<Violation> = out.findings.iter().map(|f| ex.violation(f)).collect();
+    let short_file = violations
+        .iter()
+        .filter(|v| v.file_shorter)
+        .map(|v| (v.first_sector + v.nr_sectors) * SECTOR as u64)
+        .max()
+        .map(|end| ShortFile {
+            size: content.len() as u64,
+            acknowledged_end: end,
+        });
     let unfinished = history
         .for_inode(ino)
         .filter(|o| !o.finished())
@@ -61,6 +71,7 @@ pub fn check(history: &History, ino: u64, content: &[u8], label: &str) -> CheckR
         violations,
         counts: out.counts,
         unfinished,
+        short_file,
     }
 }
 
@@ -103,7 +114,9 @@ mod annotate_tests {
             size: 0,
             sectors_checked: 0,
             ok: 0,
+            short_file: None,
             violations: vec![Violation {
+                file_shorter: false,
                 class: Class::Dropped,
                 ino: 3,
                 first_sector: 8 * 21,

@@ -68,7 +68,21 @@ pub struct Violation {
     /// order), when the trace shows it; filled in from folio_added events by
     /// [`annotate_folios`](crate::check::annotate_folios).
     pub folio: Option<(u64, u8)>,
+    /// Dropped because the file ends before the sectors: the size read back
+    /// is below the end of an acknowledged write (a lost extending write on
+    /// bcachefs shows as a short file, the on-disk size growing only with
+    /// written extents).
+    pub file_shorter: bool,
     pub explanation: String,
+}
+
+/// The file read back ends before an acknowledged write does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ShortFile {
+    /// Bytes read back.
+    pub size: u64,
+    /// The end of the furthest acknowledged write the size cut off.
+    pub acknowledged_end: u64,
 }
 
 /// Sectors in each class.
@@ -110,6 +124,9 @@ pub struct CheckReport {
     /// Ops on this inode that never returned; their effects were allowed
     /// but not required.
     pub unfinished: Vec<OpWindow>,
+    /// Set when the file is shorter than an acknowledged write's end: its
+    /// own finding, beside the dropped sectors it implies.
+    pub short_file: Option<ShortFile>,
 }
 
 impl CheckReport {
@@ -138,6 +155,13 @@ impl fmt::Display for CheckReport {
             self.counts.stale,
             self.counts.torn
         )?;
+        if let Some(s) = self.short_file {
+            writeln!(
+                f,
+                "  FILE SHORTER: {} bytes read back, acknowledged writes reach {} bytes",
+                s.size, s.acknowledged_end
+            )?;
+        }
         for v in &self.violations {
             let last = v.first_sector + v.nr_sectors - 1;
             let range = if v.nr_sectors == 1 {
@@ -297,6 +321,7 @@ impl<'a> Explainer<'a> {
             ops,
             folio_index: f.lo * SECTOR as u64 / crate::config::PAGE_SIZE,
             folio: None,
+            file_shorter: matches!(f.detail, Detail::PastEof),
             explanation: self.explain(f),
         }
     }
@@ -406,7 +431,7 @@ impl<'a> Explainer<'a> {
         match f.detail {
             Detail::Zeros => format!("{}; {sectors} {hold} zeros", expected(&f.ops)),
             Detail::PastEof => format!(
-                "{}; {sectors} {lie} past the read-back size of {} bytes (the size went back)",
+                "file shorter: {}; {sectors} {lie} past the end of the file, which reads back as {} bytes",
                 expected(&f.ops),
                 self.size
             ),

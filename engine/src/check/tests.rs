@@ -143,10 +143,17 @@ fn write_lost_with_the_size_is_dropped() {
     let r = run(&[w1, w2], &f);
     assert_eq!(r.sectors_checked, 80);
     assert_eq!(r.counts.dropped, 16);
+    assert!(r.violations[0].file_shorter);
+    assert_eq!(
+        r.short_file,
+        Some(crate::check::ShortFile {
+            size: 32 * K,
+            acknowledged_end: 40 * K
+        })
+    );
     assert!(
-        r.violations[0]
-            .explanation
-            .contains("past the read-back size of 32768"),
+        r.violations[0].explanation.starts_with("file shorter:")
+            && r.violations[0].explanation.contains("reads back as 32768"),
         "{r}"
     );
 }
