@@ -1,5 +1,6 @@
 //! A trace's tables as polars DataFrames and back. Column names, types and
-//! meanings are documented in store/SCHEMA.md; every time is nanoseconds.
+//! meanings are documented in the README's trace table; every time is
+//! nanoseconds.
 
 use crate::error::{Result, StoreError};
 use lockline_analysis::{CounterSample, TraceMeta, ViolationRow};

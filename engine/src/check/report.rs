@@ -243,8 +243,9 @@ impl Grouper {
 /// Turns findings into violations with their explanations.
 pub(crate) struct Explainer<'a> {
     pub history: &'a History,
-    /// The checked inode's own ops, ahead of the whole history: op ids
-    /// restart at each mount, so a history spanning one may repeat them.
+    /// The checked inode's own ops, ahead of the whole history (op ids are
+    /// unique per process now; histories merged from several processes
+    /// could still repeat them).
     pub ops: &'a Ops<'a>,
     pub decoded: &'a Decoded,
     pub ino: u64,
