@@ -343,6 +343,39 @@ const RUN_FAST: [&str; 12] = [
 ];
 
 #[test]
+fn readers_are_checked_and_bad_knobs_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("r.img");
+    let mut args = vec!["run".to_string(), "--disk".into(), s(&img), "--mkfs".into()];
+    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    args.extend(["--readers", "2", "--json"].map(String::from));
+    let o = lockline(&args);
+    assert_ok(&o);
+    let v: serde_json::Value = serde_json::from_str(o.stdout.trim()).expect("run --json");
+    assert!(v["reads"]["reads"].as_u64().unwrap() > 0, "{o:?}");
+    assert_eq!(v["reads"]["bad_reads"], 0, "{o:?}");
+    // Out-of-range fault knobs: one line, exit 2.
+    for (flag, value) in [
+        ("--alloc-fail-rate", "0.9"),
+        ("--read-error-rate", "1.5"),
+        ("--readers", "65"),
+    ] {
+        let mut args = vec![
+            "run".to_string(),
+            "--disk".into(),
+            s(&img),
+            "--mkfs".into(),
+            "--force".into(),
+        ];
+        args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+        args.extend([flag, value].map(String::from));
+        let o = lockline(&args);
+        assert_eq!(o.code, 2, "{flag} {value}: {o:?}");
+        assert_eq!(o.stderr.trim().lines().count(), 1, "{o:?}");
+    }
+}
+
+#[test]
 fn run_json_report() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("run.img");

@@ -101,6 +101,7 @@ fn run(build: Build, workload: WorkloadKind, seed: u64, inject: Option<&str>) ->
         file: "/f".into(),
         file_size: 16 << 20,
         write_size: 65536,
+        readers: 0,
     };
     let mut s = SessionSpec::new(dir.path().join("d.img"), build, knobs, spec);
     s.mkfs = Some(256 << 20);

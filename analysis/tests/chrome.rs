@@ -187,6 +187,7 @@ fn engine_trace_follows_the_rules() {
         file: "/q".into(),
         file_size: 8 << 20,
         write_size: 65536,
+        readers: 0,
     };
     let knobs = Knobs {
         writeback_interval_ms: 5,

@@ -136,6 +136,7 @@ fn hunt_planted(name: &str, knobs: Knobs) -> Trace {
             file: "/w.dat".into(),
             file_size: 4 << 20,
             write_size: 64 << 10,
+            readers: 0,
         };
         let knobs = Knobs {
             seed,

@@ -22,6 +22,7 @@ fn run_spec(workload: WorkloadKind, ops: u64) -> RunSpec {
         file: format!("/{}.dat", workload.name()),
         file_size: 8 << 20,
         write_size: 65536,
+        readers: 0,
     }
 }
 

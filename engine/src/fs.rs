@@ -329,8 +329,14 @@ impl Fs {
 
     /// pread(): a buffered read.
     pub fn read(&self, ino: u64, pos: u64, buf: &mut [u8]) -> Result<usize> {
+        let g = self.begin_op();
+        self.read_in(&g, ino, pos, buf)
+    }
+
+    /// pread() as part of an op the caller began (a verifying reader keeps
+    /// the op id to find the read's window in the history).
+    pub fn read_in(&self, _op: &OpGuard, ino: u64, pos: u64, buf: &mut [u8]) -> Result<usize> {
         let inode = self.inode(ino)?;
-        let _g = self.begin_op();
         points::op_begin(OpKind::Read, ino, pos, buf.len() as u64);
         let r = buffered_read::buffered_read(self, &inode, pos, buf);
         points::op_end(OpKind::Read, ino, pos, result_code(&r));

@@ -89,6 +89,9 @@ pub struct HazardRun {
     pub size: u64,
     pub e_bytes_after: Vec<u8>,
     pub e_bytes_after_remount: Vec<u8>,
+    /// The verifying read of E's range after both writers returned, checked
+    /// against the history as it stood then (None: it saw E's data).
+    pub read_check: Option<CheckReport>,
     /// The file's size after remount: what the disk kept.
     pub size_after_remount: u64,
     /// The checker's verdicts: after the run and after remount.
@@ -192,12 +195,26 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
     let n_result = n_result.map_err(|e| e.errno());
 
     let size = fs.size(ino)?;
+    // A verifying read of E's range, as a `--readers` thread makes them.
     let mut e_bytes_after = vec![0u8; E_LEN];
-    fs.read(ino, OLD_EOF, &mut e_bytes_after)?;
+    let read_op = {
+        let g = fs.begin_op();
+        fs.read_in(&g, ino, OLD_EOF, &mut e_bytes_after)?;
+        g.op
+    };
     let mut content = vec![0u8; size as usize];
     fs.read(ino, 0, &mut content)?;
     let mut events = rec.drain();
     let history = History::from_events(&events);
+    let read_check = check::check_read(
+        &history,
+        ino,
+        &check::ReadRecord {
+            op: read_op,
+            offset: OLD_EOF,
+            data: e_bytes_after.clone(),
+        },
+    );
     let mut checks = vec![check::check(&history, ino, &content, check::AFTER_RUN)];
     fs.fsync(ino)?;
     fs.unmount()?;
@@ -230,6 +247,7 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
         e_bytes_after,
         e_bytes_after_remount,
         size_after_remount,
+        read_check,
         checks,
         events,
         ino,

@@ -82,6 +82,9 @@ pub struct RunSummary {
     pub probe_notes: Vec<String>,
     /// The three checks, in order.
     pub checks: Vec<CheckReport>,
+    /// The verifying readers' reads, each checked against the history as
+    /// it stood during the read (`--readers`).
+    pub reads: check::ReadChecks,
 }
 
 impl RunSummary {
@@ -111,6 +114,7 @@ impl RunSummary {
             probe_reason: String::new(),
             probe_notes: Vec::new(),
             checks,
+            reads: check::ReadChecks::default(),
         }
     }
 
@@ -216,6 +220,7 @@ pub fn run_session_with(
     events.sort_by_key(|e| (e.ts_ns, e.tid));
     let history = History::from_events(&events);
     let ino = outcome.ino;
+    let reads = check::check_reads(&history, ino, &outcome.reads, outcome.reads_not_kept);
 
     let mut checks = Vec::new();
     let content = read_whole(&fs, ino)?;
@@ -247,6 +252,7 @@ pub fn run_session_with(
     };
     let mut summary = RunSummary::new(&spec.run, outcome, checks, events.len() as u64, lost);
     summary.probe_source = name.to_string();
+    summary.reads = reads;
     summary.clock = clock.to_string();
     summary.clock_note = match &source {
         Source::Inproc(_) => crate::probe::clock::choice_note(),

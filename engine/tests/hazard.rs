@@ -43,6 +43,12 @@ fn assert_dropped(r: &HazardRun, what: &str) {
             && v.ops.iter().any(|o| o.op == r.e_op)),
         "{what}: {last}"
     );
+    // A reader of E's range after E returned is told so during the run.
+    let read = r
+        .read_check
+        .as_ref()
+        .expect("the verifying read saw the loss");
+    assert_eq!(read.counts.dropped, (E_LEN / 512) as u64, "{what}: {read}");
     // E's data never reached the disk, so neither did its size: after
     // remount the file ends at the old EOF, a finding of its own.
     assert_eq!(r.size_after_remount, OLD_EOF, "{what}");
@@ -67,6 +73,7 @@ fn assert_kept(r: &HazardRun, what: &str) {
     assert_eq!(r.e_bytes_after, e_data, "{what}");
     assert_eq!(r.e_bytes_after_remount, e_data, "{what}");
     assert!(r.checks.iter().all(|c| c.violations.is_empty()), "{what}");
+    assert!(r.read_check.is_none(), "{what}: {:?}", r.read_check);
     assert_eq!(r.size_after_remount, OLD_EOF + E_LEN as u64, "{what}");
 }
 

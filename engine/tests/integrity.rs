@@ -22,6 +22,18 @@ fn session_with(
     file_size: u64,
     seed: u64,
 ) -> SessionReport {
+    session_reading(build, workload, knobs, stop, file_size, seed, 0)
+}
+
+fn session_reading(
+    build: Build,
+    workload: WorkloadKind,
+    knobs: Knobs,
+    stop: Stop,
+    file_size: u64,
+    seed: u64,
+    readers: u32,
+) -> SessionReport {
     let d = disk(256 << 20);
     let run = RunSpec {
         workload,
@@ -31,6 +43,7 @@ fn session_with(
         file: "/w.dat".into(),
         file_size,
         write_size: 64 << 10,
+        readers,
     };
     // Injected allocation failures and read errors fail some writes.
     let faults = knobs.alloc_fail_rate > 0.0 || knobs.read_error_rate > 0.0;
@@ -248,12 +261,24 @@ fn locked_stays_clean_with_every_fault_knob() {
         ..busy_knobs()
     };
     for w in WorkloadKind::ALL {
-        let r = session(Build::Locked, w, knobs.clone(), 1.0);
+        // Two verifying readers too: every read sees what had completed.
+        let r = session_reading(
+            Build::Locked,
+            w,
+            knobs.clone(),
+            Stop::Seconds(1.0),
+            32 << 20,
+            7,
+            2,
+        );
         assert_eq!(
             worst(&r).total(),
             0,
             "{w}: {:#?}",
             r.summary.checks.last().unwrap().violations.first()
         );
+        let reads = &r.summary.reads;
+        assert!(reads.reads > 10, "{w}: only {} reads", reads.reads);
+        assert_eq!(reads.bad_reads, 0, "{w}: {:#?}", reads.violations.first());
     }
 }

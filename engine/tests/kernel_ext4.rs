@@ -32,6 +32,7 @@ fn spec(workdir: &Path, ops: u64) -> KernelSpec {
         file: "/overlap.dat".into(),
         file_size: 16 << 20,
         write_size: 65536,
+        readers: 0,
     };
     let mut s = KernelSpec::new(KernelFs::Ext4, run);
     s.image_size = 128 << 20;

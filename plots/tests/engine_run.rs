@@ -40,6 +40,7 @@ fn session(dir: &std::path::Path, seed: u64) -> (SessionReport, Vec<Event>) {
         file: "/w.dat".into(),
         file_size: 4 << 20,
         write_size: 64 << 10,
+        readers: 0,
     };
     let img = dir.join(format!("disk-{seed}.img"));
     let mut spec = SessionSpec::new(img.clone(), build, knobs(seed), run);

@@ -105,6 +105,7 @@ pub fn run(a: Args) -> Result<u8> {
                 file: "/overlay.qcow2".into(),
                 file_size: 16 << 20,
                 write_size: 64 << 10,
+                readers: 0,
             };
             let mut spec = SessionSpec::new(img.clone(), build, Knobs::busy(seed), run);
             spec.mkfs = Some(256 << 20);

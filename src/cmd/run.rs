@@ -113,6 +113,11 @@ pub struct WorkloadArgs {
     /// Write size of the disjoint workload.
     #[arg(long, default_value = "64K", value_parser = parse_size)]
     pub write_size: u64,
+    /// Verifying readers beside the writers: each read is checked against
+    /// the history as it stood during the read (stale or dropped reads are
+    /// findings even when a later write erases the evidence).
+    #[arg(long, default_value_t = 0)]
+    pub readers: u32,
 }
 
 impl WorkloadArgs {
@@ -131,6 +136,7 @@ impl WorkloadArgs {
             file: format!("/{}.dat", self.workload.name()),
             file_size: self.file_size,
             write_size: self.write_size,
+            readers: self.readers,
         }
     }
 }
@@ -333,6 +339,26 @@ pub fn print_outcome(s: &RunSummary) {
         );
     }
     let checks = &s.checks;
+    let r = &s.reads;
+    if r.reads > 0 {
+        println!(
+            "  {:<14} {} reads, {} sectors: {} with violations, {} dropped, {} stale sectors{}",
+            lockline_engine::check::DURING_RUN,
+            r.reads,
+            r.sectors,
+            r.bad_reads,
+            r.counts.dropped,
+            r.counts.stale,
+            if r.reads_not_kept > 0 {
+                format!(" ({} more reads not kept)", r.reads_not_kept)
+            } else {
+                String::new()
+            }
+        );
+        for v in r.violations.iter().take(3) {
+            println!("  {}", v.explanation);
+        }
+    }
     for c in checks {
         println!(
             "  {:<14} {} sectors: {} ok, {} dropped, {} stale, {} torn",

@@ -247,6 +247,7 @@ fn a_real_run_round_trips() {
         file: "/t".into(),
         file_size: 8 << 20,
         write_size: 65536,
+        readers: 0,
     };
     let mut spec = SessionSpec::new(
         dir.path().join("d.img"),

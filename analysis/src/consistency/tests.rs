@@ -470,6 +470,7 @@ fn engine_runs_are_clean() {
             file: "/c".into(),
             file_size: 8 << 20,
             write_size: 65536,
+            readers: 0,
         };
         let mut s = SessionSpec::new(dir.path().join("d.img"), build, Knobs::busy(5), run);
         s.mkfs = Some(128 << 20);

@@ -59,7 +59,20 @@ impl Decoded {
 /// Decodes `data` (the whole file as read back) and pads it with
 /// [`Content::Absent`] up to `nr_sectors`.
 pub(crate) fn decode_file(data: &[u8], nr_sectors: u64) -> Decoded {
+    decode_range(data, 0, nr_sectors)
+}
+
+/// Decodes `data` read at sector `first` (a read during the run); the
+/// sectors before it are one run of zeros the caller ignores.
+pub(crate) fn decode_range(data: &[u8], first: u64, nr_sectors: u64) -> Decoded {
     let mut runs: Vec<Run> = Vec::new();
+    if first > 0 {
+        runs.push(Run {
+            lo: 0,
+            hi: first,
+            content: Content::Zero,
+        });
+    }
     let push = |s: u64, c: Content, runs: &mut Vec<Run>| match runs.last_mut() {
         Some(r) if r.content == c && r.hi == s => r.hi = s + 1,
         _ => runs.push(Run {
@@ -69,7 +82,7 @@ pub(crate) fn decode_file(data: &[u8], nr_sectors: u64) -> Decoded {
         }),
     };
     let mut chunks = data.chunks_exact(SECTOR);
-    let mut s = 0u64;
+    let mut s = first;
     for sector in &mut chunks {
         let c = classify_sector(sector, s);
         push(s, c, &mut runs);

@@ -32,7 +32,7 @@ mod report;
 use crate::stamp::SECTOR;
 pub use report::{CheckReport, Class, Counts, OpWindow, ShortFile, Violation};
 
-use crate::history::History;
+use crate::history::{History, OpRecord, UNFINISHED};
 
 /// When the content was taken; labels of the three standard checks.
 pub const AFTER_RUN: &str = "after-run";
@@ -73,6 +73,132 @@ pub fn check(history: &History, ino: u64, content: &[u8], label: &str) -> CheckR
         unfinished,
         short_file,
     }
+}
+
+/// One read made during the run, by a verifying reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadRecord {
+    /// The read's op id (its window comes from the history).
+    pub op: u64,
+    pub offset: u64,
+    /// What it returned (sector-aligned reads; a short read at EOF is fine).
+    pub data: Vec<u8>,
+}
+
+/// Every verifying read of a run, checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReadChecks {
+    pub reads: u64,
+    /// Reads made but not kept for checking (over the run's bound).
+    pub reads_not_kept: u64,
+    pub sectors: u64,
+    /// Sectors per class (stale: data a completed write had replaced;
+    /// dropped: zeros or nothing where a completed write's data was due).
+    pub counts: Counts,
+    /// Reads with a violation.
+    pub bad_reads: u64,
+    /// The first [`MAX_READ_VIOLATIONS`] violations.
+    pub violations: Vec<Violation>,
+}
+
+pub const MAX_READ_VIOLATIONS: usize = 50;
+
+/// Checks every read (see [`check_read`]).
+pub fn check_reads(history: &History, ino: u64, reads: &[ReadRecord], not_kept: u64) -> ReadChecks {
+    let mut out = ReadChecks {
+        reads: reads.len() as u64,
+        reads_not_kept: not_kept,
+        ..ReadChecks::default()
+    };
+    for r in reads {
+        out.sectors += (r.data.len() as u64).div_ceil(SECTOR as u64);
+        if let Some(rep) = check_read(history, ino, r) {
+            out.bad_reads += 1;
+            out.counts.dropped += rep.counts.dropped;
+            out.counts.stale += rep.counts.stale;
+            let room = MAX_READ_VIOLATIONS.saturating_sub(out.violations.len());
+            out.violations.extend(rep.violations.into_iter().take(room));
+        }
+    }
+    out
+}
+
+/// Label of read checks.
+pub const DURING_RUN: &str = "read-during-run";
+
+/// Checks what one read returned against the history as it stood during
+/// the read: ops that began after it ended did not exist yet; ops still in
+/// flight when it began count as unfinished (they may have applied, wholly
+/// or in part, or not at all). A sector holding data a write superseded
+/// before the read began is a stale read; zeros where a write had
+/// completed, a dropped one. Mixes are not judged: a read may see a write
+/// in flight half done. None when the read is not in the history or the
+/// data is fine.
+pub fn check_read(history: &History, ino: u64, read: &ReadRecord) -> Option<CheckReport> {
+    let r = history.get(read.op)?;
+    let (rb, re) = (r.begin_ns, r.end_ns);
+    if read.data.is_empty() || !read.offset.is_multiple_of(SECTOR as u64) {
+        return None;
+    }
+    let ops: Vec<OpRecord> = history
+        .for_inode(ino)
+        .filter(|o| o.begin_ns <= re && o.op != read.op)
+        .map(|o| {
+            if o.finished() && o.end_ns < rb {
+                *o
+            } else {
+                OpRecord {
+                    end_ns: UNFINISHED,
+                    result: 0,
+                    ..*o
+                }
+            }
+        })
+        .collect();
+    let h = History::from_records(ops);
+    let (ops, effects) = classify::effects(&h, ino);
+    let lo = read.offset / SECTOR as u64;
+    let hi = lo + (read.data.len() as u64).div_ceil(SECTOR as u64);
+    let decoded = content::decode_range(&read.data, lo, hi);
+    let out = classify::classify(&ops, effects, &decoded, hi);
+    let ex = report::Explainer::new(
+        &h,
+        &ops,
+        &decoded,
+        ino,
+        read.offset + read.data.len() as u64,
+    );
+    let mut counts = Counts::default();
+    let violations: Vec<Violation> = out
+        .findings
+        .iter()
+        .filter(|f| f.class != Class::Torn && f.hi > lo && f.lo < hi)
+        .map(|f| {
+            let f = report::Finding {
+                lo: f.lo.max(lo),
+                hi: f.hi.min(hi),
+                ..f.clone()
+            };
+            counts.add(f.class, f.hi - f.lo);
+            let mut v = ex.violation(&f);
+            v.explanation = format!("read op {} saw: {}", read.op, v.explanation);
+            v
+        })
+        .collect();
+    if violations.is_empty() {
+        return None;
+    }
+    Some(CheckReport {
+        label: DURING_RUN.to_string(),
+        ino,
+        size: read.data.len() as u64,
+        sectors_checked: hi - lo,
+        ok: (hi - lo) - counts.total(),
+        violations,
+        counts,
+        unfinished: Vec::new(),
+        short_file: None,
+    })
 }
 
 /// Names, for each violation, the folio (first index, order) that held its

@@ -534,3 +534,45 @@ fn any_serial_order_consistent_with_time_checks_clean() {
         assert!(planted || seed > 5, "seed {seed} found nothing to plant");
     }
 }
+
+/// A read at [b, e] µs of [0, 8 KiB) returning `file`'s bytes there.
+fn read_check(ops: &[OpRecord], b: u64, e: u64, file: &File) -> Option<CheckReport> {
+    let mut all = ops.to_vec();
+    all.push(op(99, OpKind::Read, 0, 8 * K, b, e, 8 * K as i64));
+    let h = History::from_records(all);
+    crate::check::check_read(
+        &h,
+        5,
+        &crate::check::ReadRecord {
+            op: 99,
+            offset: 0,
+            data: file.0[..8 * K as usize].to_vec(),
+        },
+    )
+}
+
+#[test]
+fn reads_during_the_run_see_what_had_completed() {
+    let w1 = w(1, 0, 8 * K, 0, 10);
+    let w2 = w(2, 0, 8 * K, 15, 30);
+    let ops = [w1, w2];
+    // After both: only w2 is right.
+    assert!(read_check(&ops, 40, 50, &File::new(8 * K).all(&w2)).is_none());
+    let stale = read_check(&ops, 40, 50, &File::new(8 * K).all(&w1)).expect("stale read");
+    assert_eq!(stale.counts.stale, 16, "{stale}");
+    assert!(stale.violations[0]
+        .explanation
+        .starts_with("read op 99 saw:"));
+    let zeros = read_check(&ops, 40, 50, &File::new(8 * K)).expect("dropped read");
+    assert_eq!(zeros.counts.dropped, 16, "{zeros}");
+    // While w2 is in flight, w1, w2 or a mix of the two are all fine.
+    assert!(read_check(&ops, 20, 25, &File::new(8 * K).all(&w1)).is_none());
+    assert!(read_check(&ops, 20, 25, &File::new(8 * K).all(&w2)).is_none());
+    let mix = File::new(8 * K).all(&w1).put(&w2, 0, 4 * K);
+    assert!(read_check(&ops, 20, 25, &mix).is_none());
+    // Before w2 began, w2's data cannot be there... unless its begin was
+    // before the read's end: a write that began during the read may show.
+    assert!(read_check(&ops, 12, 16, &File::new(8 * K).all(&w2)).is_none());
+    // Before anything finished, zeros are fine.
+    assert!(read_check(&ops, 2, 5, &File::new(8 * K)).is_none());
+}

@@ -205,6 +205,21 @@ impl Target for KernelFile {
         r.map_err(|e| self.err("pwrite", e))
     }
 
+    fn read(&self, _op: &OpGuard, offset: u64, buf: &mut [u8]) -> crate::Result<usize> {
+        points::op_begin(OpKind::Read, self.ino, offset, buf.len() as u64);
+        // SAFETY: valid fd and buffer.
+        let r = check(unsafe {
+            libc::pread(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                offset as libc::off_t,
+            )
+        } as libc::c_long);
+        points::op_end(OpKind::Read, self.ino, offset, code(&r));
+        r.map(|n| n as usize).map_err(|e| self.err("pread", e))
+    }
+
     fn truncate(&self, size: u64) -> crate::Result<()> {
         self.simple_op(OpKind::Truncate, size, 0, "ftruncate", |fd| {
             // SAFETY: valid fd.

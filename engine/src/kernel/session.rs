@@ -189,6 +189,7 @@ pub fn run_kernel_session_with(
 
     let mut events = rec.drain();
     let history = History::from_events(&events);
+    let reads = check::check_reads(&history, ino, &outcome.reads, outcome.reads_not_kept);
     events.extend(take(&mut tracer)?);
     let mut checks = Vec::new();
     checks.push(check::check(
@@ -252,6 +253,7 @@ pub fn run_kernel_session_with(
     }
     let st = rec.stats();
     let mut summary = RunSummary::new(&spec.run, outcome, checks, events.len() as u64, st.dropped);
+    summary.reads = reads;
     summary.clock = rec.clock().name().to_string();
     summary.clock_note = crate::probe::clock::choice_note();
     if let Some(t) = &tracer {

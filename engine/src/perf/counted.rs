@@ -17,6 +17,9 @@ impl Target for Counted<'_> {
     fn begin_op(&self) -> OpGuard {
         self.inner.begin_op()
     }
+    fn read(&self, op: &OpGuard, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.inner.read(op, offset, buf)
+    }
     fn write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> Result<u64> {
         self.inner.write(op, offset, data)
     }

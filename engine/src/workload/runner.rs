@@ -29,6 +29,10 @@ pub struct RunSpec {
     pub file_size: u64,
     /// Write size of the `disjoint` workload.
     pub write_size: u64,
+    /// Verifying readers beside the writers: each reads write-size ranges
+    /// until the writers finish, and every read is checked against the
+    /// history as it stood during the read (check::check_read).
+    pub readers: u32,
 }
 
 impl RunSpec {
@@ -39,6 +43,9 @@ impl RunSpec {
         }
         if self.threads > 1024 {
             return bad(format!("--threads {} is more than 1024", self.threads));
+        }
+        if self.readers > 64 {
+            return bad(format!("--readers {} is more than 64", self.readers));
         }
         match self.stop {
             Stop::Ops(0) => return bad("--ops must be at least 1".into()),
@@ -83,7 +90,16 @@ pub struct RunOutcome {
     /// First error seen, for the summary.
     pub first_error: Option<String>,
     pub seconds: f64,
+    /// What the verifying readers read, in order (at most MAX_READS).
+    #[serde(skip)]
+    pub reads: Vec<crate::check::ReadRecord>,
+    /// Reads made beyond MAX_READS, not kept.
+    pub reads_not_kept: u64,
 }
+
+/// Reads kept for checking per run: bounded memory (at most this many
+/// write-size buffers).
+pub const MAX_READS: usize = 4096;
 
 /// The file a workload drives: the engine's (here) or a kernel
 /// filesystem's. Each op is bracketed by op_begin/op_end probe events so the
@@ -92,6 +108,8 @@ pub trait Target: Sync {
     /// Starts an op on the calling thread; its id is stamped into the data.
     fn begin_op(&self) -> OpGuard;
     fn write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> Result<u64>;
+    /// One pread as op `op`: bytes read (fewer at EOF).
+    fn read(&self, op: &OpGuard, offset: u64, buf: &mut [u8]) -> Result<usize>;
     fn truncate(&self, size: u64) -> Result<()>;
     fn punch(&self, offset: u64, len: u64) -> Result<()>;
     /// fallocate mode 0 over [0, len).
@@ -146,6 +164,9 @@ impl Target for FsFile<'_> {
             .write_in(op, self.ino, offset, data)
             .map(|n| n as u64)
     }
+    fn read(&self, op: &OpGuard, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.fs.read_in(op, self.ino, offset, buf)
+    }
     fn truncate(&self, size: u64) -> Result<()> {
         self.fs.truncate(self.ino, size)
     }
@@ -186,10 +207,62 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
     let stop = AtomicBool::new(false);
     let first_error = parking_lot::Mutex::new(None::<String>);
     let t0 = Instant::now();
+    let writers_left = std::sync::atomic::AtomicU32::new(spec.threads);
+    let reads = parking_lot::Mutex::new(Vec::new());
+    let reads_not_kept = AtomicU64::new(0);
     std::thread::scope(|s| {
+        for reader in 0..spec.readers {
+            let (writers_left, reads, reads_not_kept, first_error) =
+                (&writers_left, &reads, &reads_not_kept, &first_error);
+            let thread = spec.threads + reader;
+            s.spawn(move || {
+                // Readers pick write-size, sector-aligned ranges of the
+                // file's extent from their own stream.
+                let mut t = ThreadCtx::new(spec.seed ^ 0x7265_6164, thread, spec.threads);
+                let len = spec.write_size.clamp(512, 1 << 20) as usize & !511;
+                let span = spec.file_size.max(len as u64);
+                target.thread_started(thread);
+                while writers_left.load(Ordering::Acquire) > 0 && !target.should_stop() {
+                    let offset = (t.next_u64() % span.div_ceil(4096)) * 4096;
+                    let g = target.begin_op();
+                    let mut buf = vec![0u8; len];
+                    match target.read(&g, offset, &mut buf) {
+                        Ok(n) => {
+                            buf.truncate(n);
+                            let mut kept = reads.lock();
+                            if kept.len() < MAX_READS {
+                                kept.push(crate::check::ReadRecord {
+                                    op: g.op,
+                                    offset,
+                                    data: buf,
+                                });
+                            } else {
+                                reads_not_kept.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Err(e) => {
+                            progress.errors.fetch_add(1, Ordering::Relaxed);
+                            first_error.lock().get_or_insert_with(|| e.to_string());
+                        }
+                    }
+                }
+                target.thread_finished(thread);
+                crate::probe::recorder::flush_current_thread();
+            });
+        }
         for thread in 0..spec.threads {
             let (pattern, budget, stop, first_error) = (&pattern, &budget, &stop, &first_error);
+            let writers_left = &writers_left;
             s.spawn(move || {
+                // Readers stop when the last writer is done, even if one
+                // of them panics.
+                struct Done<'a>(&'a std::sync::atomic::AtomicU32);
+                impl Drop for Done<'_> {
+                    fn drop(&mut self) {
+                        self.0.fetch_sub(1, Ordering::Release);
+                    }
+                }
+                let _done = Done(writers_left);
                 let mut t = ThreadCtx::new(spec.seed, thread, spec.threads);
                 let mut buf = vec![0u8; pattern.max_write() as usize];
                 target.thread_started(thread);
@@ -242,5 +315,7 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
         errors: progress.errors.load(Ordering::Relaxed),
         first_error: first_error.into_inner(),
         seconds: t0.elapsed().as_secs_f64(),
+        reads: reads.into_inner(),
+        reads_not_kept: reads_not_kept.into_inner(),
     })
 }
