@@ -333,25 +333,12 @@ impl<'a> Index<'a> {
                 }
                 EventKind::FolioMigrated => {
                     // The data moved: follow the new folio from here.
-                    return self.fate_of_moved(ino, e.b, i, victim_tid, lo, hi);
+                    return self.fate_of(ino, e.b, i, victim_tid, lo, hi);
                 }
                 _ => {}
             }
         }
         None
-    }
-
-    fn fate_of_moved(
-        &self,
-        ino: u64,
-        fid: u64,
-        from: usize,
-        victim_tid: u32,
-        lo: u64,
-        hi: u64,
-    ) -> Option<(usize, Fate)> {
-        // The new folio's history from the migration on, as if dirtied there.
-        self.fate_of(ino, fid, from, victim_tid, lo, hi)
     }
 }
 

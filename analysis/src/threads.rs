@@ -42,12 +42,10 @@ pub fn names(events: &[Event]) -> BTreeMap<u32, String> {
 pub fn roles(events: &[Event]) -> BTreeMap<u32, String> {
     events
         .iter()
-        .filter(|e| e.kind() == Some(EventKind::ThreadRole))
         .filter_map(|e| {
-            let role = ThreadRole::from_u8((e.code >> 8) as u8)?;
-            let name = match role {
-                ThreadRole::Worker => format!("worker {}", e.a),
-                r => r.name().to_string(),
+            let name = match e.thread_role()? {
+                (ThreadRole::Worker, i) => format!("worker {i}"),
+                (r, _) => r.name().to_string(),
             };
             Some((e.tid, name))
         })

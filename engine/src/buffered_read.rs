@@ -6,7 +6,7 @@
 //! checker judges what is on disk and in the cache, not torn reads).
 
 use crate::config::{PAGE_SHIFT, SECTOR_SIZE};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::folio::{Folio, SectorState};
 use crate::fs::Fs;
 use crate::inode::Inode;
@@ -51,16 +51,17 @@ fn get_uptodate_folio(fs: &Fs, inode: &Inode, index: u64, want: u64) -> Result<A
     }
     inode.pagecache_lock.lock(Side::Add);
     let order = order_for_len(want, fs.knobs.folio_order_cap());
-    let f = inode
-        .mapping
-        .get_folio_locked(
-            index,
-            Fgp {
-                create_order: Some(order),
-                ..Fgp::default()
-            },
-        )
-        .expect("creating lookup always returns a folio");
+    // A thread with an injected allocation failure armed gets it here too.
+    let Some(f) = inode.mapping.get_folio_locked(
+        index,
+        Fgp {
+            create_order: Some(order),
+            ..Fgp::default()
+        },
+    ) else {
+        inode.pagecache_lock.unlock(Side::Add);
+        return Err(Error::NoMemory);
+    };
     let r = if f.test_uptodate() {
         Ok(())
     } else {

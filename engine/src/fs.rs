@@ -159,23 +159,23 @@ impl Fs {
     ) -> Result<JoinHandle<()>> {
         let weak: Weak<Fs> = Arc::downgrade(self);
         let name = format!("lockline-{role}");
-        let mut announced = false;
         std::thread::Builder::new()
             .name(name.clone())
-            .spawn(move || loop {
-                let Some(fs) = weak.upgrade() else { return };
-                if fs.shutdown.load(Ordering::Acquire) {
-                    return;
-                }
-                if !announced {
+            .spawn(move || {
+                if let Some(fs) = weak.upgrade() {
                     fs.attach_thread(role, 0);
-                    announced = true;
                 }
-                recorder::attach(fs.recorder.as_ref());
-                work(&fs);
-                let mut g = fs.sleep.0.lock();
-                if !fs.shutdown.load(Ordering::Acquire) {
-                    fs.sleep.1.wait_for(&mut g, period);
+                loop {
+                    let Some(fs) = weak.upgrade() else { return };
+                    if fs.shutdown.load(Ordering::Acquire) {
+                        return;
+                    }
+                    recorder::attach(fs.recorder.as_ref());
+                    work(&fs);
+                    let mut g = fs.sleep.0.lock();
+                    if !fs.shutdown.load(Ordering::Acquire) {
+                        fs.sleep.1.wait_for(&mut g, period);
+                    }
                 }
             })
             .map_err(|e| Error::Invalid(format!("cannot start {name} thread: {e}")))
@@ -184,8 +184,7 @@ impl Fs {
     /// Attaches the calling thread to the run's recorder and announces its
     /// role, so traces name its lane from the engine (call once per thread).
     pub fn attach_thread(&self, role: ThreadRole, index: u64) {
-        recorder::attach(self.recorder.as_ref());
-        points::thread_role(role, index);
+        points::attach_thread(self.recorder.as_ref(), role, index);
     }
 
     /// Starts an op on the calling thread: a fresh op id (unique in the

@@ -85,11 +85,10 @@ impl History {
         // Workload threads announce their stamp index before their first op.
         let workers: HashMap<u32, u32> = events
             .iter()
-            .filter(|e| {
-                e.kind() == Some(EventKind::ThreadRole)
-                    && ThreadRole::from_u8((e.code >> 8) as u8) == Some(ThreadRole::Worker)
+            .filter_map(|e| match e.thread_role()? {
+                (ThreadRole::Worker, i) => Some((e.tid, i as u32)),
+                _ => None,
             })
-            .map(|e| (e.tid, e.a as u32))
             .collect();
 
         type Key = (u64, u32, u8, u64);

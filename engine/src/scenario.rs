@@ -100,6 +100,28 @@ pub struct HazardRun {
     pub ino: u64,
 }
 
+/// One workload-style write on the calling thread: announced as worker
+/// `thread` (its tid published in `tid` for the hook), stamped with its op
+/// id; `before` runs just before the write (to arm an injected fault).
+fn stamped_write(
+    fs: &Fs,
+    ino: u64,
+    thread: u32,
+    pos: u64,
+    len: usize,
+    tid: &AtomicU32,
+    before: impl FnOnce(),
+) -> (u64, Result<usize>) {
+    // SAFETY: gettid has no preconditions.
+    tid.store(unsafe { libc::gettid() } as u32, Ordering::SeqCst);
+    fs.attach_thread(ThreadRole::Worker, thread as u64);
+    let g = fs.begin_op();
+    let mut buf = vec![0u8; len];
+    stamp::fill(&mut buf, pos, g.op, thread);
+    before();
+    (g.op, fs.write_in(&g, ino, pos, &buf))
+}
+
 /// Knobs with every background thread off: only E and N run.
 pub fn quiet_knobs() -> Knobs {
     Knobs {
@@ -158,17 +180,13 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
     set_hook(Some(hook));
 
     // Each writer stamps its data with its own op id, as workloads do.
-    let write = |thread: u32, pos: u64, len: usize, tid: &AtomicU32| -> (u64, Result<usize>) {
-        // SAFETY: gettid has no preconditions.
-        tid.store(unsafe { libc::gettid() } as u32, Ordering::SeqCst);
-        fs.attach_thread(ThreadRole::Worker, thread as u64);
-        let g = fs.begin_op();
-        let mut buf = vec![0u8; len];
-        stamp::fill(&mut buf, pos, g.op, thread);
-        if thread == 1 {
-            cause.arm();
-        }
-        (g.op, fs.write_in(&g, ino, pos, &buf))
+    let write = |thread: u32, pos: u64, len: usize, tid: &AtomicU32| {
+        let arm = || {
+            if thread == 1 {
+                cause.arm();
+            }
+        };
+        stamped_write(&fs, ino, thread, pos, len, tid, arm)
     };
     let start = Barrier::new(2);
     let result = std::thread::scope(|s| {
@@ -317,13 +335,8 @@ pub fn two_writers(disk: &Path, build: Build, knobs: Knobs, initial: u64) -> Res
     };
     set_hook(Some(hook));
     let write = |tid: &AtomicU32, off: u64, len: u64, thread: u32| -> Result<(u64, usize)> {
-        // SAFETY: gettid has no preconditions.
-        tid.store(unsafe { libc::gettid() } as u32, Ordering::SeqCst);
-        fs.attach_thread(ThreadRole::Worker, thread as u64);
-        let g = fs.begin_op();
-        let mut buf = vec![0u8; len as usize];
-        stamp::fill(&mut buf, off, g.op, thread);
-        Ok((g.op, fs.write_in(&g, ino, off, &buf)?))
+        let (op, r) = stamped_write(&fs, ino, thread, off, len as usize, tid, || {});
+        Ok((op, r?))
     };
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(|| write(&a_tid, 0, 2 * MIB, 0));

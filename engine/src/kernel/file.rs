@@ -184,8 +184,11 @@ impl Target for KernelFile {
     }
 
     fn thread_started(&self, thread: u32) {
-        recorder::attach(self.recorder.as_ref());
-        points::thread_role(crate::probe::ThreadRole::Worker, thread as u64);
+        points::attach_thread(
+            self.recorder.as_ref(),
+            crate::probe::ThreadRole::Worker,
+            thread as u64,
+        );
     }
 
     fn write(&self, _op: &OpGuard, offset: u64, data: &[u8]) -> crate::Result<u64> {

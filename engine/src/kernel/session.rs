@@ -167,8 +167,7 @@ pub fn run_kernel_session_with(
     let mount = Mount::new(&dev.dev, &work.mnt, spec.fs.name())?;
 
     let rec = Recorder::new(spec.record_capacity);
-    crate::probe::recorder::attach(Some(&rec));
-    crate::probe::points::thread_role(crate::probe::ThreadRole::Main, 0);
+    crate::probe::points::attach_thread(Some(&rec), crate::probe::ThreadRole::Main, 0);
     let path = work.mnt.join(format!("{}.dat", spec.run.workload.name()));
     let file = KernelFile::create(&path, Some(rec.clone()))?.with_cancel(spec.cancel);
     if let Some(t) = tracer.as_mut() {

@@ -304,8 +304,14 @@ pub fn mm_action(action: MmAction, inode: u64, index: u64, fid: u64, arg: u64) {
     );
 }
 
-/// Announces what the calling thread is for; call once when it starts,
-/// after attaching it to the run's recorder.
+/// Attaches the calling thread to `rec` (None: eBPF or no recording) and
+/// announces its role; call once when the thread starts.
+pub fn attach_thread(rec: Option<&Arc<recorder::Recorder>>, role: ThreadRole, index: u64) {
+    recorder::attach(rec);
+    thread_role(role, index);
+}
+
+/// Announces what the calling thread is for (see [`attach_thread`]).
 #[inline]
 pub fn thread_role(role: ThreadRole, index: u64) {
     emit(

@@ -239,6 +239,13 @@ impl Event {
     pub fn mode(&self) -> Option<LockMode> {
         LockMode::from_u8((self.code >> 16) as u8)
     }
+    /// A thread_role event's role and index within the role.
+    pub fn thread_role(&self) -> Option<(ThreadRole, u64)> {
+        if self.kind() != Some(EventKind::ThreadRole) {
+            return None;
+        }
+        Some((ThreadRole::from_u8((self.code >> 8) as u8)?, self.a))
+    }
     /// The name of the code's class byte by kind: the lock class of a lock
     /// event, the op kind of an op event, the action of an mm event; ""
     /// when the kind has none. Traces carry it as the `class` column.
