@@ -22,8 +22,8 @@ SCHEMA = {
                "b": pl.Int64},
     "ops": {"op": pl.UInt64, "tid": pl.UInt32, "kind": pl.String, "ino": pl.UInt64, "offset": pl.UInt64,
             "len": pl.UInt64, "begin_ns": pl.UInt64, "end_ns": pl.UInt64, "result": pl.Int64,
-            "thread": pl.UInt32},
-    "violations": {"id": pl.UInt32, "check": pl.String, "class": pl.String, "ino": pl.UInt64,
+            "thread": pl.UInt32, "round": pl.UInt32},
+    "violations": {"id": pl.UInt32, "round": pl.UInt32, "check": pl.String, "class": pl.String, "ino": pl.UInt64,
                    "first_sector": pl.UInt64, "nr_sectors": pl.UInt64, "folio_index": pl.UInt64,
                    "folio_first": pl.UInt64, "folio_order": pl.UInt8, "ops": pl.List(pl.UInt64),
                    "explanation": pl.String},
@@ -48,8 +48,8 @@ def check(trace):
                 problems.append(f"column {name} is {df.schema[name]}, expected {dtype}")
         if table == "meta" and df.height != 1:
             problems.append(f"{df.height} rows, expected 1")
-        if table == "meta" and df.height and df["schema_version"][0] != 2:
-            problems.append(f"schema_version {df['schema_version'][0]}, expected 2")
+        if table == "meta" and df.height and df["schema_version"][0] != 3:
+            problems.append(f"schema_version {df['schema_version'][0]}, expected 3")
         if table == "events" and df.height and not df["ts_ns"].is_sorted():
             problems.append("events not sorted by ts_ns")
         if table == "ops" and df.height and df["op"].n_unique() != df.height:

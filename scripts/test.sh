@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v mkfs.ext4 >/dev/null || need_apt+=(e2fsprogs)
 command -v losetup >/dev/null || need_apt+=(mount)
+command -v tmux >/dev/null || need_apt+=(tmux)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 { command -v clang >/dev/null && [ -f /usr/include/bpf/bpf_helpers.h ]; } || need_apt+=(clang libbpf-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -46,9 +47,12 @@ for seed in 1 2 3 4 5 6; do
     "$tmp/b.json" && { echo "trace with violations (planted bug): seed $seed"; break; }
 done
 python3 scripts/check_trace.py "$tmp/locked" "$tmp/planted"
+echo "== terminal UI in tmux: replay of the planted trace, run --tui live"
+LIVE_DISK="$tmp/live.img" scripts/tui_e2e.sh "$bin" "$tmp/planted"
 python3 notebooks/run_notebooks.py "$tmp/planted" "$tmp/locked" 2>&1 | grep -v "Kernel is running over TCP"
 
 echo "== benchmark compiles and runs (quick)"
 cargo bench -p lockline-engine --bench engine -- --quick
 cargo bench -p lockline-engine --bench checker -- --quick
+cargo bench -p lockline-tui --bench frame -- --quick
 echo "all tests passed"

@@ -1,6 +1,7 @@
 //! Exit codes and the one-line error rendering.
 
 use lockline_engine::disk::DiskError;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const OK: u8 = 0;
 /// fsck found problems; a check ran but the verdict is negative.
@@ -11,6 +12,21 @@ pub const USAGE: u8 = 2;
 pub const IO: u8 = 3;
 /// Stopped by Ctrl-C after cleaning up (the shell's 128 + SIGINT).
 pub const INTERRUPTED: u8 = 130;
+
+/// Set by SIGINT once [`install_sigint`] ran: long runs stop their
+/// workload, finish their checks and cleanup, and exit [`INTERRUPTED`].
+pub static SIGINT_SEEN: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    SIGINT_SEEN.store(true, Ordering::Relaxed);
+}
+
+/// Routes Ctrl-C to [`SIGINT_SEEN`] instead of killing the process.
+pub fn install_sigint() {
+    let handler: extern "C" fn(libc::c_int) = on_sigint;
+    // SAFETY: the handler only stores to an atomic (async-signal-safe).
+    unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
+}
 
 /// Marks an error as the user's input rather than the system's.
 #[derive(Debug)]

@@ -41,6 +41,12 @@ enum Cmd {
     Export(cmd::export::Args),
     /// Lock statistics, blame windows and lock-protocol lints of a trace.
     Analyze(cmd::analyze::Args),
+    /// Replay a trace in the terminal UI: lock timeline, who held what,
+    /// each violation's blame window.
+    Tui(cmd::tui::Args),
+    /// Attach eBPF to another process running the engine and show its lock
+    /// timeline live (root).
+    Watch(cmd::watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +75,8 @@ fn main() -> ExitCode {
         Cmd::Probes(a) => cmd::probes::run(a),
         Cmd::Export(a) => cmd::export::run(a),
         Cmd::Analyze(a) => cmd::analyze::run(a),
+        Cmd::Tui(a) => cmd::tui::run(a),
+        Cmd::Watch(a) => cmd::watch::run(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),

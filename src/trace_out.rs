@@ -11,7 +11,8 @@ use lockline_engine::check::CheckReport;
 use lockline_engine::kernel::KernelReport;
 use lockline_engine::perf::PerfSample;
 use lockline_engine::probe::Event;
-use lockline_engine::session::{RunSummary, SessionReport};
+use lockline_engine::rounds::RoundsReport;
+use lockline_engine::session::RunSummary;
 use std::path::Path;
 
 fn uname() -> (String, String) {
@@ -85,8 +86,9 @@ fn trace(
     Trace::from_run(meta, events, checks, counters)
 }
 
-/// The trace of an engine run (`run`, `demo`).
-pub fn session_trace(report: &SessionReport, events: Vec<Event>) -> Result<Trace> {
+/// The trace of an engine run's rounds (`run`, `demo`): one trace for the
+/// whole run, ops and violations carrying their round.
+pub fn rounds_trace(report: &RoundsReport, events: Vec<Event>) -> Result<Trace> {
     let meta = meta(
         report.build.name(),
         &report.summary,

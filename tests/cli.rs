@@ -430,10 +430,83 @@ fn run_json_report() {
         .map(|c| c["label"].as_str().unwrap())
         .collect();
     assert_eq!(labels, ["after-run", "after-fsync", "after-remount"]);
+    // 200 ops are one round of the default 600: its checks carry round 1.
+    assert!(checks.iter().all(|c| c["round"] == 1), "{o:?}");
+    assert_eq!(v["rounds"], 1);
+    assert_eq!(v["round_ops"], 600);
+    assert_eq!(v["rounds_with_violations"], 0);
+    assert!(v["first_violation_round"].is_null());
+    assert!(v["first_violation_s"].is_null());
+    assert_eq!(v["interrupted"], false);
+    let per = v["per_round"].as_array().expect("per_round array");
+    assert_eq!(per.len(), 1, "{o:?}");
+    assert_eq!(per[0]["round"], 1);
+    assert_eq!(per[0]["seed"], 1);
+    assert_eq!(per[0]["ops"], 200);
+    assert_eq!(per[0]["ino"], checks[2]["ino"]);
     // JSON mode prints one object and nothing else on stdout.
     assert_eq!(o.stdout.trim().lines().count(), 1, "{o:?}");
     // The disk is left consistent.
     assert_ok(&lockline(["fsck", &s(&img)]));
+}
+
+/// --ops N is N ops in all, in rounds of --round-ops (the last shorter),
+/// each round on a fresh file seeded seed + round - 1.
+#[test]
+fn run_ops_split_into_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("run.img");
+    let mut args = vec!["run".to_string(), "--disk".into(), s(&img), "--mkfs".into()];
+    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    let ops = args.iter().position(|a| a == "--ops").unwrap() + 1;
+    args[ops] = "250".into();
+    args.extend(["--round-ops", "100", "--seed", "7", "--json"].map(String::from));
+    let o = lockline(&args);
+    assert_ok(&o);
+    let v: serde_json::Value = serde_json::from_str(o.stdout.trim()).expect("run --json");
+    assert_eq!(v["ops"], 250);
+    assert_eq!(v["rounds"], 3);
+    let per = v["per_round"].as_array().unwrap();
+    let ops: Vec<u64> = per.iter().map(|r| r["ops"].as_u64().unwrap()).collect();
+    assert_eq!(ops, [100, 100, 50]);
+    let seeds: Vec<u64> = per.iter().map(|r| r["seed"].as_u64().unwrap()).collect();
+    assert_eq!(seeds, [7, 8, 9]);
+    let mut inos: Vec<u64> = per.iter().map(|r| r["ino"].as_u64().unwrap()).collect();
+    inos.dedup();
+    assert_eq!(inos.len(), 3, "a fresh file per round: {o:?}");
+    let rounds: Vec<u64> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["round"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rounds, [1, 1, 1, 2, 2, 2, 3, 3, 3]);
+    // Only the last round's file is left, and the disk is consistent.
+    assert_ok(&lockline(["fsck", &s(&img)]));
+    let j = lockline(["fsck", &s(&img), "--json"]);
+    let f: serde_json::Value = serde_json::from_str(j.stdout.trim()).unwrap();
+    assert_eq!(f["inodes"], 2, "{j:?}");
+
+    // --rounds N: exactly N rounds, text mode.
+    let mut args = vec![
+        "run".to_string(),
+        "--disk".into(),
+        s(&img),
+        "--mkfs".into(),
+        "--force".into(),
+    ];
+    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    let ops = args.iter().position(|a| a == "--ops").unwrap();
+    args.drain(ops..ops + 2);
+    args.extend(["--rounds", "2", "--round-ops", "50"].map(String::from));
+    let o = lockline(&args);
+    assert_ok(&o);
+    assert!(
+        o.stdout
+            .contains("2 rounds of 50 ops (seeds 1..2), none with violations"),
+        "{o:?}"
+    );
+    assert!(o.stdout.contains("overlap on locked: 100 ops"), "{o:?}");
 }
 
 #[test]
@@ -576,11 +649,30 @@ fn run_rejects_bad_arguments() {
         (&["--max-folio-order", "12"][..], "12"),
         (&["--file-size", "5000K"][..], "5120000"),
         (&["--ops", "0"][..], "ops"),
+        (&["--round-ops", "0"][..], "--round-ops"),
     ] {
         let o = run_bad(d, extra);
         assert_error(&o, &[2]);
         assert!(o.stderr.contains(needle), "{extra:?}: {o:?}");
     }
+    // --rounds instead of --ops: 0 is ours to refuse; beside --ops or
+    // --seconds, clap's.
+    let rounds = |extra: &[&str]| {
+        let img = d.join("rounds.img");
+        let mut args: Vec<String> = vec!["run".into(), "--disk".into(), s(&img), "--mkfs".into()];
+        args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+        let ops = args.iter().position(|a| a == "--ops").unwrap();
+        args.drain(ops..ops + 2);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let o = lockline(&args);
+        assert!(!img.exists(), "rejected run left {}: {o:?}", img.display());
+        o
+    };
+    let o = rounds(&["--rounds", "0"]);
+    assert_error(&o, &[2]);
+    assert!(o.stderr.contains("--rounds"), "{o:?}");
+    assert_clap_usage(&rounds(&["--rounds", "2", "--ops", "10"]));
+    assert_clap_usage(&rounds(&["--rounds", "2", "--seconds", "1"]));
     let missing = d.join("no/such/dir/trace.csv");
     let o = run_bad(d, &["--trace", &s(&missing)]);
     assert_error(&o, &[2]);

@@ -147,21 +147,6 @@ pub struct Index<'a> {
     dirtied_by_op: HashMap<u64, Vec<usize>>,
 }
 
-fn is_folio_event(k: EventKind) -> bool {
-    matches!(
-        k,
-        EventKind::FolioAdded
-            | EventKind::FolioRemoved
-            | EventKind::FolioDirtied
-            | EventKind::FolioCleaned
-            | EventKind::FolioWritebackStart
-            | EventKind::FolioWritebackEnd
-            | EventKind::FolioMigrated
-            | EventKind::FolioTruncated
-            | EventKind::FolioUptodate
-    )
-}
-
 impl<'a> Index<'a> {
     pub fn new(trace: &'a Trace) -> Index<'a> {
         let mut holds_by_tid: HashMap<u32, Vec<Hold>> = HashMap::new();
@@ -172,7 +157,7 @@ impl<'a> Index<'a> {
         let mut dirtied_by_op: HashMap<u64, Vec<usize>> = HashMap::new();
         for (i, e) in trace.events.iter().enumerate() {
             let Some(k) = e.kind() else { continue };
-            if !is_folio_event(k) || e.fid == 0 {
+            if !k.is_folio_change() || e.fid == 0 {
                 continue;
             }
             by_fid.entry((e.inode, e.fid)).or_default().push(i);

@@ -35,23 +35,43 @@ impl Hold {
 
 type Key = (u32, LockClass, u64, u64, u64);
 
-/// Pairs lock events into holds. Shared locks may be held several times by
-/// one thread (recursive add-lock holds); they pair last-in first-out.
-pub fn holds_from_events(events: &[Event]) -> Vec<Hold> {
-    let mut waiting: HashMap<Key, u64> = HashMap::new();
-    let mut open: HashMap<Key, Vec<usize>> = HashMap::new();
-    let mut out: Vec<Hold> = Vec::new();
-    for e in events {
+/// What one lock event did to the holds being paired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A hold began; the caller keeps it in the slot it passed.
+    Acquired(Hold),
+    /// The hold in this slot ended at this time.
+    Released { slot: usize, ts_ns: u64 },
+    /// A wait began, a release with no acquire, or not a lock event.
+    Nothing,
+}
+
+/// Pairs lock events into holds one event at a time, for front ends that
+/// see a trace arrive in batches (the TUI). Shared locks may be held
+/// several times by one thread (recursive add-lock holds); they pair
+/// last-in first-out.
+#[derive(Debug, Default)]
+pub struct Pairer {
+    waiting: HashMap<Key, u64>,
+    open: HashMap<Key, Vec<usize>>,
+}
+
+impl Pairer {
+    /// Feeds one event (per thread in time order). On `Acquired` the
+    /// caller stores the hold in `slot`; a later `Released` names it.
+    pub fn push(&mut self, e: &Event, slot: usize) -> Step {
         let (Some(kind), Some(class)) = (e.kind(), e.lock_class()) else {
-            continue;
+            return Step::Nothing;
         };
         let key = (e.tid, class, e.inode, e.folio, e.fid);
         match kind {
             EventKind::LockWait => {
-                waiting.insert(key, e.ts_ns);
+                self.waiting.insert(key, e.ts_ns);
+                Step::Nothing
             }
             EventKind::LockAcquired => {
-                out.push(Hold {
+                self.open.entry(key).or_default().push(slot);
+                Step::Acquired(Hold {
                     class,
                     mode: e.mode().unwrap_or(LockMode::Exclusive),
                     tid: e.tid,
@@ -59,18 +79,39 @@ pub fn holds_from_events(events: &[Event]) -> Vec<Hold> {
                     folio: e.folio,
                     fid: e.fid,
                     op: e.op,
-                    wait_ns: waiting.remove(&key),
+                    wait_ns: self.waiting.remove(&key),
                     acquired_ns: e.ts_ns,
                     released_ns: None,
-                });
-                open.entry(key).or_default().push(out.len() - 1);
+                })
             }
-            EventKind::LockReleased => {
-                if let Some(i) = open.get_mut(&key).and_then(|v| v.pop()) {
-                    out[i].released_ns = Some(e.ts_ns);
-                }
-            }
-            _ => {}
+            EventKind::LockReleased => match self.open.get_mut(&key).and_then(|v| v.pop()) {
+                Some(slot) => Step::Released {
+                    slot,
+                    ts_ns: e.ts_ns,
+                },
+                None => Step::Nothing,
+            },
+            _ => Step::Nothing,
+        }
+    }
+
+    /// Waits begun and not yet granted: (tid, class, inode, folio, fid, since).
+    pub fn waiting(&self) -> impl Iterator<Item = (u32, LockClass, u64, u64, u64, u64)> + '_ {
+        self.waiting
+            .iter()
+            .map(|(k, t)| (k.0, k.1, k.2, k.3, k.4, *t))
+    }
+}
+
+/// Pairs lock events into holds, in acquisition order.
+pub fn holds_from_events(events: &[Event]) -> Vec<Hold> {
+    let mut p = Pairer::default();
+    let mut out: Vec<Hold> = Vec::new();
+    for e in events {
+        match p.push(e, out.len()) {
+            Step::Acquired(h) => out.push(h),
+            Step::Released { slot, ts_ns } => out[slot].released_ns = Some(ts_ns),
+            Step::Nothing => {}
         }
     }
     out

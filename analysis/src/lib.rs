@@ -15,6 +15,6 @@ pub mod synth;
 pub mod threads;
 pub mod trace;
 
-pub use holds::{holds_from_events, Hold};
+pub use holds::{holds_from_events, Hold, Pairer, Step};
 pub use stats::{lock_stats, LockStats};
 pub use trace::{CounterSample, Trace, TraceMeta, ViolationRow, SCHEMA_VERSION};

@@ -42,14 +42,16 @@ pub fn names(events: &[Event]) -> BTreeMap<u32, String> {
 pub fn roles(events: &[Event]) -> BTreeMap<u32, String> {
     events
         .iter()
-        .filter_map(|e| {
-            let name = match e.thread_role()? {
-                (ThreadRole::Worker, i) => format!("worker {i}"),
-                (r, _) => r.name().to_string(),
-            };
-            Some((e.tid, name))
-        })
+        .filter_map(|e| Some((e.tid, role_name(e)?)))
         .collect()
+}
+
+/// The name a thread_role event announces ("worker 3", "flusher").
+pub fn role_name(e: &Event) -> Option<String> {
+    Some(match e.thread_role()? {
+        (ThreadRole::Worker, i) => format!("worker {i}"),
+        (r, _) => r.name().to_string(),
+    })
 }
 
 /// Names guessed from what each thread did: workers numbered by first

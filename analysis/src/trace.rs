@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a table's columns change meaning or type. Readers refuse
 /// other versions rather than guess.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// What produced the trace. One row in the store's `meta` table.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -38,7 +38,8 @@ pub struct TraceMeta {
     pub kernel: String,
     /// Seconds since the epoch when the trace was written.
     pub created_unix_s: u64,
-    /// The workload file's inode: the one the checker judged.
+    /// The workload file's inode: the one the checker judged (with rounds,
+    /// the last round's; each round has its own file).
     pub ino: u64,
     /// Wall time of the workload, seconds.
     pub seconds: f64,
@@ -55,6 +56,8 @@ pub struct TraceMeta {
 pub struct ViolationRow {
     /// Position in the trace's violation list; lints and plots name it.
     pub id: u32,
+    /// The checked round whose check found it (0 outside rounds).
+    pub round: u32,
     /// after-run, after-fsync or after-remount.
     pub check: String,
     /// dropped, stale or torn.
@@ -77,16 +80,17 @@ impl ViolationRow {
         let mut out = Vec::new();
         for c in checks {
             for v in &c.violations {
-                out.push(ViolationRow::new(out.len() as u32, &c.label, v));
+                out.push(ViolationRow::new(out.len() as u32, c, v));
             }
         }
         out
     }
 
-    fn new(id: u32, check: &str, v: &Violation) -> ViolationRow {
+    fn new(id: u32, check: &CheckReport, v: &Violation) -> ViolationRow {
         ViolationRow {
             id,
-            check: check.to_string(),
+            round: check.round as u32,
+            check: check.label.clone(),
             class: v.class.to_string(),
             ino: v.ino,
             first_sector: v.first_sector,

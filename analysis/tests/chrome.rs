@@ -141,6 +141,7 @@ fn synthetic_trace_follows_the_rules() {
     t.meta.final_check = "after-remount".into();
     t.violations.push(ViolationRow {
         id: 0,
+        round: 0,
         check: "after-remount".into(),
         class: "dropped".into(),
         ino: synth::INO,

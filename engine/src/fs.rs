@@ -67,6 +67,20 @@ pub struct CountersSnapshot {
     pub extend_without_inode_lock: u64,
 }
 
+impl std::ops::AddAssign for CountersSnapshot {
+    fn add_assign(&mut self, o: CountersSnapshot) {
+        self.short_copies += o.short_copies;
+        self.restarts += o.restarts;
+        self.post_eof_truncates += o.post_eof_truncates;
+        self.folios_written += o.folios_written;
+        self.folios_dropped_past_eof += o.folios_dropped_past_eof;
+        self.reclaimed_folios += o.reclaimed_folios;
+        self.migrated_folios += o.migrated_folios;
+        self.compactions += o.compactions;
+        self.extend_without_inode_lock += o.extend_without_inode_lock;
+    }
+}
+
 impl FsCounters {
     pub fn snapshot(&self) -> CountersSnapshot {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);

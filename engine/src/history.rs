@@ -29,6 +29,9 @@ pub struct OpRecord {
     /// The workload thread index its stamps carry, when a workload thread
     /// ran it (from the thread's thread_role event).
     pub thread: Option<u32>,
+    /// The checked round it ran in: the last round_begin at or before its
+    /// begin (0 when the trace has no round markers, or before the first).
+    pub round: u32,
 }
 
 impl OpRecord {
@@ -91,6 +94,19 @@ impl History {
             })
             .collect();
 
+        // Round markers in time order: an op belongs to the last one at or
+        // before its begin.
+        let mut rounds: Vec<(u64, u32)> = events
+            .iter()
+            .filter(|e| e.kind() == Some(EventKind::RoundBegin))
+            .map(|e| (e.ts_ns, e.a as u32))
+            .collect();
+        rounds.sort_unstable();
+        let round_at = |ts: u64| match rounds.partition_point(|r| r.0 <= ts) {
+            0 => 0,
+            i => rounds[i - 1].1,
+        };
+
         type Key = (u64, u32, u8, u64);
         let mut open: HashMap<Key, Vec<usize>> = HashMap::new();
         let mut ops = Vec::new();
@@ -112,6 +128,7 @@ impl History {
                     end_ns: UNFINISHED,
                     result: 0,
                     thread: workers.get(&e.tid).copied(),
+                    round: round_at(e.ts_ns),
                 });
             } else if let Some(r) = open.get_mut(&key).and_then(|v| v.pop()) {
                 ops[r].end_ns = e.ts_ns;

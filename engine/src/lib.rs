@@ -24,6 +24,7 @@ pub mod mm;
 pub mod pagecache;
 pub mod perf;
 pub mod probe;
+pub mod rounds;
 pub mod scenario;
 pub mod session;
 pub mod space;

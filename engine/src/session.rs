@@ -1,18 +1,18 @@
 //! One checked run: mount a disk with a build and knobs, run a seeded
 //! workload with the in-process recorder on, then classify every sector of
 //! the file three times — after the run, after fsync, and after unmount and
-//! remount. Front ends (`lockline run`, `demo`, later the TUI) sit on this.
+//! remount. The types every checked run reports; the run itself is one
+//! round of [`crate::rounds`], which `lockline run`, `demo` and the TUI
+//! drive for many rounds.
 
 use crate::check::{self, CheckReport, Counts};
 use crate::config::{Build, Knobs};
-use crate::disk::{self, MkfsOptions};
 use crate::error::Result;
-use crate::fs::{CountersSnapshot, Fs, MountOptions};
-use crate::history::History;
-use crate::perf::{run_counted, PerfReport, PerfSample};
-use crate::probe::recorder::{Recorder, RecorderStats, DEFAULT_CAPACITY};
-use crate::probe::{Event, ExternalTracer, ThreadRole};
-use crate::workload::{FsFile, Progress, RunOutcome, RunSpec};
+use crate::fs::CountersSnapshot;
+use crate::perf::{PerfReport, PerfSample};
+use crate::probe::recorder::DEFAULT_CAPACITY;
+use crate::probe::{Event, ExternalTracer};
+use crate::workload::{Progress, RunOutcome, RunSpec};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -140,135 +140,23 @@ pub struct SessionReport {
     pub perf_samples: Vec<PerfSample>,
 }
 
-fn read_whole(fs: &Fs, ino: u64) -> Result<Vec<u8>> {
-    let size = fs.size(ino)? as usize;
-    let mut buf = vec![0u8; size];
-    let n = fs.read(ino, 0, &mut buf)?;
-    buf.truncate(n);
-    Ok(buf)
-}
-
 /// Runs the session with the in-process recorder; returns the report and
 /// every recorded event.
 pub fn run_session(spec: &SessionSpec, progress: &Progress) -> Result<(SessionReport, Vec<Event>)> {
     run_session_with(spec, progress, None)
 }
 
-/// Where a session's events come from: the in-process recorder, or an
-/// external tracer (then the recorder stays off so events are not paid
-/// for twice).
-enum Source {
-    Inproc(Arc<Recorder>),
-    External(Box<dyn ExternalTracer>),
-}
-
-impl Source {
-    fn take(&mut self) -> Result<Vec<Event>> {
-        match self {
-            Source::Inproc(r) => Ok(r.drain()),
-            Source::External(t) => t
-                .take()
-                .map_err(|e| crate::Error::Invalid(format!("{} trace: {e}", t.name()))),
-        }
-    }
-}
-
 /// Runs the session with `tracer` as its event source when given (the
-/// in-process recorder otherwise); returns the report and every event.
+/// in-process recorder otherwise); returns the report and every event. One
+/// round of [`crate::rounds`]: the workload stops as `spec.run.stop` says,
+/// on the file `spec.run.file`.
 pub fn run_session_with(
     spec: &SessionSpec,
     progress: &Progress,
     tracer: Option<Box<dyn ExternalTracer>>,
 ) -> Result<(SessionReport, Vec<Event>)> {
-    spec.knobs.validate().map_err(crate::Error::Invalid)?;
-    spec.run.validate()?;
-    if let Some(size) = spec.mkfs {
-        disk::mkfs(
-            &spec.disk,
-            &MkfsOptions {
-                size: Some(size),
-                force: spec.mkfs_force,
-            },
-        )?;
-    }
-    let mut source = match tracer {
-        Some(t) => Source::External(t),
-        None => Source::Inproc(Recorder::new(spec.record_capacity)),
-    };
-    let opts = MountOptions {
-        build: spec.build,
-        knobs: spec.knobs.clone(),
-        recorder: match &source {
-            Source::Inproc(r) => Some(r.clone()),
-            Source::External(_) => None,
-        },
-    };
-    let fs = Fs::mount(&spec.disk, opts.clone())?;
-    fs.attach_thread(ThreadRole::Main, 0);
-    let (outcome, perf, perf_samples) =
-        match FsFile::create(&fs, &spec.run.file, spec.run.file_size)
-            .and_then(|f| run_counted(&f, &spec.run, progress, spec.perf))
-        {
-            Ok(o) => o,
-            Err(e) => {
-                let _ = fs.unmount();
-                return Err(e);
-            }
-        };
-    let mut events = source.take()?;
-    // External sources deliver in per-CPU ring order.
-    events.sort_by_key(|e| (e.ts_ns, e.tid));
-    let history = History::from_events(&events);
-    let ino = outcome.ino;
-    let reads = check::check_reads(&history, ino, &outcome.reads, outcome.reads_not_kept);
-
-    let mut checks = Vec::new();
-    let content = read_whole(&fs, ino)?;
-    checks.push(check::check(&history, ino, &content, check::AFTER_RUN));
-    fs.fsync(ino)?;
-    let content = read_whole(&fs, ino)?;
-    checks.push(check::check(&history, ino, &content, check::AFTER_FSYNC));
-    let counters = fs.counters.snapshot();
-    fs.unmount()?;
-    drop(fs);
-
-    let fs = Fs::mount(&spec.disk, opts)?;
-    let content = read_whole(&fs, ino)?;
-    checks.push(check::check(&history, ino, &content, check::AFTER_REMOUNT));
-    fs.unmount()?;
-    drop(fs);
-    events.extend(source.take()?);
-    events.sort_by_key(|e| (e.ts_ns, e.tid));
-    for c in &mut checks {
-        check::annotate_folios(c, &events);
-    }
-
-    let (lost, name, notes, clock) = match &source {
-        Source::Inproc(r) => {
-            let st: RecorderStats = r.stats();
-            (st.dropped, "inproc", Vec::new(), r.clock().name())
-        }
-        Source::External(t) => (t.lost(), t.name(), t.notes(), "ktime"),
-    };
-    let mut summary = RunSummary::new(&spec.run, outcome, checks, events.len() as u64, lost);
-    summary.probe_source = name.to_string();
-    summary.reads = reads;
-    summary.clock = clock.to_string();
-    summary.clock_note = match &source {
-        Source::Inproc(_) => crate::probe::clock::choice_note(),
-        Source::External(_) => "bpf_ktime_get_ns: CLOCK_MONOTONIC from the kernel".to_string(),
-    };
-    summary.probe_notes = notes;
-    let report = SessionReport {
-        build: spec.build,
-        summary,
-        knobs: spec.knobs.clone(),
-        injected: spec.knobs.inject.enabled(),
-        engine: counters,
-        perf,
-        perf_samples,
-    };
-    Ok((report, events))
+    let (report, events) = crate::rounds::run_single(spec, progress, tracer)?;
+    Ok((report.into_session(), events))
 }
 
 /// Convenience for tests and the demo: a shared progress with no display.

@@ -84,6 +84,7 @@ mod tests {
     fn row(id: u32, check: &str) -> ViolationRow {
         ViolationRow {
             id,
+            round: 0,
             check: check.into(),
             class: "dropped".into(),
             ino: 1,

@@ -11,6 +11,7 @@ fn trace() -> Trace {
     let (a, b) = (t.ops[40].op, t.ops[44].op);
     t.violations.push(ViolationRow {
         id: 0,
+        round: 0,
         check: "after-remount".into(),
         class: "stale".into(),
         ino: synth::INO,

@@ -3,20 +3,18 @@
 //! a distro-like config (large folios, migration, compaction, reclaim
 //! pressure, occasional short copies), then a side-by-side table.
 
-use crate::cmd::run::{print_summary, run_with_progress};
+use crate::cmd::run::print_summary;
 use crate::exit;
 use crate::trace_out;
 use anyhow::{Context, Result};
 use lockline_engine::check::Counts;
+use lockline_engine::rounds::{run_rounds, Live, RoundsSpec, DEFAULT_ROUND_OPS as ROUND_OPS};
 use lockline_engine::session::SessionSpec;
-use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
+use lockline_engine::workload::{Progress, RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
-
-/// Ops per checked round.
-const ROUND_OPS: u64 = 600;
+use std::sync::atomic::Ordering;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,6 +31,10 @@ pub struct Args {
     /// Print each build's full summary too.
     #[arg(long)]
     verbose: bool,
+    /// Watch each build's rounds live in the terminal UI; q moves on to
+    /// the next build, the table prints after the last.
+    #[arg(long)]
+    tui: bool,
 }
 
 /// One build's rounds, summed.
@@ -52,6 +54,9 @@ struct Row {
 }
 
 pub fn run(a: Args) -> Result<u8> {
+    if a.tui {
+        crate::cmd::tui::check_terminal()?;
+    }
     if a.threads == 0 {
         return Err(crate::exit::usage("--threads must be at least 1"));
     }
@@ -72,88 +77,95 @@ pub fn run(a: Args) -> Result<u8> {
         a.threads, a.seconds, a.seed
     );
     let tty = std::io::stderr().is_terminal();
+    exit::install_sigint();
     let mut rows = Vec::new();
     for build in [Build::LocklessMin, Build::Lockless, Build::Locked] {
+        if exit::SIGINT_SEEN.load(Ordering::Relaxed) {
+            break;
+        }
         let img = scratch.path().join(format!("{build}.img"));
         let trace = out.join(build.name());
-        let mut row = Row {
-            build,
-            rounds: 0,
-            rounds_with_violations: 0,
-            ops: 0,
-            bytes: 0,
-            seconds: 0.0,
-            violations: Counts::default(),
-            restarts: 0,
-            events: 0,
-            lost: 0,
-            first: None,
-            trace: trace.clone(),
-        };
-        let t0 = Instant::now();
-        let mut kept_trace = false;
         // A later write over the same sectors erases the evidence of an
         // earlier loss, so many short checked rounds find more than one
-        // long run.
-        while t0.elapsed().as_secs_f64() < a.seconds {
-            let seed = a.seed + row.rounds;
-            let run = RunSpec {
-                workload: WorkloadKind::QemuSnapshot,
-                threads: a.threads,
-                stop: Stop::Ops(ROUND_OPS),
-                seed,
-                file: "/overlay.qcow2".into(),
-                file_size: 16 << 20,
-                write_size: 64 << 10,
-                readers: 0,
-            };
-            let mut spec = SessionSpec::new(img.clone(), build, Knobs::busy(seed), run);
-            spec.mkfs = Some(256 << 20);
-            let _ = std::fs::remove_file(&img);
-            let (report, events) = run_with_progress(&spec, false, None)?;
-            row.rounds += 1;
-            row.ops += report.summary.ops;
-            row.bytes += report.summary.bytes;
-            row.seconds += report.summary.seconds;
-            row.restarts += report.engine.restarts;
-            row.events += report.summary.events;
-            row.lost += report.summary.lost_events;
-            let v = report.summary.violations;
-            row.violations.dropped += v.dropped;
-            row.violations.stale += v.stale;
-            row.violations.torn += v.torn;
-            let found = v.total() > 0;
-            if found {
-                row.rounds_with_violations += 1;
-            }
-            // Keep the trace of the first round with a violation (or the
-            // first round, if none has one).
-            if !kept_trace || (found && row.first.is_none()) {
-                trace_out::write(&trace, &trace_out::session_trace(&report, events)?)?;
-                kept_trace = true;
-            }
-            if found && row.first.is_none() {
-                row.first = report
-                    .summary
-                    .final_check()
-                    .and_then(|c| c.violations.first())
-                    .map(|v| format!("seed {seed}: {}", v.explanation));
-                if a.verbose {
-                    print_summary(&report, Some(&trace));
+        // long run: rounds of ROUND_OPS ops, each on a fresh file, seeded
+        // seed, seed + 1, ... (workload and knobs), on one disk and trace.
+        let run = RunSpec {
+            workload: WorkloadKind::QemuSnapshot,
+            threads: a.threads,
+            stop: Stop::Seconds(a.seconds),
+            seed: a.seed,
+            file: "/overlay.qcow2".into(),
+            file_size: 16 << 20,
+            write_size: 64 << 10,
+            readers: 0,
+        };
+        let mut spec = SessionSpec::new(img.clone(), build, Knobs::busy(a.seed), run);
+        spec.mkfs = Some(256 << 20);
+        let _ = std::fs::remove_file(&img);
+        let rounds = RoundsSpec {
+            rounds: None,
+            seconds: Some(a.seconds),
+            round_ops: ROUND_OPS,
+        };
+        let (report, trace_t) = if a.tui {
+            let title = format!("demo: {build} (builds: lockless-min, lockless, locked); q: next");
+            crate::cmd::live::run(&spec, &rounds, None, &title)?
+        } else {
+            let with_violations = std::sync::atomic::AtomicU64::new(0);
+            let live = |l: Live| {
+                if let Live::RoundDone {
+                    round, violations, ..
+                } = l
+                {
+                    if violations.total() > 0 {
+                        with_violations.fetch_add(1, Ordering::Relaxed);
+                    }
+                    eprint!(
+                        "\r{build}: {round} rounds, {} with violations",
+                        with_violations.load(Ordering::Relaxed)
+                    );
                 }
-            }
-            if tty {
-                eprint!(
-                    "\r{build}: {} rounds, {} with violations",
-                    row.rounds, row.rounds_with_violations
-                );
-            }
-        }
-        if tty {
+            };
+            let live: Option<&(dyn Fn(Live) + Sync)> = if tty { Some(&live) } else { None };
+            let (report, events) = run_rounds(
+                &spec,
+                &rounds,
+                &Progress::default(),
+                None,
+                live,
+                &exit::SIGINT_SEEN,
+            )?;
+            let t = trace_out::rounds_trace(&report, events)?;
+            (report, t)
+        };
+        if tty && !a.tui {
             eprintln!();
         }
+        let first = report.first_violating_check().and_then(|c| {
+            let seed = report.per_round.get(c.round as usize - 1)?.seed;
+            let v = c.violations.first()?;
+            Some(format!("seed {seed}: {}", v.explanation))
+        });
+        if a.verbose {
+            print_summary(&report, Some(&trace));
+        }
+        rows.push(Row {
+            build,
+            rounds: report.rounds,
+            rounds_with_violations: report.rounds_with_violations,
+            ops: report.summary.ops,
+            bytes: report.summary.bytes,
+            seconds: report.summary.seconds,
+            violations: report.summary.violations,
+            restarts: report.engine.restarts,
+            events: report.summary.events,
+            lost: report.summary.lost_events,
+            first,
+            trace: trace.clone(),
+        });
+        // The whole run's trace: every round, the first violating one too.
+        trace_out::write(&trace, &trace_t)?;
         let _ = std::fs::remove_file(&img);
-        rows.push(row);
     }
     println!();
     println!(
@@ -200,5 +212,9 @@ pub fn run(a: Args) -> Result<u8> {
             out.join(format!("{}.json", r.build.name())).display()
         );
     }
-    Ok(exit::OK)
+    Ok(if exit::SIGINT_SEEN.load(Ordering::Relaxed) {
+        exit::INTERRUPTED
+    } else {
+        exit::OK
+    })
 }

@@ -12,7 +12,6 @@ use lockline_engine::kernel::{
     run_kernel_session_with, KernelError, KernelFs, KernelReport, KernelSpec,
 };
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,20 +41,6 @@ pub struct Args {
     probe: Probe,
 }
 
-/// Set by SIGINT: the workload stops, the checks and the cleanup (umount,
-/// losetup -d) still run.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::Relaxed);
-}
-
-fn install_sigint() {
-    let handler: extern "C" fn(libc::c_int) = on_sigint;
-    // SAFETY: the handler only stores to an atomic (async-signal-safe).
-    unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
-}
-
 pub fn run(a: Args) -> Result<u8> {
     if let Some(t) = &a.trace {
         trace_out::check_trace_path(t)?;
@@ -72,10 +57,12 @@ pub fn run(a: Args) -> Result<u8> {
     let mut spec = KernelSpec::new(a.fs, run);
     spec.image_size = a.size;
     spec.workdir = a.workdir.clone();
-    spec.cancel = Some(&INTERRUPTED);
+    // Ctrl-C stops the workload; the checks and the cleanup (umount,
+    // losetup -d) still run.
+    spec.cancel = Some(&exit::SIGINT_SEEN);
     spec.validate().map_err(user_or_io)?;
     let choice = probe_choice::choose(a.probe, probe_choice::Target::Kernel)?;
-    install_sigint();
+    exit::install_sigint();
     let source = if choice.tracer.is_some() {
         "inproc+ebpf"
     } else {

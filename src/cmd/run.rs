@@ -1,14 +1,17 @@
-//! `lockline run`: one seeded workload on one build, checked after the run,
-//! after fsync and after remount; a text summary or one JSON object.
+//! `lockline run`: seeded checked rounds of a workload on one build, each
+//! round's file checked after the run, after fsync and after remount; a
+//! line per round that lost data, then a summary, or one JSON object.
 
 use crate::exit::{self, parse_size, usage};
 use crate::probe_choice::{self, Probe};
 use crate::trace_out;
 use anyhow::Result;
+use lockline_engine::check::{self, CheckReport};
 use lockline_engine::config::Inject;
 use lockline_engine::perf::Counts;
-use lockline_engine::probe::ExternalTracer;
-use lockline_engine::session::{run_session_with, RunSummary, SessionReport, SessionSpec};
+use lockline_engine::probe::{Event, ExternalTracer};
+use lockline_engine::rounds::{run_rounds, Live, RoundsReport, RoundsSpec, DEFAULT_ROUND_OPS};
+use lockline_engine::session::{RunSummary, SessionSpec};
 use lockline_engine::workload::{Progress, RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
 use std::path::PathBuf;
@@ -99,10 +102,11 @@ pub struct WorkloadArgs {
     pub workload: WorkloadKind,
     #[arg(long, default_value_t = 4)]
     pub threads: u32,
-    /// Run for this long (default 5 s unless --ops is given).
+    /// Run for this long (default 5 s unless --ops is given; `run`: rounds
+    /// until this long has passed).
     #[arg(long, conflicts_with = "ops", allow_hyphen_values = true)]
     pub seconds: Option<f64>,
-    /// Run this many ops in total.
+    /// Run this many ops in total (`run`: in rounds of --round-ops).
     #[arg(long)]
     pub ops: Option<u64>,
     #[arg(long, default_value_t = 1)]
@@ -142,6 +146,14 @@ impl WorkloadArgs {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "\
+Rounds: a later write over the same sectors erases the evidence of an earlier \
+loss, so `run` checks many short rounds instead of one long run. Each round \
+writes a fresh file (/<workload>.r<N>.dat), runs --round-ops ops seeded with \
+--seed + N - 1, and checks the file after the run, after fsync and after \
+remount; all rounds share one mount and one trace. --seconds S runs rounds \
+until S seconds have passed (5 s by default), --ops N runs N ops in all, \
+--rounds N exactly N rounds. One long run: --rounds 1 --round-ops 100000.")]
 pub struct Args {
     /// Lockline disk: image file or block device.
     #[arg(long)]
@@ -151,6 +163,12 @@ pub struct Args {
     build: Build,
     #[command(flatten)]
     work: WorkloadArgs,
+    /// Run exactly this many checked rounds (instead of --seconds or --ops).
+    #[arg(long, conflicts_with_all = ["seconds", "ops"])]
+    rounds: Option<u64>,
+    /// Ops per round (--rounds 1 --round-ops 100000: one long run).
+    #[arg(long, default_value_t = DEFAULT_ROUND_OPS)]
+    round_ops: u64,
     /// Format the disk first (creating the image when absent).
     #[arg(long)]
     mkfs: bool,
@@ -174,9 +192,15 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// After the summary, draw the lock holdership (one lane per thread)
-    /// around the first violation.
+    /// around the first violation (of the first round with one).
     #[arg(long, conflicts_with = "json")]
     timeline: bool,
+    /// Show the run live in the terminal UI (lock timeline, verdicts as
+    /// each round's checks finish); it stays open on the whole trace when
+    /// the run ends, until q. q before the end stops after the current
+    /// round's checks. The summary prints when the UI closes.
+    #[arg(long, conflicts_with_all = ["json", "timeline"])]
+    tui: bool,
     #[command(flatten)]
     knobs: KnobArgs,
 }
@@ -196,11 +220,39 @@ pub fn run(a: Args) -> Result<u8> {
     let knobs = a.knobs.knobs(a.work.seed)?;
     let run = a.work.spec();
     run.validate().map_err(|e| usage(e.to_string()))?;
+    // --ops N: the session's stop is the total; otherwise rounds until
+    // --seconds (5 s by default), or exactly --rounds.
+    let rounds = RoundsSpec {
+        rounds: a.rounds,
+        seconds: match (a.rounds, a.work.ops) {
+            (None, None) => Some(a.work.seconds.unwrap_or(5.0)),
+            _ => None,
+        },
+        round_ops: a.round_ops,
+    };
+    rounds.validate().map_err(|e| usage(e.to_string()))?;
     let mut spec = SessionSpec::new(a.disk.clone(), a.build, knobs, run);
     spec.mkfs = a.mkfs.then_some(a.size);
     spec.mkfs_force = a.force;
     let choice = probe_choice::choose(a.probe, probe_choice::Target::Engine)?;
-    let (mut report, events) = run_with_progress(&spec, !a.json, choice.tracer)?;
+    if a.tui {
+        let title = format!(
+            "{}: {}",
+            choice.reason, "q quits (after this round's checks)"
+        );
+        let (mut report, trace) = crate::cmd::live::run(&spec, &rounds, choice.tracer, &title)?;
+        report.summary.probe_reason = choice.reason;
+        print_summary(&report, a.trace.as_deref());
+        if let Some(path) = &a.trace {
+            trace_out::write(path, &trace)?;
+        }
+        // Quitting the UI early is the user's choice, not an interrupt:
+        // the summary says the run stopped early.
+        return Ok(exit::OK);
+    }
+    exit::install_sigint();
+    let (mut report, events) =
+        run_rounds_with_progress(&spec, &rounds, !a.json, choice.tracer, &exit::SIGINT_SEEN)?;
     report.summary.probe_reason = choice.reason;
 
     if a.json {
@@ -208,38 +260,124 @@ pub fn run(a: Args) -> Result<u8> {
     } else {
         print_summary(&report, a.trace.as_deref());
         if a.timeline {
-            print_violation_timeline(&report, &events);
+            print_violation_timeline(report.first_violating_check(), &events);
         }
     }
+    let interrupted = report.interrupted;
     // Last, so the trace takes the events without a copy.
     if let Some(path) = &a.trace {
-        trace_out::write(path, &trace_out::session_trace(&report, events)?)?;
+        trace_out::write(path, &trace_out::rounds_trace(&report, events)?)?;
     }
-    Ok(exit::OK)
+    // 128 + SIGINT, as a shell reports a Ctrl-C'd command.
+    Ok(if interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::OK
+    })
 }
 
-/// Runs a session with a one-line progress display on stderr when asked.
-pub fn run_with_progress(
+/// Runs checked rounds; with `show`, a one-line progress display on stderr
+/// and, on stdout, a line for each round that lost data as it ends.
+pub fn run_rounds_with_progress(
     spec: &SessionSpec,
+    rounds: &RoundsSpec,
     show: bool,
     tracer: Option<Box<dyn ExternalTracer>>,
-) -> Result<(SessionReport, Vec<lockline_engine::probe::Event>)> {
+    stop: &AtomicBool,
+) -> Result<(RoundsReport, Vec<Event>)> {
     let source = if tracer.is_some() { "ebpf" } else { "inproc" };
     let label = format!("{} on {} [{source}]", spec.run.workload, spec.build);
-    Ok(with_progress(label, show, |p| {
-        run_session_with(spec, p, tracer)
+    Ok(with_progress_bar(label, show, |p, bar| {
+        // The final check of the round now ending, for its line.
+        let last = std::sync::Mutex::new(None::<CheckReport>);
+        let with_violations = std::sync::atomic::AtomicU64::new(0);
+        let live = |l: Live| match l {
+            Live::Check { check, .. } => {
+                *last.lock().unwrap_or_else(|e| e.into_inner()) = Some(check)
+            }
+            Live::RoundDone {
+                round, violations, ..
+            } => {
+                let bad = if violations.total() > 0 {
+                    with_violations.fetch_add(1, Ordering::Relaxed) + 1
+                } else {
+                    with_violations.load(Ordering::Relaxed)
+                };
+                if let Some(bar) = bar {
+                    bar.set_prefix(format!("round {round}, {bad} with violations; "));
+                }
+                if violations.total() > 0 {
+                    let line = round_line(
+                        round,
+                        spec.run.seed + round - 1,
+                        last.lock().unwrap_or_else(|e| e.into_inner()).as_ref(),
+                    );
+                    match bar {
+                        Some(bar) => bar.suspend(|| println!("{line}")),
+                        None => println!("{line}"),
+                    }
+                }
+            }
+            Live::Events(_) => {}
+        };
+        let live: Option<&(dyn Fn(Live) + Sync)> = if show { Some(&live) } else { None };
+        run_rounds(spec, rounds, p, tracer, live, stop)
     })?)
+}
+
+/// "round 7 (seed 7): 2 torn sectors: <first explanation>".
+fn round_line(round: u64, seed: u64, check: Option<&CheckReport>) -> String {
+    let mut line = format!("round {round} (seed {seed})");
+    if let Some(c) = check {
+        line.push_str(&format!(": {}", counts_phrase(&c.counts)));
+        if let Some(v) = c.violations.first() {
+            line.push_str(&format!(": {}", v.explanation));
+        }
+    }
+    line
+}
+
+/// "3 dropped, 2 torn sectors".
+fn counts_phrase(c: &check::Counts) -> String {
+    let parts: Vec<String> = [("dropped", c.dropped), ("stale", c.stale), ("torn", c.torn)]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    if parts.is_empty() {
+        "no violations".to_string()
+    } else {
+        format!("{} sectors", parts.join(", "))
+    }
 }
 
 /// Runs `f` with a fresh `Progress`, showing "label: N ops, M MiB written"
 /// on stderr while it runs when `show` is set.
 pub fn with_progress<T>(label: String, show: bool, f: impl FnOnce(&Progress) -> T) -> T {
+    with_progress_bar(label, show, |p, _| f(p))
+}
+
+/// `with_progress`, handing `f` the bar (when shown) so it can set the
+/// bar's prefix or print lines without tearing it.
+pub fn with_progress_bar<T>(
+    label: String,
+    show: bool,
+    f: impl FnOnce(&Progress, Option<&indicatif::ProgressBar>) -> T,
+) -> T {
     let progress = Arc::new(Progress::default());
     let done = Arc::new(AtomicBool::new(false));
-    let ticker = show.then(|| {
-        let (progress, done) = (progress.clone(), done.clone());
+    let bar = show.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            indicatif::ProgressStyle::default_spinner().template("{spinner} {prefix}{msg}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let ticker = bar.clone().map(|bar| {
+        let (progress, done) = (progress.clone(), done.clone());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
                 let ops = progress.ops.load(Ordering::Relaxed);
@@ -251,7 +389,7 @@ pub fn with_progress<T>(label: String, show: bool, f: impl FnOnce(&Progress) -> 
             bar.finish_and_clear();
         })
     });
-    let r = f(&progress);
+    let r = f(&progress, bar.as_ref());
     done.store(true, Ordering::Relaxed);
     if let Some(t) = ticker {
         let _ = t.join();
@@ -259,7 +397,7 @@ pub fn with_progress<T>(label: String, show: bool, f: impl FnOnce(&Progress) -> 
     r
 }
 
-pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
+pub fn print_summary(r: &RoundsReport, trace: Option<&std::path::Path>) {
     println!(
         "{} on {}: {} ops, {} MiB in {:.2} s = {:.1} MiB/s, {} threads, seed {}",
         r.summary.workload,
@@ -274,7 +412,8 @@ pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
     if !r.injected.is_empty() {
         println!("injected bugs: {}", r.injected.join(", "));
     }
-    print_outcome(&r.summary);
+    println!("{}", rounds_line(r));
+    print_outcome_of(&r.summary, r.shown_check());
     let e = &r.engine;
     println!(
         "engine: {} short copies, {} restarts, {} post-EOF truncates, {} folios written, {} reclaimed, {} migrated",
@@ -291,6 +430,35 @@ pub fn print_summary(r: &SessionReport, trace: Option<&std::path::Path>) {
     if let Some(t) = trace {
         println!("trace: {}", t.display());
     }
+}
+
+/// "N rounds of K ops (seeds a..b), M with violations, first in round R
+/// after X s".
+fn rounds_line(r: &RoundsReport) -> String {
+    let seeds = match r.per_round.as_slice() {
+        [] => String::new(),
+        [one] => format!(" (seed {})", one.seed),
+        [first, .., last] => format!(" (seeds {}..{})", first.seed, last.seed),
+    };
+    let of = r
+        .round_ops
+        .map_or(String::new(), |k| format!(" of {k} ops"));
+    let mut line = format!(
+        "{} round{}{of}{seeds}, ",
+        r.rounds,
+        if r.rounds == 1 { "" } else { "s" }
+    );
+    match (r.first_violation_round, r.first_violation_s) {
+        (Some(f), Some(s)) => line.push_str(&format!(
+            "{} with violations, first in round {f} after {s:.2} s",
+            r.rounds_with_violations
+        )),
+        _ => line.push_str("none with violations"),
+    }
+    if r.interrupted {
+        line.push_str(" (interrupted)");
+    }
+    line
 }
 
 fn opt(v: Option<u64>) -> String {
@@ -331,6 +499,12 @@ pub fn print_events_line(s: &RunSummary) {
 /// Op errors, the three checks and the final check's violations: the part
 /// of a summary every checked run (engine or kernel) shares.
 pub fn print_outcome(s: &RunSummary) {
+    print_outcome_of(s, s.final_check());
+}
+
+/// `print_outcome` with the violations of `shown`. Checks of several
+/// rounds are summed per label ("after-run, 12 rounds: ...").
+pub fn print_outcome_of(s: &RunSummary, shown: Option<&CheckReport>) {
     if s.op_errors > 0 {
         println!(
             "op errors: {} (first: {})",
@@ -338,7 +512,6 @@ pub fn print_outcome(s: &RunSummary) {
             s.first_error.as_deref().unwrap_or("?")
         );
     }
-    let checks = &s.checks;
     let r = &s.reads;
     if r.reads > 0 {
         println!(
@@ -359,13 +532,37 @@ pub fn print_outcome(s: &RunSummary) {
             println!("  {}", v.explanation);
         }
     }
-    for c in checks {
+    // Per label, in the order the checks ran: (label, rounds, sectors, ok, counts).
+    let mut sums: Vec<(&str, u64, u64, u64, check::Counts)> = Vec::new();
+    for c in &s.checks {
+        let i = match sums.iter().position(|x| x.0 == c.label) {
+            Some(i) => i,
+            None => {
+                sums.push((&c.label, 0, 0, 0, check::Counts::default()));
+                sums.len() - 1
+            }
+        };
+        let x = &mut sums[i];
+        x.1 += 1;
+        x.2 += c.sectors_checked;
+        x.3 += c.ok;
+        x.4 += c.counts;
+    }
+    for (label, n, sectors, ok, counts) in &sums {
+        let rounds = if *n > 1 {
+            format!("{n} rounds, ")
+        } else {
+            String::new()
+        };
         println!(
-            "  {:<14} {} sectors: {} ok, {} dropped, {} stale, {} torn",
-            c.label, c.sectors_checked, c.ok, c.counts.dropped, c.counts.stale, c.counts.torn
+            "  {label:<14} {rounds}{sectors} sectors: {ok} ok, {} dropped, {} stale, {} torn",
+            counts.dropped, counts.stale, counts.torn
         );
     }
-    if let Some(c) = checks.last() {
+    if let Some(c) = shown.filter(|c| !c.violations.is_empty()) {
+        if c.round > 0 && sums.iter().any(|x| x.1 > 1) {
+            println!("  round {}, {}:", c.round, c.label);
+        }
         for v in c.violations.iter().take(10) {
             match v.folio {
                 Some((index, order)) => {
@@ -383,11 +580,11 @@ pub fn print_outcome(s: &RunSummary) {
     }
 }
 
-/// The lock timeline around the first violation of the final check: every
-/// hold on that inode from the first op involved beginning to the last one
-/// ending, one lane per thread.
-pub fn print_violation_timeline(r: &SessionReport, events: &[lockline_engine::probe::Event]) {
-    let Some(v) = r.summary.final_check().and_then(|c| c.violations.first()) else {
+/// The lock timeline around the first violation of `check` (the final
+/// check of the first round with one): every hold on that inode from the
+/// first op involved beginning to the last one ending, one lane per thread.
+pub fn print_violation_timeline(check: Option<&CheckReport>, events: &[Event]) {
+    let Some(v) = check.and_then(|c| c.violations.first()) else {
         println!("timeline: no violation to show");
         return;
     };

@@ -114,6 +114,10 @@ pub fn ops_df(ops: &[OpRecord]) -> PolarsResult<DataFrame> {
             "thread".into(),
             ops.iter().map(|o| o.thread).collect::<Vec<Option<u32>>>(),
         ),
+        Column::new(
+            "round".into(),
+            ops.iter().map(|o| o.round).collect::<Vec<u32>>(),
+        ),
     ];
     DataFrame::new(ops.len(), columns)
 }
@@ -130,6 +134,10 @@ pub fn violations_df(v: &[ViolationRow]) -> PolarsResult<DataFrame> {
     };
     let columns = vec![
         Column::new("id".into(), v.iter().map(|r| r.id).collect::<Vec<u32>>()),
+        Column::new(
+            "round".into(),
+            v.iter().map(|r| r.round).collect::<Vec<u32>>(),
+        ),
         Column::new(
             "check".into(),
             v.iter().map(|r| r.check.as_str()).collect::<Vec<&str>>(),
@@ -337,7 +345,7 @@ pub fn ops_from(t: &Table) -> Result<Vec<OpRecord>> {
     let (op, tid, kind) = (t.u64("op")?, t.u32("tid")?, t.str("kind")?);
     let (ino, offset, len) = (t.u64("ino")?, t.u64("offset")?, t.u64("len")?);
     let (begin, end, result) = (t.u64("begin_ns")?, t.opt_u64("end_ns")?, t.i64("result")?);
-    let thread = t.opt_u32("thread")?;
+    let (thread, round) = (t.opt_u32("thread")?, t.u32("round")?);
     (0..op.len())
         .map(|i| {
             let k = OpKind::ALL
@@ -360,6 +368,7 @@ pub fn ops_from(t: &Table) -> Result<Vec<OpRecord>> {
                 end_ns: end[i].unwrap_or(UNFINISHED),
                 result: result[i],
                 thread: thread[i],
+                round: round[i],
             })
         })
         .collect()
@@ -367,6 +376,7 @@ pub fn ops_from(t: &Table) -> Result<Vec<OpRecord>> {
 
 pub fn violations_from(t: &Table) -> Result<Vec<ViolationRow>> {
     let (id, check, class) = (t.u32("id")?, t.str("check")?, t.str("class")?);
+    let round = t.u32("round")?;
     let (ino, first, nr) = (t.u64("ino")?, t.u64("first_sector")?, t.u64("nr_sectors")?);
     let (fi, ff, fo) = (
         t.u64("folio_index")?,
@@ -377,6 +387,7 @@ pub fn violations_from(t: &Table) -> Result<Vec<ViolationRow>> {
     Ok((0..id.len())
         .map(|i| ViolationRow {
             id: id[i],
+            round: round[i],
             check: check[i].clone(),
             class: class[i].clone(),
             ino: ino[i],

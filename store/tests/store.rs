@@ -13,14 +13,17 @@ fn sample() -> Trace {
         o.result = 0;
     }
     // Workload threads' ops carry their stamp index; others null.
+    // and their checked round.
     for (i, o) in t.ops.iter_mut().enumerate() {
         o.thread = (i % 3 != 0).then_some(i as u32 % 4);
+        o.round = i as u32 / 100;
     }
     t.meta.clock = "tsc-rdtscp".into();
     t.meta.clock_note = "TSC via rdtscp".into();
     t.violations = vec![
         ViolationRow {
             id: 0,
+            round: 1,
             check: "after-run".into(),
             class: "dropped".into(),
             ino: 2,
@@ -34,6 +37,7 @@ fn sample() -> Trace {
         },
         ViolationRow {
             id: 1,
+            round: 2,
             check: "after-remount".into(),
             class: "torn".into(),
             ino: 2,
@@ -97,12 +101,14 @@ fn checksum(t: &Trace) -> u64 {
             o.end_ns,
             o.result as u64,
             o.thread.map_or(u64::MAX, u64::from),
+            o.round as u64,
         ] {
             mix(v);
         }
     }
     for v in &t.violations {
         mix(v.id as u64);
+        mix(v.round as u64);
         mix(v.first_sector);
         v.ops.iter().for_each(|&o| mix(o));
         mix(v.folio_first.unwrap_or(u64::MAX));

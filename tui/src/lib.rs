@@ -1,5 +1,18 @@
-//! Terminal front ends over lockline traces. State (what to show) is kept
-//! apart from views (how it is drawn), as tokio-console does; the first view
-//! is a plain-text lock timeline that the live ratatui UI will reuse.
+//! Terminal front ends over lockline traces: a live and replayed lock
+//! timeline that leads from each lost write to the locks behind it.
+//!
+//! `state/` is what is shown (no terminal in it, tested with plain
+//! values), `view/` how it is drawn (ratatui), `event.rs` the one message
+//! type, `source.rs` where messages come from, `term.rs` the terminal and
+//! the loop. `timeline.rs` is the plain-text timeline `run --timeline`
+//! prints.
 
+pub mod event;
+pub mod source;
+pub mod state;
+pub mod term;
 pub mod timeline;
+pub mod view;
+
+pub use event::{Key, Msg};
+pub use state::App;

@@ -2,7 +2,8 @@
 //! their threads, lock holds and waits as async slices (holds overlap
 //! without nesting, which complete slices cannot show), flows from each
 //! write through the folio it dirtied to that folio's writeback, violations
-//! as global instants, counters as counter tracks. Times are microseconds
+//! and the starts of checked rounds as global instants, counters as
+//! counter tracks. Times are microseconds
 //! from the first event, fractional for nanoseconds.
 
 mod emit;
@@ -91,13 +92,14 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
             op.begin_ns,
             end - op.begin_ns,
             &format!(
-                r#"{{"op":{},"ino":{},"offset":{},"len":{},"result":{},"unfinished":{}}}"#,
+                r#"{{"op":{},"ino":{},"offset":{},"len":{},"result":{},"unfinished":{},"round":{}}}"#,
                 op.op,
                 op.ino,
                 op.offset,
                 op.len,
                 op.result,
-                !op.finished()
+                !op.finished(),
+                op.round
             ),
         )?;
     }
@@ -150,6 +152,16 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
             | EventKind::LockReleased
             | EventKind::OpBegin
             | EventKind::OpEnd => continue,
+            EventKind::RoundBegin => {
+                o.raw(&format!(
+                    r#"{{"ph":"i","s":"g","pid":{PID},"tid":0,"cat":"round","name":"round {}","ts":{},"args":{{"round":{},"ino":{}}}}}"#,
+                    e.a,
+                    o.ts(e.ts_ns),
+                    e.a,
+                    e.inode
+                ))?;
+                continue;
+            }
             EventKind::FolioDirtied => {
                 dirty.insert(key, (e.tid, e.ts_ns));
             }
@@ -202,9 +214,10 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
     for v in trace.final_violations() {
         let at = crate::blame::span(trace, v).map_or(t_end, |s| s.1);
         o.raw(&format!(
-            r#"{{"ph":"i","s":"g","pid":{PID},"tid":0,"cat":"violation","name":{},"ts":{},"args":{{"explanation":{},"first_sector":{},"nr_sectors":{},"ops":{:?}}}}}"#,
+            r#"{{"ph":"i","s":"g","pid":{PID},"tid":0,"cat":"violation","name":{},"ts":{},"args":{{"round":{},"explanation":{},"first_sector":{},"nr_sectors":{},"ops":{:?}}}}}"#,
             emit::s(&format!("{} sectors {}..{}", v.class, v.first_sector, v.first_sector + v.nr_sectors)),
             o.ts(at),
+            v.round,
             emit::s(&v.explanation),
             v.first_sector,
             v.nr_sectors,

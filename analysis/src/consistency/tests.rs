@@ -232,6 +232,7 @@ fn op_ends_before_begins() {
         end_ns,
         result: 4096,
         thread: None,
+        round: 0,
     };
     let mut t = trace(vec![]);
     t.ops = vec![op(1, 100, 150), op(2, 200, 180), op(3, 300, UNFINISHED)];

@@ -64,6 +64,7 @@ pub fn check(history: &History, ino: u64, content: &[u8], label: &str) -> CheckR
         .collect();
     CheckReport {
         label: label.to_string(),
+        round: 0,
         ino,
         size: content.len() as u64,
         sectors_checked: n,
@@ -102,6 +103,20 @@ pub struct ReadChecks {
 }
 
 pub const MAX_READ_VIOLATIONS: usize = 50;
+
+impl ReadChecks {
+    /// Adds another run's (or round's) read checks: sums, and violations up
+    /// to [`MAX_READ_VIOLATIONS`] in all.
+    pub fn merge(&mut self, o: ReadChecks) {
+        self.reads += o.reads;
+        self.reads_not_kept += o.reads_not_kept;
+        self.sectors += o.sectors;
+        self.counts += o.counts;
+        self.bad_reads += o.bad_reads;
+        let room = MAX_READ_VIOLATIONS.saturating_sub(self.violations.len());
+        self.violations.extend(o.violations.into_iter().take(room));
+    }
+}
 
 /// Checks every read (see [`check_read`]).
 pub fn check_reads(history: &History, ino: u64, reads: &[ReadRecord], not_kept: u64) -> ReadChecks {
@@ -190,6 +205,7 @@ pub fn check_read(history: &History, ino: u64, read: &ReadRecord) -> Option<Chec
     }
     Some(CheckReport {
         label: DURING_RUN.to_string(),
+        round: 0,
         ino,
         size: read.data.len() as u64,
         sectors_checked: hi - lo,
@@ -236,6 +252,7 @@ mod annotate_tests {
     fn names_the_folio_cached_when_the_ops_ran() {
         let mut r = CheckReport {
             label: AFTER_RUN.into(),
+            round: 0,
             ino: 3,
             size: 0,
             sectors_checked: 0,

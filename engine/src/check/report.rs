@@ -93,6 +93,14 @@ pub struct Counts {
     pub torn: u64,
 }
 
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.dropped += o.dropped;
+        self.stale += o.stale;
+        self.torn += o.torn;
+    }
+}
+
 impl Counts {
     pub fn total(&self) -> u64 {
         self.dropped + self.stale + self.torn
@@ -111,6 +119,9 @@ impl Counts {
 pub struct CheckReport {
     /// When the content was taken: "after-run", "after-fsync", "after-remount".
     pub label: String,
+    /// The checked round it belongs to (1-based; 0 outside rounds, e.g.
+    /// kernel runs and read checks).
+    pub round: u64,
     pub ino: u64,
     /// Bytes read back.
     pub size: u64,

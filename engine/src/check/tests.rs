@@ -32,6 +32,7 @@ fn op(
         },
         result,
         thread: None,
+        round: 0,
     }
 }
 

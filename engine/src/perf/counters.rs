@@ -66,7 +66,8 @@ impl Counts {
         .filter_map(|(n, v)| v.map(|v| (n, v)))
     }
 
-    fn add(&mut self, o: &Counts) {
+    /// Adds `o`'s counters (a counter open in either is open in the sum).
+    pub fn add(&mut self, o: &Counts) {
         let add = |a: &mut Option<u64>, b: Option<u64>| {
             if let Some(b) = b {
                 *a = Some(a.unwrap_or(0) + b);
@@ -97,6 +98,30 @@ pub struct PerfReport {
     pub per_thread: Vec<PerfThread>,
     pub total: Counts,
     pub notes: Vec<String>,
+}
+
+impl PerfReport {
+    /// Adds a later run's report on the same workload threads (the rounds
+    /// of one session): counts summed per workload thread index, whose
+    /// `tid` becomes the later run's; notes kept once each.
+    pub fn merge(&mut self, o: PerfReport) {
+        for t in o.per_thread {
+            match self.per_thread.iter_mut().find(|p| p.thread == t.thread) {
+                Some(p) => {
+                    p.counts.add(&t.counts);
+                    p.tid = t.tid;
+                }
+                None => self.per_thread.push(t),
+            }
+        }
+        self.per_thread.sort_by_key(|p| p.thread);
+        self.total.add(&o.total);
+        for n in o.notes {
+            if !self.notes.contains(&n) {
+                self.notes.push(n);
+            }
+        }
+    }
 }
 
 /// perf_event_open for the calling thread; on EACCES (perf_event_paranoid

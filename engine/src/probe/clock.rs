@@ -355,6 +355,40 @@ impl Clock {
         (anchor.ns as i128 + d * dn / dt).max(0) as u64
     }
 
+    /// The anchor pair of a TSC clock (None for CLOCK_MONOTONIC).
+    pub fn anchor(&self) -> Option<Pair> {
+        match self {
+            Clock::Monotonic => None,
+            Clock::Tsc { anchor, .. } => Some(*anchor),
+        }
+    }
+
+    /// Restamps recorded events (raw readings in ts_ns) in nanoseconds
+    /// through `pairs` (sorted by TSC, the anchor first): linear between
+    /// neighbouring pairs, the outer segments extended beyond the ends. A
+    /// recorder that hands events over in batches adds a pair at each
+    /// batch, so a raw reading maps to the same nanoseconds whichever batch
+    /// it comes in and the map stays exact at every pair.
+    pub fn to_ns_through(&self, events: &mut [Event], pairs: &[Pair]) {
+        if !matches!(self, Clock::Tsc { .. }) || pairs.is_empty() {
+            return;
+        }
+        if pairs.len() == 1 {
+            return self.to_ns(events, pairs[0]);
+        }
+        for e in events {
+            let raw = e.ts_ns;
+            let i = pairs
+                .partition_point(|p| p.tsc <= raw)
+                .clamp(1, pairs.len() - 1);
+            let (a, b) = (pairs[i - 1], pairs[i]);
+            let dt = b.tsc.saturating_sub(a.tsc).max(1) as i128;
+            let dn = b.ns.saturating_sub(a.ns) as i128;
+            let d = raw as i128 - a.tsc as i128;
+            e.ts_ns = (a.ns as i128 + d * dn / dt).max(0) as u64;
+        }
+    }
+
     /// Restamps recorded events (raw readings in ts_ns) in nanoseconds.
     pub fn to_ns(&self, events: &mut [Event], now: Pair) {
         if let Clock::Tsc { .. } = self {

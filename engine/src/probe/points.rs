@@ -45,6 +45,12 @@ macro_rules! probe_points {
         /// Every probe symbol with the event kind it carries, for loaders.
         pub const SYMBOLS: &[(EventKind, &str)] = &[$((EventKind::$kind, stringify!($sym)),)*];
 
+        /// Every probe symbol's address. `attach_thread` hands it to
+        /// `black_box`, so any binary that runs engine threads links every
+        /// symbol, including those of events it never emits: loaders attach
+        /// to all of SYMBOLS by name.
+        static ALL_SYMBOLS: &[ProbeFn] = &[$($sym,)*];
+
         /// The probe symbol of an engine event kind; None for the kinds only
         /// kernel tracepoints produce.
         #[inline(always)]
@@ -77,6 +83,7 @@ probe_points! {
     lockline_op_end => OpEnd,
     lockline_mm_action => MmAction,
     lockline_thread_role => ThreadRole,
+    lockline_round_begin => RoundBegin,
 }
 
 /// Op ids come from one counter per process, so they stay unique within a
@@ -307,6 +314,7 @@ pub fn mm_action(action: MmAction, inode: u64, index: u64, fid: u64, arg: u64) {
 /// Attaches the calling thread to `rec` (None: eBPF or no recording) and
 /// announces its role; call once when the thread starts.
 pub fn attach_thread(rec: Option<&Arc<recorder::Recorder>>, role: ThreadRole, index: u64) {
+    std::hint::black_box(ALL_SYMBOLS);
     recorder::attach(rec);
     thread_role(role, index);
 }
@@ -324,6 +332,14 @@ pub fn thread_role(role: ThreadRole, index: u64) {
         0,
         NO_FID,
     );
+}
+
+/// Marks the start of checked round `round` (1-based) on the file `ino`:
+/// every op that begins after it, up to the next round's marker, belongs
+/// to that round. Emitted by the session's main thread.
+#[inline]
+pub fn round_begin(round: u64, ino: u64) {
+    emit(EventKind::RoundBegin, 0, 0, ino, NO_FOLIO, round, 0, NO_FID);
 }
 
 #[cfg(test)]

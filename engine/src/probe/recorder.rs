@@ -10,7 +10,7 @@
 //! mix their events; the engine attaches each of its threads to the run's
 //! recorder when an op starts or a background thread begins.
 
-use super::clock::{self, Clock};
+use super::clock::{self, Clock, Pair};
 use super::schema::Event;
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -28,6 +28,9 @@ pub struct Recorder {
     /// Events hold raw clock readings until drained (see clock.rs).
     clock: Clock,
     chunks: Mutex<Vec<Vec<Event>>>,
+    /// (TSC, CLOCK_MONOTONIC) pairs, the clock's anchor first and one more
+    /// per take: the piecewise map from raw readings to nanoseconds.
+    pairs: Mutex<Vec<Pair>>,
     budget: AtomicU64,
     capacity: u64,
     dropped: AtomicU64,
@@ -51,6 +54,7 @@ impl Recorder {
         Arc::new(Recorder {
             clock,
             chunks: Mutex::new(Vec::new()),
+            pairs: Mutex::new(clock.anchor().into_iter().collect()),
             budget: AtomicU64::new(capacity),
             capacity,
             dropped: AtomicU64::new(0),
@@ -90,10 +94,33 @@ impl Recorder {
     /// over; join workers before draining to get everything.
     pub fn drain(self: &Arc<Self>) -> Vec<Event> {
         flush_current_thread();
+        self.take()
+    }
+
+    /// Takes the events handed over so far (full chunks, and the buffers of
+    /// threads that flushed or exited), in nanoseconds and sorted by
+    /// (ts_ns, tid), without flushing any thread's buffer: what a session
+    /// pumps while its workload runs. Each take adds a clock pair, so a raw
+    /// reading maps to the same time whichever take brings it (see
+    /// [`Clock::to_ns_through`]).
+    pub fn take(&self) -> Vec<Event> {
         let chunks = std::mem::take(&mut *self.chunks.lock());
-        let now = clock::pair();
+        if chunks.is_empty() {
+            return Vec::new();
+        }
         let mut all: Vec<Event> = chunks.into_iter().flatten().collect();
-        self.clock.to_ns(&mut all, now);
+        if matches!(self.clock, Clock::Tsc { .. }) {
+            // The pair is taken after the chunks: every event in them is older.
+            let now = clock::pair();
+            let mut pairs = self.pairs.lock();
+            if pairs
+                .last()
+                .is_none_or(|l| now.tsc > l.tsc && now.ns >= l.ns)
+            {
+                pairs.push(now);
+            }
+            self.clock.to_ns_through(&mut all, &pairs);
+        }
         all.sort_by_key(|e| (e.ts_ns, e.tid));
         all
     }
@@ -235,6 +262,31 @@ mod tests {
         assert_eq!(ev[0].inode, 2);
         assert_eq!(ev[0].kind(), Some(EventKind::LockAcquired));
         assert_eq!(ev[0].lock_class(), Some(LockClass::Inode));
+    }
+
+    #[test]
+    fn takes_keep_time_order_across_batches() {
+        let rec = Recorder::new(1 << 20);
+        attach(Some(&rec));
+        let mut all = Vec::new();
+        for batch in 0..5u64 {
+            for i in 0..1000 {
+                points::lock_released(LockClass::Folio, LockMode::Exclusive, batch, i, 1);
+            }
+            flush_current_thread();
+            all.extend(rec.take());
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        attach(None);
+        assert_eq!(all.len(), 5000);
+        // One thread's events, taken in five batches: still in order, and
+        // on CLOCK_MONOTONIC.
+        assert!(all.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
+        let now = crate::probe::now_ns();
+        assert!(all
+            .iter()
+            .all(|e| e.ts_ns <= now && now - e.ts_ns < 10_000_000_000));
+        assert!(rec.take().is_empty());
     }
 
     #[test]

@@ -88,6 +88,10 @@ code_enum! {
         /// class = ThreadRole, a = index within the role (a worker's stamp
         /// thread index); emitted once when an engine thread starts
         ThreadRole = 23 => "thread_role",
+        /// a = round number (1-based), inode = the round's file; emitted by
+        /// the session's main thread when a checked round starts (the ops
+        /// after it, up to the next one, belong to that round)
+        RoundBegin = 24 => "round_begin",
     }
 }
 
@@ -165,6 +169,22 @@ code_enum! {
 }
 
 impl EventKind {
+    /// A change to a folio's membership or state (added, removed, dirtied,
+    /// cleaned, written back, migrated, truncated); uptodate excluded.
+    pub fn is_folio_change(self) -> bool {
+        matches!(
+            self,
+            EventKind::FolioAdded
+                | EventKind::FolioRemoved
+                | EventKind::FolioDirtied
+                | EventKind::FolioCleaned
+                | EventKind::FolioWritebackStart
+                | EventKind::FolioWritebackEnd
+                | EventKind::FolioMigrated
+                | EventKind::FolioTruncated
+        )
+    }
+
     /// Kinds only kernel tracepoints produce (the engine has no probe
     /// symbol for them).
     pub fn kernel_only(self) -> bool {

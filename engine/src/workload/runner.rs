@@ -131,6 +131,8 @@ pub trait Target: Sync {
 pub struct FsFile<'a> {
     pub fs: &'a Fs,
     pub ino: u64,
+    /// Set (Ctrl-C, a front end's quit) to end the workload early.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 impl<'a> FsFile<'a> {
@@ -151,7 +153,14 @@ impl<'a> FsFile<'a> {
         Ok(FsFile {
             fs,
             ino: fs.open(path, true)?,
+            stop: None,
         })
+    }
+
+    /// Ends the workload early once `stop` is set.
+    pub fn with_stop(mut self, stop: Option<&'a AtomicBool>) -> Self {
+        self.stop = stop;
+        self
     }
 }
 
@@ -183,11 +192,21 @@ impl Target for FsFile<'_> {
         self.fs
             .attach_thread(crate::probe::ThreadRole::Worker, thread as u64);
     }
+    fn should_stop(&self) -> bool {
+        self.stop.is_some_and(|s| s.load(Ordering::Relaxed))
+    }
 }
 
 /// Runs `spec` against `target`, preparing the file as the pattern asks.
+/// `progress` may carry counts from earlier runs (rounds share one): the
+/// outcome counts only this run's.
 pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<RunOutcome> {
     spec.validate()?;
+    let (ops0, bytes0, errors0) = (
+        progress.ops.load(Ordering::Relaxed),
+        progress.bytes.load(Ordering::Relaxed),
+        progress.errors.load(Ordering::Relaxed),
+    );
     let pattern = spec.workload.pattern(spec.file_size, spec.write_size);
     match pattern.prepare() {
         Prepare::Empty => {}
@@ -310,9 +329,9 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
     });
     Ok(RunOutcome {
         ino,
-        ops: progress.ops.load(Ordering::Relaxed),
-        bytes: progress.bytes.load(Ordering::Relaxed),
-        errors: progress.errors.load(Ordering::Relaxed),
+        ops: progress.ops.load(Ordering::Relaxed) - ops0,
+        bytes: progress.bytes.load(Ordering::Relaxed) - bytes0,
+        errors: progress.errors.load(Ordering::Relaxed) - errors0,
         first_error: first_error.into_inner(),
         seconds: t0.elapsed().as_secs_f64(),
         reads: reads.into_inner(),

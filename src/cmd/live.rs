@@ -1,0 +1,141 @@
+//! `run --tui` and `demo --tui`: checked rounds shown live. The rounds run
+//! on their own thread and hand events, checks and round ends to the UI as
+//! they happen; when the run ends its trace is analysed (culprits, lints)
+//! and the UI stays open on the whole of it until `q`. Quitting early
+//! stops the run after the current round's checks.
+
+use crate::trace_out;
+use anyhow::{anyhow, Result};
+use lockline_analysis::report::{analyze, AnalyzeOptions};
+use lockline_analysis::{Trace, TraceMeta, ViolationRow};
+use lockline_engine::probe::ExternalTracer;
+use lockline_engine::rounds::{run_rounds, Live, RoundsReport, RoundsSpec};
+use lockline_engine::session::SessionSpec;
+use lockline_engine::workload::Progress;
+use lockline_tui::source::{perf_totals, Reorder};
+use lockline_tui::state::data::Retention;
+use lockline_tui::state::App;
+use lockline_tui::{term, Msg};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Mutex;
+
+/// What a live run leaves: its report and its trace (events, ops,
+/// violations, perf tracks).
+pub type Outcome = (RoundsReport, Trace);
+
+fn meta(spec: &SessionSpec, source: &str) -> TraceMeta {
+    TraceMeta {
+        build: spec.build.name().to_string(),
+        workload: spec.run.workload.name().to_string(),
+        seed: spec.run.seed,
+        threads: spec.run.threads,
+        knobs_json: serde_json::to_string(&spec.knobs).unwrap_or_default(),
+        probe_source: source.to_string(),
+        clock: if source == "inproc" {
+            lockline_engine::probe::clock::Clock::best()
+                .name()
+                .to_string()
+        } else {
+            "ktime".to_string()
+        },
+        ..TraceMeta::default()
+    }
+}
+
+/// Forwards what the rounds hand out to the UI, in time order.
+fn forward(tx: &Sender<Msg>, order: &Mutex<Reorder>, l: Live) {
+    let mut order = order.lock().unwrap_or_else(|e| e.into_inner());
+    match l {
+        Live::Events(b) => {
+            let ready = order.push(b);
+            if !ready.is_empty() {
+                let _ = tx.send(Msg::Events(ready));
+            }
+        }
+        Live::Check { round, check } => {
+            // The round's workload has ended: its events are all in, and
+            // the checks' ops must be ingested before their verdicts.
+            let _ = tx.send(Msg::Events(order.flush()));
+            let _ = tx.send(Msg::Check {
+                label: check.label.clone(),
+                round: Some(round),
+                violations: ViolationRow::from_checks(std::slice::from_ref(&check)),
+            });
+        }
+        Live::RoundDone {
+            round, violations, ..
+        } => {
+            let _ = tx.send(Msg::Round {
+                round,
+                violations: violations.total(),
+            });
+        }
+    }
+}
+
+/// Runs the rounds with the UI on this thread; returns when the user
+/// quits. `title` goes to the status bar at the start (the demo says which
+/// build this is).
+pub fn run(
+    spec: &SessionSpec,
+    rounds: &RoundsSpec,
+    tracer: Option<Box<dyn ExternalTracer>>,
+    title: &str,
+) -> Result<Outcome> {
+    crate::cmd::tui::check_terminal()?;
+    let source = if tracer.is_some() { "ebpf" } else { "inproc" };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _ = tx.send(Msg::Meta(Box::new(meta(spec, source))));
+    let _ = tx.send(Msg::Status(title.to_string()));
+    let stop = AtomicBool::new(false);
+    let order = Mutex::new(Reorder::default());
+    let export = crate::cmd::tui::export_dir(None)?;
+    std::thread::scope(|s| {
+        let runner = {
+            let (tx, stop, order) = (tx.clone(), &stop, &order);
+            s.spawn(move || -> Result<Outcome> {
+                let progress = Progress::default();
+                let cb = |l: Live| forward(&tx, order, l);
+                let r = run_rounds(spec, rounds, &progress, tracer, Some(&cb), stop);
+                let (report, events) = match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let _ = tx.send(Msg::Done(format!("run failed: {e}")));
+                        return Err(anyhow!(e));
+                    }
+                };
+                let _ = tx.send(Msg::Events(
+                    order.lock().unwrap_or_else(|e| e.into_inner()).flush(),
+                ));
+                let trace = trace_out::rounds_trace(&report, events)?;
+                let done = format!(
+                    "run finished: {} rounds, {} with violations{}; q quits",
+                    report.rounds,
+                    report.rounds_with_violations,
+                    if report.interrupted {
+                        " (stopped early)"
+                    } else {
+                        ""
+                    }
+                );
+                let _ = tx.send(Msg::Perf(perf_totals(&trace)));
+                if !stop.load(Ordering::Relaxed) {
+                    let _ = tx.send(Msg::Status(
+                        "run finished; analysing (culprits, lints)...".into(),
+                    ));
+                    let a = analyze(&trace, &AnalyzeOptions::default());
+                    let _ = tx.send(Msg::Analysis(Box::new(a)));
+                }
+                let _ = tx.send(Msg::Done(done));
+                Ok((report, trace))
+            })
+        };
+        let app = App::new(true, Some(Retention::default()));
+        let ui = term::run(app, rx, tx, Some(crate::cmd::tui::exporter(export)));
+        stop.store(true, Ordering::Relaxed);
+        let out = runner.join().map_err(|_| anyhow!("the run panicked"))?;
+        ui.map_err(|e| anyhow!("terminal: {e}"))?;
+        out
+    })
+}

@@ -1,0 +1,605 @@
+//! Everything the UI has been told about a trace, ingested a batch at a
+//! time (a replayed trace arrives the same way as a live one): per-thread
+//! lanes of lock, wait, op and folio-event spans; holds with an index that
+//! answers "held at t"; ops; the raw events of a recent window; running
+//! statistics. Live, the window and the span detail are bounded so memory
+//! stays flat however long the run goes.
+
+use super::hist::Hist;
+use super::spans::SpanList;
+use lockline_analysis::holds::{Pairer, Step};
+use lockline_analysis::Hold;
+use lockline_engine::history::{OpRecord, UNFINISHED};
+use lockline_engine::probe::{Event, EventKind, LockClass, OpKind};
+use std::collections::{HashMap, VecDeque};
+
+/// Lock classes in drawing priority: when several are held in one cell
+/// the first wins (the text timeline's order; kernel locks last).
+pub const CLASSES: [LockClass; 6] = [
+    LockClass::PagecacheBlock,
+    LockClass::Inode,
+    LockClass::Folio,
+    LockClass::PagecacheAdd,
+    LockClass::ILock,
+    LockClass::Kernel,
+];
+
+pub fn class_ix(c: LockClass) -> usize {
+    CLASSES.iter().position(|x| *x == c).unwrap_or(5)
+}
+
+/// Width of a throughput/events-per-time bucket.
+pub const SERIES_NS: u64 = 1_000_000;
+
+/// Spans older than the live window are coarsened so each list keeps
+/// about this many spans for the whole summarised past.
+const COARSE_SPANS: u64 = 4096;
+
+/// One thread's lane; threads announcing the same role (worker 0 of each
+/// round, each mount's flusher) share one.
+#[derive(Debug)]
+pub struct Lane {
+    /// The first thread seen on the lane.
+    pub tid: u32,
+    pub tids: Vec<u32>,
+    pub name: String,
+    /// Announced by a thread_role event (names from guesses may change).
+    pub announced: bool,
+    pub held: [SpanList; 6],
+    pub wait: [SpanList; 6],
+    pub ops: SpanList,
+    /// Folio events (added, dirtied, cleaned, writeback, migrated,
+    /// truncated, removed) as instants.
+    pub marks: SpanList,
+    /// Holds in acquisition order; slot = hold_base + position.
+    holds: VecDeque<Hold>,
+    /// pmax[i] = latest release among holds[..=i] that have closed.
+    pmax: VecDeque<u64>,
+    hold_base: usize,
+    /// Slots of holds not yet released.
+    open: Vec<usize>,
+    pub op_count: u64,
+}
+
+impl Lane {
+    fn new(tid: u32) -> Lane {
+        Lane {
+            tid,
+            tids: vec![tid],
+            name: format!("thread {tid}"),
+            announced: false,
+            held: Default::default(),
+            wait: Default::default(),
+            ops: SpanList::new(),
+            marks: SpanList::new(),
+            holds: VecDeque::new(),
+            pmax: VecDeque::new(),
+            hold_base: 0,
+            open: Vec::new(),
+            op_count: 0,
+        }
+    }
+
+    /// Holds of this lane held at `t` (acquired at or before t, released
+    /// after it or not yet) and waits in progress at `t`.
+    pub fn at(&self, t: u64, out: &mut Vec<Hold>) {
+        let k = self.holds.partition_point(|h| h.acquired_ns <= t);
+        let mut j = k;
+        while j > 0 {
+            j -= 1;
+            let h = &self.holds[j];
+            if h.released_ns.is_some_and(|r| r > t) {
+                out.push(h.clone());
+            }
+            // No closed hold at or before j is released after t.
+            if self.pmax[j] <= t {
+                break;
+            }
+        }
+        // Open holds are kept apart: pmax cannot bound them.
+        for &s in &self.open {
+            let h = &self.holds[s - self.hold_base];
+            if h.acquired_ns <= t {
+                out.push(h.clone());
+            }
+        }
+        // Waits: holds granted after t whose wait began at or before t.
+        for h in self.holds.range(k..).take(64) {
+            if h.wait_ns.is_some_and(|w| w <= t) {
+                out.push(h.clone());
+            }
+        }
+    }
+
+    pub fn holds_len(&self) -> usize {
+        self.holds.len()
+    }
+}
+
+/// An op's end, or `now` while it runs.
+pub fn end_or(o: &OpRecord, now: u64) -> u64 {
+    if o.finished() {
+        o.end_ns
+    } else {
+        now
+    }
+}
+
+/// Live bounds. Replay keeps everything.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    /// Full-resolution events, holds and ops for this much recent time...
+    pub keep_ns: u64,
+    /// ...but for no more than this many recent events.
+    pub keep_events: usize,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            keep_ns: 10_000_000_000,
+            keep_events: 1 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Data {
+    pub lanes: Vec<Lane>,
+    lane_of: HashMap<u32, usize>,
+    pairer: Pairer,
+    /// Ops in begin order; slot = op_base + position.
+    pub ops: VecDeque<OpRecord>,
+    op_base: usize,
+    open_ops: HashMap<(u64, u32, u8, u64), Vec<usize>>,
+    /// op id → slot of the user op carrying it (not its nested writeback).
+    op_slot: HashMap<u64, usize>,
+    /// Ops named by violations, kept past eviction.
+    pub pinned_ops: HashMap<u64, OpRecord>,
+    /// Raw events of the kept window, in arrival order.
+    pub events: VecDeque<Event>,
+    /// Raw events of violation windows, kept past eviction, sorted.
+    pub pinned: Vec<Event>,
+    pub first_ns: Option<u64>,
+    pub last_ns: u64,
+    pub total_events: u64,
+    pub hold: [Hist; 6],
+    pub wait: [Hist; 6],
+    pub acquired: [u64; 6],
+    pub waited: [u64; 6],
+    /// Bytes written (write op ends) and events per SERIES_NS since first_ns.
+    pub bytes_series: Vec<u64>,
+    pub event_series: Vec<u64>,
+    pub inodes: Vec<u64>,
+    pub retention: Option<Retention>,
+    /// What the bounds summarised away: events dropped from the raw
+    /// window, spans merged.
+    pub evicted_events: u64,
+    pub merged_spans: u64,
+    last_trim_ns: u64,
+}
+
+impl Data {
+    pub fn new(retention: Option<Retention>) -> Data {
+        Data {
+            retention,
+            ..Data::default()
+        }
+    }
+
+    fn lane(&mut self, e: &Event) -> usize {
+        let tid = e.tid;
+        if let Some(&i) = self.lane_of.get(&tid) {
+            return i;
+        }
+        // A thread's first event is its role: join the lane of that role.
+        if let Some(name) = lockline_analysis::threads::role_name(e) {
+            if let Some(i) = self
+                .lanes
+                .iter()
+                .position(|l| l.announced && l.name == name)
+            {
+                self.lanes[i].tids.push(tid);
+                self.lane_of.insert(tid, i);
+                return i;
+            }
+        }
+        let mut l = Lane::new(tid);
+        for s in l.held.iter_mut().chain(l.wait.iter_mut()) {
+            *s = SpanList::new();
+        }
+        self.lanes.push(l);
+        self.lane_of.insert(tid, self.lanes.len() - 1);
+        self.lanes.len() - 1
+    }
+
+    pub fn lane_of(&self, tid: u32) -> Option<&Lane> {
+        self.lane_ix(tid).map(|i| &self.lanes[i])
+    }
+
+    pub fn lane_ix(&self, tid: u32) -> Option<usize> {
+        self.lane_of.get(&tid).copied()
+    }
+
+    /// Names lanes of threads that did not announce themselves (from
+    /// `lockline_analysis::threads::names` over a whole trace).
+    pub fn set_names(&mut self, names: &std::collections::BTreeMap<u32, String>) {
+        for l in &mut self.lanes {
+            if !l.announced {
+                if let Some(n) = names.get(&l.tid) {
+                    l.name = n.clone();
+                }
+            }
+        }
+    }
+
+    pub fn op(&self, op: u64) -> Option<&OpRecord> {
+        match self.op_slot.get(&op) {
+            Some(&s) if s >= self.op_base => self.ops.get(s - self.op_base),
+            _ => self.pinned_ops.get(&op),
+        }
+    }
+
+    pub fn ingest(&mut self, batch: &[Event]) {
+        for e in batch {
+            self.ingest_one(e);
+        }
+        self.total_events += batch.len() as u64;
+        self.trim();
+    }
+
+    fn series_add(series: &mut Vec<u64>, first: u64, t: u64, v: u64) {
+        let i = (t.saturating_sub(first) / SERIES_NS) as usize;
+        if i >= series.len() {
+            // A clock far off (a damaged trace) must not allocate the moon.
+            if i > 1 << 24 {
+                return;
+            }
+            series.resize(i + 1, 0);
+        }
+        series[i] += v;
+    }
+
+    fn ingest_one(&mut self, e: &Event) {
+        let first = *self.first_ns.get_or_insert(e.ts_ns);
+        self.last_ns = self.last_ns.max(e.ts_ns);
+        Self::series_add(&mut self.event_series, first, e.ts_ns, 1);
+        self.events.push_back(*e);
+        let li = self.lane(e);
+        let Some(kind) = e.kind() else { return };
+        // The inodes the `I` filter cycles through (the first 64 seen).
+        if e.inode != 0
+            && e.inode != u64::MAX
+            && kind != EventKind::ThreadRole
+            && self.inodes.len() < 64
+            && !self.inodes.contains(&e.inode)
+        {
+            self.inodes.push(e.inode);
+        }
+        match kind {
+            EventKind::LockWait | EventKind::LockAcquired | EventKind::LockReleased => {
+                let lane = &mut self.lanes[li];
+                let slot = lane.hold_base + lane.holds.len();
+                match self.pairer.push(e, slot) {
+                    Step::Acquired(h) => {
+                        let c = class_ix(h.class);
+                        self.acquired[c] += 1;
+                        if let Some(w) = h.wait_ns {
+                            self.waited[c] += 1;
+                            self.wait[c].add(h.acquired_ns - w);
+                            lane.wait[c].insert(w, h.acquired_ns);
+                        }
+                        let p = lane.pmax.back().copied().unwrap_or(0);
+                        lane.holds.push_back(h);
+                        lane.pmax.push_back(p);
+                        lane.open.push(slot);
+                    }
+                    Step::Released { slot, ts_ns } => {
+                        if let Some(o) = lane.open.iter().rposition(|s| *s == slot) {
+                            lane.open.swap_remove(o);
+                        }
+                        if slot >= lane.hold_base {
+                            let i = slot - lane.hold_base;
+                            let h = &mut lane.holds[i];
+                            h.released_ns = Some(ts_ns);
+                            let c = class_ix(h.class);
+                            self.hold[c].add(ts_ns - h.acquired_ns);
+                            lane.held[c].insert(h.acquired_ns, ts_ns);
+                            for p in lane.pmax.range_mut(i..) {
+                                if *p >= ts_ns {
+                                    break;
+                                }
+                                *p = ts_ns;
+                            }
+                        }
+                    }
+                    Step::Nothing => {}
+                }
+            }
+            EventKind::OpBegin => {
+                let Some(k) = e.op_kind() else { return };
+                let slot = self.op_base + self.ops.len();
+                self.open_ops
+                    .entry((e.op, e.tid, k as u8, e.inode))
+                    .or_default()
+                    .push(slot);
+                if e.op != 0 && k != OpKind::Writeback {
+                    self.op_slot.insert(e.op, slot);
+                }
+                self.ops.push_back(OpRecord {
+                    op: e.op,
+                    tid: e.tid,
+                    kind: k,
+                    ino: e.inode,
+                    offset: e.a,
+                    len: e.b,
+                    begin_ns: e.ts_ns,
+                    end_ns: UNFINISHED,
+                    result: 0,
+                    thread: None,
+                    round: 0,
+                });
+                self.lanes[li].op_count += 1;
+            }
+            EventKind::OpEnd => {
+                let Some(k) = e.op_kind() else { return };
+                let key = (e.op, e.tid, k as u8, e.inode);
+                let Some(slot) = self.open_ops.get_mut(&key).and_then(|v| v.pop()) else {
+                    return;
+                };
+                if slot < self.op_base {
+                    return;
+                }
+                let o = &mut self.ops[slot - self.op_base];
+                o.end_ns = e.ts_ns;
+                o.result = e.b as i64;
+                self.lanes[li].ops.insert(o.begin_ns, e.ts_ns);
+                if k == OpKind::Write && o.result > 0 {
+                    Self::series_add(&mut self.bytes_series, first, e.ts_ns, o.result as u64);
+                }
+            }
+            EventKind::ThreadRole => {
+                if let Some(n) = lockline_analysis::threads::role_name(e) {
+                    let l = &mut self.lanes[li];
+                    l.name = n;
+                    l.announced = true;
+                }
+            }
+            k if k.is_folio_change() => {
+                self.lanes[li].marks.insert(e.ts_ns, e.ts_ns);
+            }
+            _ => {}
+        }
+    }
+
+    /// Keeps a live view bounded: raw events, holds and finished ops
+    /// older than the window go (violation windows are pinned first),
+    /// spans older than it are coarsened.
+    fn trim(&mut self) {
+        let Some(r) = self.retention else { return };
+        let Some(first) = self.first_ns else { return };
+        // Once per tenth of the window is enough.
+        let over = self.events.len() > r.keep_events + r.keep_events / 8;
+        if !over && self.last_ns < self.last_trim_ns + r.keep_ns / 10 {
+            return;
+        }
+        self.last_trim_ns = self.last_ns;
+        let mut cutoff = self.last_ns.saturating_sub(r.keep_ns);
+        if self.events.len() > r.keep_events {
+            cutoff = cutoff.max(self.events[self.events.len() - r.keep_events].ts_ns);
+        }
+        if cutoff <= first {
+            return;
+        }
+        while self.events.front().is_some_and(|e| e.ts_ns < cutoff) {
+            self.events.pop_front();
+            self.evicted_events += 1;
+        }
+        for l in &mut self.lanes {
+            while l
+                .holds
+                .front()
+                .is_some_and(|h| h.released_ns.is_some_and(|r| r < cutoff))
+            {
+                l.holds.pop_front();
+                l.pmax.pop_front();
+                l.hold_base += 1;
+            }
+        }
+        while self
+            .ops
+            .front()
+            .is_some_and(|o| o.end_ns != UNFINISHED && o.end_ns < cutoff)
+        {
+            let o = self.ops.pop_front().expect("front exists");
+            if self.op_slot.get(&o.op) == Some(&self.op_base) {
+                self.op_slot.remove(&o.op);
+            }
+            self.op_base += 1;
+        }
+        let gap = ((self.last_ns - first) / COARSE_SPANS).max(1_000);
+        for l in &mut self.lanes {
+            for s in l
+                .held
+                .iter_mut()
+                .chain(l.wait.iter_mut())
+                .chain([&mut l.ops, &mut l.marks])
+            {
+                self.merged_spans += s.coarsen(cutoff, gap) as u64;
+            }
+        }
+    }
+
+    /// Keeps the raw events and ops of [t0, t1] past eviction (a
+    /// violation's blame window).
+    pub fn pin(&mut self, t0: u64, t1: u64, ops: &[u64]) {
+        let mut add: Vec<Event> = self
+            .events
+            .iter()
+            .filter(|e| e.ts_ns >= t0 && e.ts_ns <= t1)
+            .copied()
+            .collect();
+        if add.is_empty() {
+            return;
+        }
+        self.pinned.append(&mut add);
+        self.pinned.sort_by_key(|e| (e.ts_ns, e.tid));
+        self.pinned.dedup();
+        for op in ops {
+            if let Some(o) = self.op(*op).cloned() {
+                self.pinned_ops.insert(*op, o);
+            }
+        }
+    }
+
+    /// Raw events in [t0, t1], from the window and the pinned windows,
+    /// sorted by time.
+    pub fn events_in(&self, t0: u64, t1: u64) -> Vec<Event> {
+        let mut out: Vec<Event> = self
+            .events
+            .iter()
+            .filter(|e| e.ts_ns >= t0 && e.ts_ns <= t1)
+            .copied()
+            .collect();
+        let lo = self.pinned.partition_point(|e| e.ts_ns < t0);
+        let hi = self.pinned.partition_point(|e| e.ts_ns <= t1);
+        if lo < hi {
+            out.extend_from_slice(&self.pinned[lo..hi]);
+            out.sort_by_key(|e| (e.ts_ns, e.tid));
+            out.dedup();
+        }
+        out
+    }
+
+    /// Every hold and wait at `t`, lane by lane.
+    pub fn at(&self, t: u64) -> Vec<Hold> {
+        let mut out = Vec::new();
+        for l in &self.lanes {
+            l.at(t, &mut out);
+        }
+        out
+    }
+
+    /// Approximate heap use, for the header and the benchmark.
+    pub fn bytes(&self) -> usize {
+        let ev = (self.events.capacity() + self.pinned.capacity()) * std::mem::size_of::<Event>();
+        let lanes: usize = self
+            .lanes
+            .iter()
+            .map(|l| {
+                l.held
+                    .iter()
+                    .chain(l.wait.iter())
+                    .map(SpanList::bytes)
+                    .sum::<usize>()
+                    + l.ops.bytes()
+                    + l.marks.bytes()
+                    + l.holds.capacity() * (std::mem::size_of::<Hold>() + 8)
+            })
+            .sum();
+        ev + lanes + self.ops.capacity() * std::mem::size_of::<OpRecord>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockline_engine::probe::{Code, LockMode};
+
+    pub fn ev(ts: u64, tid: u32, kind: EventKind, class: u8, folio: u64, op: u64) -> Event {
+        Event {
+            ts_ns: ts,
+            tid,
+            code: Code::pack(kind, class, LockMode::Exclusive as u8),
+            inode: 2,
+            folio,
+            op,
+            a: 0,
+            b: 0,
+            fid: if folio == u64::MAX { 0 } else { folio + 1 },
+        }
+    }
+
+    fn lock(ts: u64, tid: u32, kind: EventKind, class: LockClass, folio: u64) -> Event {
+        ev(ts, tid, kind, class as u8, folio, 1)
+    }
+
+    #[test]
+    fn holds_and_waits_at_an_instant() {
+        use EventKind::*;
+        let f = LockClass::Folio;
+        let mut d = Data::new(None);
+        d.ingest(&[
+            lock(10, 1, LockAcquired, LockClass::Inode, u64::MAX),
+            lock(20, 1, LockAcquired, f, 0),
+            lock(25, 2, LockWait, f, 0),
+            lock(30, 1, LockReleased, f, 0),
+            lock(31, 2, LockAcquired, f, 0),
+            lock(40, 2, LockReleased, f, 0),
+        ]);
+        let at = |t| {
+            let mut v: Vec<_> = d
+                .at(t)
+                .into_iter()
+                .map(|h| (h.tid, h.class, h.acquired_ns <= t))
+                .collect();
+            v.sort_by_key(|x| (x.0, x.1));
+            v
+        };
+        assert_eq!(at(5), vec![]);
+        // Thread 1 holds the inode lock (still open) and the folio.
+        assert_eq!(
+            at(27),
+            vec![(1, LockClass::Inode, true), (1, f, true), (2, f, false)]
+        );
+        assert_eq!(at(35), vec![(1, LockClass::Inode, true), (2, f, true)]);
+        assert_eq!(at(45), vec![(1, LockClass::Inode, true)]);
+        let l = d.lane_of(2).unwrap();
+        assert_eq!(l.wait[class_ix(f)].cover(0, 100).busy, 6);
+        assert_eq!(l.held[class_ix(f)].cover(0, 100).busy, 9);
+        assert_eq!(d.hold[class_ix(f)].count, 2);
+        assert_eq!(d.waited[class_ix(f)], 1);
+    }
+
+    #[test]
+    fn ops_pair_and_live_retention_bounds_the_window() {
+        use EventKind::*;
+        let mut d = Data::new(Some(Retention {
+            keep_ns: 1_000,
+            keep_events: 1 << 20,
+        }));
+        let mut batch = Vec::new();
+        for i in 0..1000u64 {
+            let t = i * 100;
+            let mut b = ev(t, 7, OpBegin, OpKind::Write as u8, u64::MAX, i + 1);
+            b.b = 4096;
+            let mut e = ev(t + 50, 7, OpEnd, OpKind::Write as u8, u64::MAX, i + 1);
+            e.b = 4096;
+            batch.push(b);
+            batch.push(lock(t + 10, 7, LockAcquired, LockClass::Folio, i));
+            batch.push(lock(t + 40, 7, LockReleased, LockClass::Folio, i));
+            batch.push(e);
+        }
+        for c in batch.chunks(100) {
+            d.ingest(c);
+        }
+        assert_eq!(d.total_events, 4000);
+        // Only about a window's worth of raw events stays.
+        assert!(d.events.len() < 100, "{}", d.events.len());
+        assert!(d.evicted_events > 3900);
+        assert!(d.lanes[0].holds_len() < 30);
+        assert!(d.ops.len() < 30);
+        // Busy time is kept exactly by the coarse spans.
+        assert_eq!(
+            d.lanes[0].held[class_ix(LockClass::Folio)]
+                .cover(0, u64::MAX / 2)
+                .busy,
+            30_000
+        );
+        assert_eq!(d.lanes[0].ops.cover(0, u64::MAX / 2).count, 1000);
+        assert!(d.merged_spans > 0);
+        assert_eq!(d.bytes_series.iter().sum::<u64>(), 4096 * 1000);
+        assert!(d.op(1000).is_some());
+        assert!(d.op(1).is_none());
+    }
+}

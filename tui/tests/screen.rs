@@ -1,0 +1,241 @@
+//! The UI drawn into ratatui's TestBackend: each view on a synthetic
+//! trace, and the deterministic hazard schedule's trace (a real dropped
+//! write) from opening on its violation through the jump to its blame
+//! window.
+
+use lockline_analysis::report::{analyze, AnalyzeOptions};
+use lockline_analysis::{synth, Trace, TraceMeta};
+use lockline_engine::disk::{mkfs, MkfsOptions};
+use lockline_engine::scenario::{self, EarlyExit};
+use lockline_engine::Build;
+use lockline_tui::state::{App, Focus, Tab};
+use lockline_tui::{Key, Msg};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::Terminal;
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| lockline_tui::view::draw(f, app)).unwrap();
+    text(t.backend().buffer())
+}
+
+fn text(b: &Buffer) -> String {
+    let a = b.area;
+    let mut s = String::new();
+    for y in 0..a.height {
+        for x in 0..a.width {
+            s.push_str(b[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn key(app: &mut App, k: Key) {
+    app.on_msg(Msg::Key(k));
+}
+
+fn hazard_trace() -> (Trace, scenario::HazardRun) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disk.img");
+    mkfs(
+        &path,
+        &MkfsOptions {
+            size: Some(64 << 20),
+            force: false,
+        },
+    )
+    .unwrap();
+    let run =
+        scenario::early_exit_truncate(&path, Build::Lockless, EarlyExit::NeedInodeLock).unwrap();
+    assert!(run.schedule_reached);
+    let meta = TraceMeta {
+        build: "lockless".into(),
+        workload: "hazard".into(),
+        probe_source: "inproc".into(),
+        ..TraceMeta::default()
+    };
+    let t = Trace::from_run(meta, run.events.clone(), &run.checks, Vec::new());
+    (t, run)
+}
+
+#[test]
+fn synthetic_trace_draws_lanes_axis_and_panes() {
+    let t = synth::generate(20_000, 3, 7);
+    let app = App::from_trace(&t, Some(analyze(&t, &AnalyzeOptions::default())));
+    let s = screen(&app, 140, 40);
+    // Lanes named, holds drawn, an axis with units, the panes' titles.
+    assert!(s.contains("Timeline"), "{s}");
+    assert!(
+        s.lines()
+            .filter(|l| l.contains('█') || l.contains('▓') || l.contains('▒'))
+            .count()
+            >= 3,
+        "{s}"
+    );
+    assert!(
+        s.contains("+0") && (s.contains("µs") || s.contains("ns") || s.contains("ms")),
+        "{s}"
+    );
+    assert!(s.contains("Violations 0"), "{s}");
+    assert!(s.contains("none: every checked sector"), "{s}");
+    assert!(s.contains("1 Held at cursor"), "{s}");
+    assert_eq!(app.focus, Focus::Timeline);
+}
+
+#[test]
+fn each_detail_tab_draws() {
+    let t = synth::generate(5_000, 2, 3);
+    let mut app = App::from_trace(&t, Some(analyze(&t, &AnalyzeOptions::default())));
+    // Put the cursor in the middle, where locks are held.
+    let mid = (t.events[0].ts_ns + t.events.last().unwrap().ts_ns) / 2;
+    app.vp.goto(mid);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("holds"), "{s}");
+    key(&mut app, Key::Char('3'));
+    assert_eq!(app.tab, Tab::Stats);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("pagecache_add") && s.contains("p99"), "{s}");
+    key(&mut app, Key::Char('4'));
+    let s = screen(&app, 120, 40);
+    assert!(
+        s.contains("whole trace:") && s.contains("truncate-without-block-lock"),
+        "{s}"
+    );
+    key(&mut app, Key::Char('2'));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("inode 2, bytes"), "{s}");
+    key(&mut app, Key::Char('?'));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("keys") && s.contains("blame window"), "{s}");
+    key(&mut app, Key::Char('x'));
+    assert!(!app.help);
+}
+
+#[test]
+fn small_terminal_gets_a_message_not_garbage() {
+    let t = synth::generate(1_000, 2, 1);
+    let app = App::from_trace(&t, None);
+    let s = screen(&app, 60, 20);
+    assert!(s.contains("needs at least 80x24"), "{s}");
+    // 80x24 itself draws the whole layout.
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Timeline") && s.contains("Violations"), "{s}");
+}
+
+#[test]
+fn hazard_opens_on_its_violation_and_jumps_to_the_blame_window() {
+    let (t, run) = hazard_trace();
+    let a = analyze(&t, &AnalyzeOptions::default());
+    let mut app = App::from_trace(&t, Some(a));
+    // Opens with the violations focused and the first one selected.
+    assert_eq!(app.focus, Focus::Violations);
+    assert!(!app.violations.list.is_empty());
+    assert_eq!(app.violations.selected, 0);
+    let v = app.violations.current().unwrap().clone();
+    assert_eq!(v.class(), "dropped");
+    assert!(v.row.ops.contains(&run.e_op));
+    let c = v.culprit.as_ref().expect("the analysis names the culprit");
+    assert_eq!(c.op, run.n_op);
+    let s = screen(&app, 160, 50);
+    assert!(s.contains("dropped"), "{s}");
+    assert!(s.contains(&format!("{}", run.e_op)), "{s}");
+    let expl: String = v.row.explanation.chars().take(30).collect();
+    assert!(
+        s.contains(&expl),
+        "explanation '{expl}' not on screen:\n{s}"
+    );
+    assert!(s.contains("culprit:"), "{s}");
+
+    // Enter: the timeline shows the blame window, the culprit's and the
+    // victim's threads highlighted, the cursor on the culprit's event.
+    let fit = app.vp;
+    key(&mut app, Key::Enter);
+    let (b, e) = v.window.unwrap();
+    assert!(
+        app.vp.t0 <= b && app.vp.t1() >= e,
+        "{:?} vs {b}..{e}",
+        app.vp
+    );
+    assert!(app.vp.span < fit.span);
+    assert_eq!(app.vp.cursor, c.ts_ns);
+    assert!(app.highlight.tids.contains(&run.n_tid) && app.highlight.tids.contains(&run.e_tid));
+    let s = screen(&app, 160, 50);
+    assert!(s.contains('═') && s.contains('▼'), "{s}");
+    // Who held what at the culprit's instant: N, in its op, holding the
+    // add lock and not the inode lock.
+    let at = app.data.at(c.ts_ns);
+    assert!(at
+        .iter()
+        .any(|h| h.tid == run.n_tid && h.class == lockline_engine::probe::LockClass::PagecacheAdd));
+    assert!(!at.iter().any(|h| h.tid == run.n_tid
+        && h.class == lockline_engine::probe::LockClass::Inode
+        && h.acquired_ns <= c.ts_ns));
+    assert!(s.contains(&format!("op {}", run.n_op)), "{s}");
+
+    // Zoom and pan change the axis.
+    let axis = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("+") && l.contains('s'))
+            .map(str::to_string)
+    };
+    let before = axis(&s);
+    key(&mut app, Key::Char('+'));
+    key(&mut app, Key::Char('+'));
+    let zoomed = screen(&app, 160, 50);
+    assert_ne!(axis(&zoomed), before);
+    let span = app.vp.span;
+    key(&mut app, Key::ShiftRight);
+    assert_eq!(app.vp.span, span);
+    key(&mut app, Key::Char('0'));
+    assert!(app.vp.span > span);
+
+    // The folio lane of the violation: both ops' ranges and the folio's
+    // truncation.
+    key(&mut app, Key::Enter);
+    key(&mut app, Key::Char('2'));
+    let s = screen(&app, 160, 50);
+    assert!(s.contains(&format!("folio {}", v.folio())), "{s}");
+    assert!(s.contains('T'), "no truncation mark:\n{s}");
+}
+
+#[test]
+fn live_messages_arrive_in_batches_and_checks_add_violations() {
+    let (t, _) = hazard_trace();
+    let mut app = App::new(
+        true,
+        Some(lockline_tui::state::data::Retention {
+            keep_ns: u64::MAX / 4,
+            keep_events: usize::MAX / 2,
+        }),
+    );
+    app.on_msg(Msg::Meta(Box::new(t.meta.clone())));
+    for c in t.events.chunks(100) {
+        app.on_msg(Msg::Events(c.to_vec()));
+        // Following: the right edge is the newest event.
+        assert!(app.vp.t1() >= app.data.last_ns);
+    }
+    assert_eq!(app.violations.list.len(), 0);
+    let rows: Vec<_> = t
+        .violations
+        .iter()
+        .filter(|v| v.check == "after-run")
+        .cloned()
+        .collect();
+    app.on_msg(Msg::Check {
+        label: "after-run".into(),
+        round: Some(1),
+        violations: rows,
+    });
+    assert!(!app.violations.list.is_empty());
+    assert_eq!(app.focus, Focus::Violations);
+    assert!(app.status.contains("round 1 after-run"));
+    // Panning pauses following; End resumes it.
+    key(&mut app, Key::ShiftLeft);
+    assert!(!app.vp.follow);
+    let s = screen(&app, 120, 30);
+    assert!(s.contains("PAUSED"), "{s}");
+    key(&mut app, Key::End);
+    assert!(app.vp.follow);
+}
