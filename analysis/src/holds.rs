@@ -54,9 +54,21 @@ pub enum Step {
 pub struct Pairer {
     waiting: HashMap<Key, u64>,
     open: HashMap<Key, Vec<usize>>,
+    prune: bool,
 }
 
 impl Pairer {
+    /// A pairer that forgets a lock once nothing holds it, for a stream
+    /// with no end (folio identities never repeat, so a map of every lock
+    /// ever seen would grow without bound). Costs a map removal per
+    /// release, which a one-pass analysis does not need.
+    pub fn pruning() -> Pairer {
+        Pairer {
+            prune: true,
+            ..Pairer::default()
+        }
+    }
+
     /// Feeds one event (per thread in time order). On `Acquired` the
     /// caller stores the hold in `slot`; a later `Released` names it.
     pub fn push(&mut self, e: &Event, slot: usize) -> Step {
@@ -84,13 +96,22 @@ impl Pairer {
                     released_ns: None,
                 })
             }
-            EventKind::LockReleased => match self.open.get_mut(&key).and_then(|v| v.pop()) {
-                Some(slot) => Step::Released {
-                    slot,
-                    ts_ns: e.ts_ns,
-                },
-                None => Step::Nothing,
-            },
+            EventKind::LockReleased => {
+                let Some(v) = self.open.get_mut(&key) else {
+                    return Step::Nothing;
+                };
+                let slot = v.pop();
+                if self.prune && v.is_empty() {
+                    self.open.remove(&key);
+                }
+                match slot {
+                    Some(slot) => Step::Released {
+                        slot,
+                        ts_ns: e.ts_ns,
+                    },
+                    None => Step::Nothing,
+                }
+            }
             _ => Step::Nothing,
         }
     }

@@ -63,7 +63,6 @@ fn flag(cmd: &str, name: &str) -> Option<String> {
 }
 
 pub fn run(a: Args) -> Result<u8> {
-    crate::cmd::tui::check_terminal()?;
     if let Some(t) = &a.trace {
         crate::trace_out::check_trace_path(t)?;
     }
@@ -84,6 +83,7 @@ pub fn run(a: Args) -> Result<u8> {
             binary.display()
         ))
     })?;
+    crate::cmd::tui::check_terminal()?;
     // Symbols are attached one after another: until the last is, the
     // trace sees (say) acquires without their releases. Start clean from
     // the instant every probe is in.

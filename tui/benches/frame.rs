@@ -46,40 +46,7 @@ fn frames(app: &mut App, w: u16, h: u16, label: &str, n: usize) {
     );
 }
 
-fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let events = if quick { 1_000_000 } else { 10_000_000 };
-    let t0 = Instant::now();
-    let trace = synth::generate(events, 8, 1);
-    println!(
-        "synthetic trace: {} events, {} ops, 8 writer threads + flusher ({:.1} s to generate)",
-        trace.events.len(),
-        trace.ops.len(),
-        t0.elapsed().as_secs_f64()
-    );
-    let t1 = Instant::now();
-    let mut app = App::from_trace(&trace, None);
-    let load = t1.elapsed().as_secs_f64();
-    println!(
-        "replay ingest: {:.2} s = {:.2} M events/s; UI state {:.0} MiB (RSS {:.0} MiB with the trace)",
-        load,
-        events as f64 / load / 1e6,
-        app.data.bytes() as f64 / (1 << 20) as f64,
-        rss_mib()
-    );
-    drop(trace);
-    let n = if quick { 20 } else { 60 };
-    for (w, h) in [(200u16, 50u16), (80, 24)] {
-        app.on_msg(Msg::Key(Key::Char('0')));
-        frames(&mut app, w, h, "whole trace", n);
-        // Zoomed far in, in the middle of the trace.
-        for _ in 0..10 {
-            app.on_msg(Msg::Key(Key::Char('+')));
-        }
-        frames(&mut app, w, h, "zoomed in 1024x", n);
-    }
-    drop(app);
-
+fn live(quick: bool) {
     // Live: 1 M events per second of trace time through the bounded state.
     let minutes = if quick { 1.0 / 3.0 } else { 5.0 };
     let chunk = synth::generate(1_000_000, 8, 2).events;
@@ -136,4 +103,45 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e3,
         start.elapsed().as_secs_f64()
     );
+}
+
+fn replay(quick: bool) {
+    let events = if quick { 1_000_000 } else { 10_000_000 };
+    let t0 = Instant::now();
+    let trace = synth::generate(events, 8, 1);
+    println!(
+        "synthetic trace: {} events, {} ops, 8 writer threads + flusher ({:.1} s to generate)",
+        trace.events.len(),
+        trace.ops.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let t1 = Instant::now();
+    let mut app = App::from_trace(&trace, None);
+    let load = t1.elapsed().as_secs_f64();
+    println!(
+        "replay ingest: {:.2} s = {:.2} M events/s; UI state {:.0} MiB (RSS {:.0} MiB with the trace)",
+        load,
+        events as f64 / load / 1e6,
+        app.data.bytes() as f64 / (1 << 20) as f64,
+        rss_mib()
+    );
+    drop(trace);
+    let n = if quick { 20 } else { 60 };
+    for (w, h) in [(200u16, 50u16), (80, 24)] {
+        app.on_msg(Msg::Key(Key::Char('0')));
+        frames(&mut app, w, h, "whole trace", n);
+        // Zoomed far in, in the middle of the trace.
+        for _ in 0..10 {
+            app.on_msg(Msg::Key(Key::Char('+')));
+        }
+        frames(&mut app, w, h, "zoomed in 1024x", n);
+    }
+    drop(app);
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    // Live first, so its RSS is not the allocator keeping the replay's.
+    live(quick);
+    replay(quick);
 }

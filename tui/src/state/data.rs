@@ -183,6 +183,7 @@ impl Data {
     pub fn new(retention: Option<Retention>) -> Data {
         Data {
             retention,
+            pairer: Pairer::pruning(),
             ..Data::default()
         }
     }
@@ -344,9 +345,15 @@ impl Data {
             EventKind::OpEnd => {
                 let Some(k) = e.op_kind() else { return };
                 let key = (e.op, e.tid, k as u8, e.inode);
-                let Some(slot) = self.open_ops.get_mut(&key).and_then(|v| v.pop()) else {
+                let Some(open) = self.open_ops.get_mut(&key) else {
                     return;
                 };
+                let slot = open.pop();
+                // Op ids never repeat: keep no empty entries.
+                if open.is_empty() {
+                    self.open_ops.remove(&key);
+                }
+                let Some(slot) = slot else { return };
                 if slot < self.op_base {
                     return;
                 }
@@ -497,7 +504,8 @@ impl Data {
                     + l.holds.capacity() * (std::mem::size_of::<Hold>() + 8)
             })
             .sum();
-        ev + lanes + self.ops.capacity() * std::mem::size_of::<OpRecord>()
+        let maps = (self.open_ops.capacity() + self.op_slot.capacity()) * 48;
+        ev + lanes + maps + self.ops.capacity() * std::mem::size_of::<OpRecord>()
     }
 }
 

@@ -526,7 +526,19 @@ impl App {
     /// The kept events and ops of [t0, t1] as a trace of their own, for
     /// exporting what is on screen.
     pub fn window_trace(&self, t0: u64, t1: u64) -> Trace {
-        let events = self.data.events_in(t0, t1);
+        let mut events = self.data.events_in(t0, t1);
+        // Threads announced their roles before the window: bring the
+        // announcements along so the export names lanes as the UI does.
+        let tids: std::collections::BTreeSet<u32> = events.iter().map(|e| e.tid).collect();
+        let mut roles: Vec<_> = self
+            .data
+            .events
+            .iter()
+            .filter(|e| e.ts_ns < t0 && e.thread_role().is_some() && tids.contains(&e.tid))
+            .copied()
+            .collect();
+        roles.append(&mut events);
+        let events = roles;
         let ops = lockline_engine::history::History::from_events(&events)
             .ops()
             .to_vec();
