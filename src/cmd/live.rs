@@ -1,7 +1,8 @@
 //! `run --tui` and `demo --tui`: checked rounds shown live. The rounds run
 //! on their own thread and hand events, checks and round ends to the UI as
 //! they happen; when the run ends its trace is analysed (culprits, lints)
-//! and the UI stays open on the whole of it until `q`. Quitting early
+//! and replayed into the UI at full resolution, which stays open on the
+//! whole of it until `q`. Quitting early
 //! stops the run after the current round's checks.
 
 use crate::trace_out;
@@ -12,7 +13,7 @@ use lockline_engine::probe::ExternalTracer;
 use lockline_engine::rounds::{run_rounds, Live, RoundsReport, RoundsSpec};
 use lockline_engine::session::SessionSpec;
 use lockline_engine::workload::Progress;
-use lockline_tui::source::{perf_totals, Reorder};
+use lockline_tui::source::{replay_messages, Reorder};
 use lockline_tui::state::data::Retention;
 use lockline_tui::state::App;
 use lockline_tui::{term, Msg};
@@ -119,13 +120,20 @@ pub fn run(
                         ""
                     }
                 );
-                let _ = tx.send(Msg::Perf(perf_totals(&trace)));
-                if !stop.load(Ordering::Relaxed) {
-                    let _ = tx.send(Msg::Status(
-                        "run finished; analysing (culprits, lints)...".into(),
-                    ));
-                    let a = analyze(&trace, &AnalyzeOptions::default());
-                    let _ = tx.send(Msg::Analysis(Box::new(a)));
+                if stop.load(Ordering::Relaxed) {
+                    // The user has quit: nobody is looking.
+                    return Ok((report, trace));
+                }
+                let _ = tx.send(Msg::Status(
+                    "run finished; analysing (culprits, lints)...".into(),
+                ));
+                let a = analyze(&trace, &AnalyzeOptions::default());
+                // The live view kept a window; the UI now gets all of it.
+                let _ = tx.send(Msg::Reset);
+                for m in replay_messages(&trace, Some(a)) {
+                    if !matches!(m, Msg::Done(_)) {
+                        let _ = tx.send(m);
+                    }
                 }
                 let _ = tx.send(Msg::Done(done));
                 Ok((report, trace))

@@ -67,6 +67,9 @@ pub enum Msg {
     Perf(Vec<(String, f64)>),
     /// One line for the status bar.
     Status(String),
+    /// A live run ended: what follows is its whole trace, replayed at full
+    /// resolution into fresh state (the view, focus and selection stay).
+    Reset,
     /// The source has nothing more to send (the line says why).
     Done(String),
     Tick,

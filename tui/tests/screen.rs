@@ -202,7 +202,7 @@ fn hazard_opens_on_its_violation_and_jumps_to_the_blame_window() {
 
 #[test]
 fn live_messages_arrive_in_batches_and_checks_add_violations() {
-    let (t, _) = hazard_trace();
+    let (t, run) = hazard_trace();
     let mut app = App::new(
         true,
         Some(lockline_tui::state::data::Retention {
@@ -238,4 +238,13 @@ fn live_messages_arrive_in_batches_and_checks_add_violations() {
     assert!(s.contains("PAUSED"), "{s}");
     key(&mut app, Key::End);
     assert!(app.vp.follow);
+    // The run ends: the analysis of the whole trace names the culprit of
+    // the violation the UI numbered on arrival.
+    app.on_msg(Msg::Analysis(Box::new(analyze(
+        &t,
+        &AnalyzeOptions::default(),
+    ))));
+    let v = app.violations.current().unwrap();
+    let c = v.culprit.as_ref().expect("culprit attached by content");
+    assert_eq!(c.op, run.n_op);
 }

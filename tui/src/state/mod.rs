@@ -219,6 +219,16 @@ impl App {
             Msg::Names(n) => self.data.set_names(&n),
             Msg::Perf(p) => self.perf = p,
             Msg::Status(s) => self.status = s,
+            Msg::Reset => {
+                self.data = Data::new(None);
+                let selected = self.violations.selected;
+                self.violations = Violations::default();
+                self.violations.selected = selected;
+                // Nothing is live any more: the view stays where it is.
+                self.live = false;
+                self.vp.follow = false;
+                self.focused_once = true;
+            }
             Msg::Done(why) => {
                 self.done = true;
                 self.status = why;

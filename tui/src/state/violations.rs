@@ -115,22 +115,20 @@ impl Violations {
     }
 
     /// Culprits, trust and lints from the analysis of the whole trace.
-    /// Violations of earlier checks have no blame window in the analysis;
-    /// they get the culprit of the final check's violation over the same
-    /// sectors and ops when there is one.
+    /// The analysis has blame windows for the final check's violations;
+    /// a violation the UI listed from an earlier check gets the window of
+    /// the final check's finding over the same sectors and ops.
     pub fn apply(&mut self, a: &Analysis, data: &Data) {
         for v in &mut self.list {
-            let w = a
-                .blame
-                .iter()
-                .find(|w| w.violation == v.row.id)
-                .or_else(|| {
-                    a.blame.iter().find(|w| {
-                        w.ino == v.row.ino
-                            && w.first_sector == v.row.first_sector
-                            && w.ops == v.row.ops
-                    })
-                });
+            // By content, not id: a live UI numbers violations as they
+            // arrive, the analysis by the trace's table (and each round's
+            // file has its own inode, so content is unique).
+            let w = a.blame.iter().find(|w| {
+                w.ino == v.row.ino
+                    && w.first_sector == v.row.first_sector
+                    && w.nr_sectors == v.row.nr_sectors
+                    && w.ops == v.row.ops
+            });
             if let Some(w) = w {
                 v.culprit = w.culprit.clone();
                 v.inconclusive = w.inconclusive;
