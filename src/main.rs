@@ -5,6 +5,7 @@
 mod cmd;
 mod exit;
 mod probe_choice;
+mod sweep_stats;
 mod trace_csv;
 mod trace_out;
 
@@ -47,6 +48,9 @@ enum Cmd {
     /// Attach eBPF to another process running the engine and show its lock
     /// timeline live (root).
     Watch(cmd::watch::Args),
+    /// Run one build under every combination of knob values and name the
+    /// knobs that move the violation rate.
+    Sweep(cmd::sweep::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Cmd::Analyze(a) => cmd::analyze::run(a),
         Cmd::Tui(a) => cmd::tui::run(a),
         Cmd::Watch(a) => cmd::watch::run(a),
+        Cmd::Sweep(a) => cmd::sweep::run(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),

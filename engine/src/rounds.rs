@@ -101,6 +101,9 @@ pub struct RoundInfo {
     pub violations: Counts,
     /// Seconds from the start of the run to the end of its final check.
     pub end_s: f64,
+    /// Events the source lost during the round: its verdicts are suspect
+    /// (an op missing from the history looks like a lost write).
+    pub lost_events: u64,
 }
 
 /// What [`run_rounds`] reports: the keys of a [`SessionReport`] (totals
@@ -258,6 +261,26 @@ struct Pump<'a> {
 }
 
 impl Pump<'_> {
+    /// Events the source has lost so far.
+    fn lost(&self) -> u64 {
+        match &*self.source.lock() {
+            Source::Inproc(r) => r.stats().dropped,
+            Source::External(t) => t.lost(),
+        }
+    }
+
+    /// Drops the events from `start` on (a checked round's), returning
+    /// their room to the recorder.
+    fn forget_from(&self, start: usize) {
+        let mut ev = self.events.lock();
+        let n = ev.len().saturating_sub(start) as u64;
+        ev.truncate(start);
+        ev.shrink_to(start + (1 << 16));
+        if let Source::Inproc(r) = &*self.source.lock() {
+            r.give_back(n);
+        }
+    }
+
     /// Takes what the source has, appends it, shows it to the live consumer.
     fn pump(&self) -> Result<()> {
         let mut source = self.source.lock();
@@ -445,6 +468,7 @@ impl Rounds<'_, '_> {
         let f = FsFile::create(fs, &run.file, run.file_size)?.with_stop(Some(self.stop));
         let ino = f.ino;
         let start = pump.len();
+        let lost_before = pump.lost();
         points::round_begin(round, ino);
         recorder::flush_current_thread();
         let (outcome, perf, samples) = run_counted(&f, run, self.progress, self.spec.perf)?;
@@ -505,6 +529,9 @@ impl Rounds<'_, '_> {
             ops: outcome.ops,
         });
 
+        if !self.spec.keep_events {
+            pump.forget_from(start);
+        }
         t.rounds.push(RoundInfo {
             round,
             seed: run.seed,
@@ -514,6 +541,7 @@ impl Rounds<'_, '_> {
             seconds: outcome.seconds,
             violations,
             end_s: self.t0.elapsed().as_secs_f64(),
+            lost_events: pump.lost() - lost_before,
         });
         t.checks.extend(checks);
         t.ops += outcome.ops;

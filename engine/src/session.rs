@@ -31,6 +31,11 @@ pub struct SessionSpec {
     pub record_capacity: u64,
     /// Count perf events per worker thread.
     pub perf: bool,
+    /// Keep every round's events for the run's trace (true). False drops
+    /// each round's events once its checks are done and gives their room
+    /// back to the recorder, so rounds never run out of budget: for runs
+    /// that only want verdicts (sweep, compare).
+    pub keep_events: bool,
 }
 
 impl SessionSpec {
@@ -44,6 +49,7 @@ impl SessionSpec {
             run,
             record_capacity: DEFAULT_CAPACITY,
             perf: true,
+            keep_events: true,
         }
     }
 }

@@ -7,5 +7,6 @@ pub mod live;
 pub mod mkfs;
 pub mod probes;
 pub mod run;
+pub mod sweep;
 pub mod tui;
 pub mod watch;

@@ -125,6 +125,14 @@ impl Recorder {
         all
     }
 
+    /// Returns the room of `n` events taken and let go (a round whose
+    /// events were checked and dropped), so the budget bounds what is
+    /// held, not what was ever recorded.
+    pub fn give_back(&self, n: u64) {
+        let held = self.capacity - self.budget.load(Ordering::Relaxed);
+        self.budget.fetch_add(n.min(held), Ordering::Relaxed);
+    }
+
     pub fn clock(&self) -> Clock {
         self.clock
     }
