@@ -33,6 +33,9 @@ enum Cmd {
     Run(cmd::run::Args),
     /// Run the embedded default: one workload on every build, side by side.
     Demo(cmd::demo::Args),
+    /// Run the same seeded rounds on several builds, repeated and
+    /// interleaved: one table with spreads, tests against locked, verdicts.
+    Compare(cmd::compare::Args),
     /// Run a seeded workload on a kernel file system (ext4, xfs, btrfs) on a
     /// loop device and check every sector it wrote (root).
     Kernel(cmd::kernel::Args),
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Cmd::Fsck(a) => cmd::fsck::run(a),
         Cmd::Run(a) => cmd::run::run(a),
         Cmd::Demo(a) => cmd::demo::run(a),
+        Cmd::Compare(a) => cmd::compare::run(a),
         Cmd::Kernel(a) => cmd::kernel::run(a),
         Cmd::Probes(a) => cmd::probes::run(a),
         Cmd::Export(a) => cmd::export::run(a),

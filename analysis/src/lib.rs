@@ -4,6 +4,7 @@
 
 pub mod blame;
 pub mod chrome;
+pub mod compare;
 pub mod consistency;
 pub mod counters;
 pub mod culprit;

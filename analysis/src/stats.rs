@@ -43,9 +43,24 @@ pub struct LockStats {
 }
 
 pub fn lock_stats(holds: &[Hold]) -> Vec<LockStats> {
-    let mut by: BTreeMap<LockClass, (Vec<u64>, Vec<u64>, u64)> = BTreeMap::new();
+    let mut acc = LockStatsAcc::default();
     for h in holds {
-        let e = by.entry(h.class).or_default();
+        acc.add(h);
+    }
+    acc.finish()
+}
+
+/// [`lock_stats`] over holds that arrive a trace at a time (a comparison's
+/// repetition of several kernel runs), keeping only their durations.
+#[derive(Clone, Debug, Default)]
+pub struct LockStatsAcc {
+    /// class -> (hold times, wait times, acquisitions)
+    by: BTreeMap<LockClass, (Vec<u64>, Vec<u64>, u64)>,
+}
+
+impl LockStatsAcc {
+    pub fn add(&mut self, h: &Hold) {
+        let e = self.by.entry(h.class).or_default();
         if let Some(t) = h.hold_time() {
             e.0.push(t);
         }
@@ -54,14 +69,18 @@ pub fn lock_stats(holds: &[Hold]) -> Vec<LockStats> {
         }
         e.2 += 1;
     }
-    by.into_iter()
-        .map(|(class, (mut hold, mut wait, n))| LockStats {
-            class,
-            contention_ratio: wait.len() as f64 / n as f64,
-            hold: Dist::of(&mut hold),
-            wait: Dist::of(&mut wait),
-        })
-        .collect()
+
+    pub fn finish(self) -> Vec<LockStats> {
+        self.by
+            .into_iter()
+            .map(|(class, (mut hold, mut wait, n))| LockStats {
+                class,
+                contention_ratio: wait.len() as f64 / n as f64,
+                hold: Dist::of(&mut hold),
+                wait: Dist::of(&mut wait),
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

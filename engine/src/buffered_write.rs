@@ -333,6 +333,7 @@ fn lockless_write(fs: &Fs, inode: &Inode, start: u64, buf: &[u8]) -> Result<usiz
             }
             match buffered_write_pass(fs, inode, &rest[..bytes], pos, inode_locked, true) {
                 Err(PassError::NeedInodeLock) => {
+                    fs.counters.need_inode_lock.fetch_add(1, Ordering::Relaxed);
                     get_inode_lock = true;
                     break;
                 }

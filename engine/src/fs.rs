@@ -43,6 +43,10 @@ impl Default for MountOptions {
 pub struct FsCounters {
     pub short_copies: AtomicU64,
     pub restarts: AtomicU64,
+    /// Lockless passes that found their folios did not cover the write
+    /// and asked for the inode lock (-BCH_ERR_need_inode_lock); each
+    /// leads to a restart.
+    pub need_inode_lock: AtomicU64,
     pub post_eof_truncates: AtomicU64,
     pub folios_written: AtomicU64,
     pub folios_dropped_past_eof: AtomicU64,
@@ -58,6 +62,7 @@ pub struct FsCounters {
 pub struct CountersSnapshot {
     pub short_copies: u64,
     pub restarts: u64,
+    pub need_inode_lock: u64,
     pub post_eof_truncates: u64,
     pub folios_written: u64,
     pub folios_dropped_past_eof: u64,
@@ -71,6 +76,7 @@ impl std::ops::AddAssign for CountersSnapshot {
     fn add_assign(&mut self, o: CountersSnapshot) {
         self.short_copies += o.short_copies;
         self.restarts += o.restarts;
+        self.need_inode_lock += o.need_inode_lock;
         self.post_eof_truncates += o.post_eof_truncates;
         self.folios_written += o.folios_written;
         self.folios_dropped_past_eof += o.folios_dropped_past_eof;
@@ -87,6 +93,7 @@ impl FsCounters {
         CountersSnapshot {
             short_copies: l(&self.short_copies),
             restarts: l(&self.restarts),
+            need_inode_lock: l(&self.need_inode_lock),
             post_eof_truncates: l(&self.post_eof_truncates),
             folios_written: l(&self.folios_written),
             folios_dropped_past_eof: l(&self.folios_dropped_past_eof),

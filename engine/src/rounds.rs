@@ -272,10 +272,14 @@ impl Pump<'_> {
     /// Drops the events from `start` on (a checked round's), returning
     /// their room to the recorder.
     fn forget_from(&self, start: usize) {
-        let mut ev = self.events.lock();
-        let n = ev.len().saturating_sub(start) as u64;
-        ev.truncate(start);
-        ev.shrink_to(start + (1 << 16));
+        // One lock at a time: pump() takes the source, then the events.
+        let n = {
+            let mut ev = self.events.lock();
+            let n = ev.len().saturating_sub(start) as u64;
+            ev.truncate(start);
+            ev.shrink_to(start + (1 << 16));
+            n
+        };
         if let Source::Inproc(r) = &*self.source.lock() {
             r.give_back(n);
         }

@@ -134,6 +134,8 @@ fn short_copies_restart_under_inode_lock_and_keep_data() {
         "no restart after a partial write"
     );
     assert!(fs.counters.snapshot().restarts as usize == restarts.len());
+    // Short copies restart without a pass asking for the inode lock.
+    assert_eq!(fs.counters.snapshot().need_inode_lock, 0);
     fs.unmount().unwrap();
 }
 
@@ -253,3 +255,20 @@ fn fsynced_data_survives_kill_9() {
 }
 
 struct TestDiskRef(std::path::PathBuf);
+
+/// A non-extending lockless write over more uncached range than one pass
+/// creates folios for (1 MiB) gets -need_inode_lock from its pass and
+/// restarts under the inode lock: both counters count it once.
+#[test]
+fn need_inode_lock_is_counted_with_its_restart() {
+    let d = disk(64 * MIB);
+    let (fs, _rec) = mount_recorded(&d, Build::Lockless, quiet_knobs());
+    let ino = fs.open("/f", true).unwrap();
+    fs.truncate(ino, 4 * MIB).unwrap();
+    let data = pattern(7, 0, 2 * MIB as usize);
+    assert_eq!(fs.write(ino, 0, &data).unwrap(), data.len());
+    let c = fs.counters.snapshot();
+    assert_eq!((c.need_inode_lock, c.restarts), (1, 1));
+    assert_eq!(&read_all(&fs, ino)[..data.len()], &data[..]);
+    fs.unmount().unwrap();
+}

@@ -1,11 +1,12 @@
 //! Plots of a trace with plotters, each written as PNG and SVG: the lock
 //! timeline of a violation's window, hold-time CDFs per lock class, write
-//! throughput over time.
+//! throughput over time; and `lockline compare`'s side-by-side plots.
 //!
 //! Labels need DejaVu Sans (Debian: fonts-dejavu-core) or a .ttf named by
 //! LOCKLINE_FONT; without one every entry point returns PlotError::Font.
 
 mod cdf;
+mod compare;
 mod error;
 mod font;
 mod legend;
@@ -16,6 +17,10 @@ mod timeline_draw;
 mod units;
 
 pub use cdf::hold_cdf;
+pub use compare::{
+    column_color, compare_all, compare_latency_cdf, compare_locks, compare_throughput,
+    compare_violations,
+};
 pub use error::PlotError;
 pub use throughput::throughput;
 pub use timeline::violation_timeline;

@@ -11,6 +11,8 @@ use anyhow::Result;
 use lockline_engine::kernel::{
     run_kernel_session_with, KernelError, KernelFs, KernelReport, KernelSpec,
 };
+use lockline_engine::probe::Event;
+use lockline_engine::workload::{Progress, RunSpec};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -53,14 +55,7 @@ pub fn run(a: Args) -> Result<u8> {
             )));
         }
     }
-    let run = a.work.spec();
-    let mut spec = KernelSpec::new(a.fs, run);
-    spec.image_size = a.size;
-    spec.workdir = a.workdir.clone();
-    // Ctrl-C stops the workload; the checks and the cleanup (umount,
-    // losetup -d) still run.
-    spec.cancel = Some(&exit::SIGINT_SEEN);
-    spec.validate().map_err(user_or_io)?;
+    let spec = spec_for(a.fs, a.work.spec(), a.size, a.workdir.clone())?;
     let choice = probe_choice::choose(a.probe, probe_choice::Target::Kernel)?;
     exit::install_sigint();
     let source = if choice.tracer.is_some() {
@@ -69,11 +64,7 @@ pub fn run(a: Args) -> Result<u8> {
         "inproc"
     };
     let label = format!("{} on kernel {} [{source}]", a.work.workload, a.fs);
-    let (mut report, events) = with_progress(label, !a.json, |p| {
-        run_kernel_session_with(&spec, p, choice.tracer)
-    })
-    .map_err(user_or_io)?;
-    report.summary.probe_reason = choice.reason;
+    let (report, events) = with_progress(label, !a.json, |p| session(&spec, choice, p))?;
     if let Some(path) = &a.trace {
         trace_out::write(path, &trace_out::kernel_trace(&report, events)?)?;
     }
@@ -88,6 +79,42 @@ pub fn run(a: Args) -> Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// The spec of a checked kernel run of `run` on `fs`, validated: an image
+/// of `size` bytes in `workdir` ($TMPDIR when None), the workload stopped
+/// by Ctrl-C (the checks and the cleanup still run).
+pub fn spec_for(
+    fs: KernelFs,
+    run: RunSpec,
+    size: u64,
+    workdir: Option<PathBuf>,
+) -> Result<KernelSpec> {
+    let mut spec = KernelSpec::new(fs, run);
+    spec.image_size = size;
+    spec.workdir = workdir;
+    spec.cancel = Some(&exit::SIGINT_SEEN);
+    spec.validate().map_err(user_or_io)?;
+    Ok(spec)
+}
+
+/// One checked kernel run as `lockline kernel` makes it, with the event
+/// source `choice` (its reason goes in the report's summary).
+pub fn session(
+    spec: &KernelSpec,
+    choice: probe_choice::Choice,
+    progress: &Progress,
+) -> Result<(KernelReport, Vec<Event>)> {
+    let (mut report, events) =
+        run_kernel_session_with(spec, progress, choice.tracer).map_err(user_or_io)?;
+    report.summary.probe_reason = choice.reason;
+    Ok((report, events))
+}
+
+/// Whether a kernel run could start here (root, the programs), without
+/// creating anything: the one-line reason when not.
+pub fn preflight(spec: &KernelSpec) -> Result<(), String> {
+    lockline_engine::kernel::preflight(spec).map_err(|e| e.to_string())
 }
 
 /// Missing tools, not root and bad sizes are the user's to fix (exit 2);

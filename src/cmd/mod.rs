@@ -1,4 +1,5 @@
 pub mod analyze;
+pub mod compare;
 pub mod demo;
 pub mod export;
 pub mod fsck;

@@ -211,12 +211,7 @@ pub fn run(a: Args) -> Result<u8> {
             .enumerate()
             .map(|(j, &v)| values[j][v].clone())
             .collect();
-        let label = names
-            .iter()
-            .zip(&vals)
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let label = label(&names, &vals);
         let mut spec = SessionSpec::new(disk.clone(), a.build, k.clone(), run.clone());
         spec.mkfs = Some(256 << 20);
         // Each combination formats the disk it ran on before: only the
@@ -267,7 +262,8 @@ pub fn run(a: Args) -> Result<u8> {
             lost_events: report.summary.lost_events,
         };
         if show {
-            println!("{}", cell_line(&names, &cell));
+            let w = label_width(&names, std::slice::from_ref(&cell));
+            println!("{}", cell_line(&names, &cell, w));
         }
         cells.push(cell);
     }
@@ -327,15 +323,29 @@ fn classes(c: &Counts) -> String {
     }
 }
 
-fn cell_line(names: &[String], c: &Cell) -> String {
-    let knobs: Vec<String> = names
+fn label(names: &[String], values: &[String]) -> String {
+    names
         .iter()
-        .zip(&c.values)
+        .zip(values)
         .map(|(n, v)| format!("{n}={v}"))
-        .collect();
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Width of the combination column: every label fits.
+fn label_width(names: &[String], cells: &[Cell]) -> usize {
+    cells
+        .iter()
+        .map(|c| label(names, &c.values).len())
+        .max()
+        .unwrap_or(0)
+        .max(11)
+}
+
+fn cell_line(names: &[String], c: &Cell, w: usize) -> String {
     format!(
-        "{:<48} {:>7} {:>6} [{:>6}, {:>6}]  first {:>8}  {}{}",
-        knobs.join(" "),
+        "{:<w$} {:>7} {:>6} [{:>6}, {:>6}]  first {:>8}  {}{}",
+        label(names, &c.values),
         format!("{}/{}", c.rate.k, c.rate.n),
         pct(c.rate.p),
         pct(c.rate.lo),
@@ -365,12 +375,13 @@ pub fn render(s: &Sweep) -> String {
         s.seed,
         s.seed + s.rounds_per_combination - 1
     );
+    let w = label_width(&s.knobs, &s.cells);
     out += &format!(
-        "{:<48} {:>7} {:>6} {:>18}  {:>14}  {}\n",
+        "{:<w$} {:>7} {:>6} {:>18}  {:>14}  {}\n",
         "combination", "rounds", "rate", "95% Wilson", "first", "sectors"
     );
     for c in &s.cells {
-        out += &cell_line(&s.knobs, c);
+        out += &cell_line(&s.knobs, c, w);
         out.push('\n');
     }
     if s.skipped > 0 {

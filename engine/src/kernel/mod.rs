@@ -12,7 +12,7 @@ pub use error::KernelError;
 pub use file::KernelFile;
 pub use loopdev::{is_mounted, Image, LoopDev, Mount, WorkDir};
 pub use session::{
-    run_kernel_session, run_kernel_session_with, DeviceInfo, KernelReport, KernelSpec,
+    preflight, run_kernel_session, run_kernel_session_with, DeviceInfo, KernelReport, KernelSpec,
 };
 
 use serde::Serialize;

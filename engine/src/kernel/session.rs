@@ -119,6 +119,34 @@ fn kernel_release() -> String {
         .into_owned()
 }
 
+/// What a run needs before it creates anything: a valid spec, root, and
+/// the mkfs and losetup programs. Front ends running several sessions
+/// (`lockline compare`) ask before their first.
+pub fn preflight(spec: &KernelSpec) -> Result<()> {
+    preflight_tools(spec).map(|_| ())
+}
+
+/// [`preflight`], returning the mkfs and losetup programs.
+fn preflight_tools(spec: &KernelSpec) -> Result<(PathBuf, PathBuf)> {
+    spec.validate()?;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(KernelError::NotRoot);
+    }
+    let mkfs = match &spec.mkfs_program {
+        Some(p) if tools::is_executable(p) => p.clone(),
+        Some(p) => {
+            return Err(KernelError::MissingTool {
+                tool: p.display().to_string(),
+                package: spec.fs.package(),
+            })
+        }
+        None => tools::find_program(spec.fs.mkfs_program(), spec.fs.package())?,
+    };
+    let losetup = tools::find_program("losetup", "mount")?;
+    Ok((mkfs, losetup))
+}
+
 /// Runs the session with in-process op events only; returns the report and
 /// every recorded event.
 pub fn run_kernel_session(
@@ -136,24 +164,9 @@ pub fn run_kernel_session_with(
     progress: &Progress,
     mut tracer: Option<Box<dyn ExternalTracer>>,
 ) -> Result<(KernelReport, Vec<Event>)> {
-    spec.validate()?;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(KernelError::NotRoot);
-    }
     // Every tool is found before anything is created, so a missing one
     // leaves nothing behind.
-    let mkfs = match &spec.mkfs_program {
-        Some(p) if tools::is_executable(p) => p.clone(),
-        Some(p) => {
-            return Err(KernelError::MissingTool {
-                tool: p.display().to_string(),
-                package: spec.fs.package(),
-            })
-        }
-        None => tools::find_program(spec.fs.mkfs_program(), spec.fs.package())?,
-    };
-    let losetup = tools::find_program("losetup", "mount")?;
+    let (mkfs, losetup) = preflight_tools(spec)?;
 
     // Declared in setup order so they drop (undo) in reverse.
     let parent = spec.workdir.clone().unwrap_or_else(std::env::temp_dir);
