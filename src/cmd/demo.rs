@@ -211,6 +211,10 @@ pub fn run(a: Args) -> Result<u8> {
             r.trace.display(),
             out.join(format!("{}.json", r.build.name())).display()
         );
+        println!(
+            "      lockline tui {}  (the lock timeline; Enter on a violation shows its blame window)",
+            r.trace.display()
+        );
     }
     Ok(if exit::SIGINT_SEEN.load(Ordering::Relaxed) {
         exit::INTERRUPTED
