@@ -62,7 +62,7 @@ impl Cdf {
 /// The empirical CDF as steps: flat to each value, then up. Large curves
 /// keep every `step`-th value (and the last), which a 1600-pixel line
 /// cannot tell apart from all of them.
-fn steps(v: &[f64], lo: f64) -> Vec<(f64, f64)> {
+pub(crate) fn steps(v: &[f64], lo: f64) -> Vec<(f64, f64)> {
     let n = v.len() as f64;
     let step = (v.len() / POINTS).max(1);
     let mut out = Vec::new();

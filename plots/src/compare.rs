@@ -2,6 +2,7 @@
 //! system): throughput over repetitions with its spread, write-latency
 //! CDFs on one axis, lock hold and wait per class, violations by class.
 
+use crate::cdf::steps;
 use crate::error::PlotError;
 use crate::font::FAMILY;
 use crate::legend::{self, Entry, Swatch};
@@ -242,25 +243,6 @@ impl Draw for Cdf {
         }
         Ok(())
     }
-}
-
-/// The empirical CDF as steps, at most about 2000 of them per curve.
-fn steps(v: &[f64], lo: f64) -> Vec<(f64, f64)> {
-    let n = v.len() as f64;
-    let step = (v.len() / 2000).max(1);
-    let mut out = Vec::new();
-    let mut prev = 0.0;
-    for (i, x) in v.iter().enumerate() {
-        if i % step != 0 && i != v.len() - 1 {
-            continue;
-        }
-        let f = (i + 1) as f64 / n;
-        let x = x.max(lo);
-        out.push((x, prev));
-        out.push((x, f));
-        prev = f;
-    }
-    out
 }
 
 /// Grouped bars: groups along x, one bar per series in each; panels

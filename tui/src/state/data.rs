@@ -39,8 +39,7 @@ const COARSE_SPANS: u64 = 4096;
 /// round, each mount's flusher) share one.
 #[derive(Debug)]
 pub struct Lane {
-    /// The first thread seen on the lane.
-    pub tid: u32,
+    /// Its threads, the first seen first.
     pub tids: Vec<u32>,
     pub name: String,
     /// Announced by a thread_role event (names from guesses may change).
@@ -64,7 +63,6 @@ pub struct Lane {
 impl Lane {
     fn new(tid: u32) -> Lane {
         Lane {
-            tid,
             tids: vec![tid],
             name: format!("thread {tid}"),
             announced: false,
@@ -78,6 +76,11 @@ impl Lane {
             open: Vec::new(),
             op_count: 0,
         }
+    }
+
+    /// The first thread seen on the lane.
+    pub fn tid(&self) -> u32 {
+        self.tids[0]
     }
 
     /// Holds of this lane held at `t` (acquired at or before t, released
@@ -227,7 +230,7 @@ impl Data {
     pub fn set_names(&mut self, names: &std::collections::BTreeMap<u32, String>) {
         for l in &mut self.lanes {
             if !l.announced {
-                if let Some(n) = names.get(&l.tid) {
+                if let Some(n) = names.get(&l.tid()) {
                     l.name = n.clone();
                 }
             }

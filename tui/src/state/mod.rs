@@ -100,7 +100,6 @@ pub struct App {
     pub status: String,
     pub rounds: u64,
     pub rounds_with_violations: u64,
-    pub checks: u64,
     pub lints: Vec<LintSummary>,
     pub perf: Vec<(String, f64)>,
     /// First lane shown when lanes do not fit.
@@ -131,7 +130,6 @@ impl App {
             status: String::new(),
             rounds: 0,
             rounds_with_violations: 0,
-            checks: 0,
             lints: Vec::new(),
             perf: Vec::new(),
             lane_scroll: 0,
@@ -183,7 +181,6 @@ impl App {
                 round,
                 violations,
             } => {
-                self.checks += 1;
                 let n = violations.len();
                 for mut v in violations {
                     let id = v.id;
@@ -315,7 +312,7 @@ impl App {
         let mut v: Vec<usize> = (0..self.data.lanes.len())
             .filter(|&i| self.filters.thread.is_none_or(|t| i == t))
             .collect();
-        v.sort_by_key(|&i| lane_order(&self.data.lanes[i].name, self.data.lanes[i].tid));
+        v.sort_by_key(|&i| lane_order(&self.data.lanes[i].name, self.data.lanes[i].tid()));
         v
     }
 
