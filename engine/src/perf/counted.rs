@@ -40,7 +40,7 @@ impl Target for Counted<'_> {
         self.perf.thread_started(thread);
     }
     fn thread_finished(&self, thread: u32) {
-        self.perf.thread_finished(thread);
+        self.perf.thread_finished(thread, crate::probe::now_ns());
         self.inner.thread_finished(thread);
     }
     fn should_stop(&self) -> bool {
@@ -70,7 +70,7 @@ pub fn run_counted(
         s.spawn(|| {
             while sampling.load(Ordering::Relaxed) {
                 std::thread::sleep(PERIOD);
-                counted.perf.sample();
+                counted.perf.sample(crate::probe::now_ns());
             }
         });
         let r = workload::run(&counted, spec, progress);
