@@ -54,6 +54,11 @@ enum Cmd {
     /// Run one build under every combination of knob values and name the
     /// knobs that move the violation rate.
     Sweep(cmd::sweep::Args),
+    /// Mount a lockline disk through FUSE so real programs (qemu-img,
+    /// qemu-io, fio, fsx) write to the engine (root).
+    Mount(cmd::mount::Args),
+    /// Unmount a lockline mount and wait for its daemon to write back.
+    Umount(cmd::mount::UmountArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +91,8 @@ fn main() -> ExitCode {
         Cmd::Tui(a) => cmd::tui::run(a),
         Cmd::Watch(a) => cmd::watch::run(a),
         Cmd::Sweep(a) => cmd::sweep::run(a),
+        Cmd::Mount(a) => cmd::mount::run(a),
+        Cmd::Umount(a) => cmd::mount::umount(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),

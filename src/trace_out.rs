@@ -111,6 +111,40 @@ pub fn kernel_trace(report: &KernelReport, events: Vec<Event>) -> Result<Trace> 
     Ok(trace(meta, events, &report.summary.checks, perf))
 }
 
+/// The trace of a FUSE mount's lifetime: every request the clients made,
+/// as the engine's ops; no checks (the clients judge their own data).
+pub fn mount_trace(
+    build: &str,
+    knobs: &lockline_engine::Knobs,
+    threads: u32,
+    clock: &str,
+    lost_events: u64,
+    seconds: f64,
+    events: Vec<Event>,
+) -> Result<Trace> {
+    let (host, kernel) = uname();
+    let meta = TraceMeta {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        build: build.to_string(),
+        workload: "fuse-mount".to_string(),
+        seed: knobs.seed,
+        threads,
+        knobs_json: serde_json::to_string(knobs)?,
+        probe_source: "inproc".to_string(),
+        clock: clock.to_string(),
+        lost_events,
+        host,
+        kernel,
+        created_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        seconds,
+        ..TraceMeta::default()
+    };
+    Ok(trace(meta, events, &[], Vec::new()))
+}
+
 /// Writes the trace where `--trace` asked: a Parquet dataset directory, or
 /// the events as CSV for a `.csv` path.
 pub fn write(path: &Path, trace: &Trace) -> Result<()> {

@@ -245,6 +245,11 @@ impl Fs {
         Ok(i)
     }
 
+    /// Forgets the in-memory inode (its page cache already dropped).
+    pub(crate) fn forget_inode(&self, ino: u64) {
+        self.inodes.lock().remove(&ino);
+    }
+
     pub(crate) fn cached_inodes(&self) -> Vec<Arc<Inode>> {
         self.inodes.lock().values().cloned().collect()
     }
@@ -299,30 +304,9 @@ impl Fs {
 
     /// unlink(): drops the page cache and the disk inode.
     pub fn unlink(&self, path: &str) -> Result<()> {
-        let g = self.begin_op();
         let (dir, name) = Self::split_parent(path)?;
         let parent = self.disk.resolve(dir)?;
-        let ino = self.disk.lookup(parent, name)?;
-        points::op_begin(OpKind::Unlink, ino, 0, 0);
-        let r = (|| {
-            if let Ok(inode) = self.inode(ino) {
-                inode.inode_lock.lock();
-                inode
-                    .pagecache_lock
-                    .lock(crate::locks::two_state_lock::Side::Block);
-                truncate::truncate_inode_pages_range(self, &inode, 0, u64::MAX);
-                inode
-                    .pagecache_lock
-                    .unlock(crate::locks::two_state_lock::Side::Block);
-                inode.inode_lock.unlock();
-                self.inodes.lock().remove(&ino);
-            }
-            self.disk.unlink(parent, name)?;
-            Ok(())
-        })();
-        points::op_end(OpKind::Unlink, ino, 0, result_code(&r));
-        drop(g);
-        r
+        self.unlink_at(parent, name)
     }
 
     // --- IO --------------------------------------------------------------
@@ -436,7 +420,7 @@ impl Fs {
 }
 
 /// What an op returns on success, as op_end's result argument.
-trait OpResult {
+pub(crate) trait OpResult {
     fn bytes(&self) -> i64;
 }
 impl OpResult for usize {
@@ -451,7 +435,7 @@ impl OpResult for () {
 }
 
 /// op_end's result argument: bytes, or a negative errno.
-fn result_code<T: OpResult>(r: &Result<T>) -> i64 {
+pub(crate) fn result_code<T: OpResult>(r: &Result<T>) -> i64 {
     match r {
         Ok(n) => n.bytes(),
         Err(e) => -(e.errno() as i64),

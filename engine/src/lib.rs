@@ -21,6 +21,7 @@ pub mod inode;
 pub mod kernel;
 pub mod locks;
 pub mod mm;
+pub mod namespace;
 pub mod pagecache;
 pub mod perf;
 pub mod probe;

@@ -6,6 +6,7 @@ pub mod fsck;
 pub mod kernel;
 pub mod live;
 pub mod mkfs;
+pub mod mount;
 pub mod probes;
 pub mod run;
 pub mod sweep;

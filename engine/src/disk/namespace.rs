@@ -1,6 +1,5 @@
 //! Directories and inodes: lookup, create, unlink, readdir, stat (the VFS
-//! side of bcachefs's inode and dirent btrees, without hard links or
-//! renames).
+//! side of bcachefs's inode and dirent btrees, without hard links).
 
 use super::error::{DiskError, Result};
 use super::metadata::{valid_name, InodeRec};
@@ -19,6 +18,27 @@ impl State {
             return Err(DiskError::NotDir);
         }
         Ok(rec)
+    }
+
+    /// Whether `dir` is `ino` or lies below it.
+    fn is_ancestor(&self, ino: Ino, mut dir: Ino) -> bool {
+        loop {
+            if dir == ino {
+                return true;
+            }
+            if dir == ROOT_INO {
+                return false;
+            }
+            let parent = self
+                .inodes
+                .iter()
+                .find(|(_, r)| r.entries.values().any(|&e| e == dir))
+                .map(|(&p, _)| p);
+            match parent {
+                Some(p) => dir = p,
+                None => return false,
+            }
+        }
     }
 
     fn lookup(&self, parent: Ino, name: &str) -> Result<Ino> {
@@ -98,6 +118,70 @@ impl Disk {
         Ok(ino)
     }
 
+    /// Moves `name` in `parent` to `newname` in `newparent`, replacing what
+    /// is there (a file, or an empty directory when `name` is a directory)
+    /// unless `noreplace`. Returns the replaced inode, whose blocks are
+    /// freed as unlink frees them.
+    pub fn rename(
+        &self,
+        parent: Ino,
+        name: &str,
+        newparent: Ino,
+        newname: &str,
+        noreplace: bool,
+    ) -> Result<Option<Ino>> {
+        self.check_mounted()?;
+        if !valid_name(newname) {
+            return Err(DiskError::InvalidName(newname.to_string()));
+        }
+        let mut st = self.state.lock();
+        let ino = st.lookup(parent, name)?;
+        let is_dir = st.inode(ino)?.kind == FileKind::Dir;
+        st.dir(newparent)?;
+        if is_dir && st.is_ancestor(ino, newparent) {
+            return Err(DiskError::Invalid(
+                "cannot move a directory into itself".into(),
+            ));
+        }
+        let old = match st.lookup(newparent, newname) {
+            Ok(o) if o == ino => return Ok(None),
+            Ok(_) if noreplace => return Err(DiskError::Exists(newname.to_string())),
+            Ok(o) => {
+                let rec = st.inode(o)?;
+                match (is_dir, rec.kind == FileKind::Dir) {
+                    (false, true) => return Err(DiskError::IsDir),
+                    (true, false) => return Err(DiskError::NotDir),
+                    (true, true) if !rec.entries.is_empty() => return Err(DiskError::NotEmpty),
+                    _ => Some(o),
+                }
+            }
+            Err(DiskError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(o) = old {
+            let rec = st.inodes.remove(&o).expect("looked up above");
+            for e in rec.extents.values() {
+                st.alloc.free(e.disk, e.len);
+            }
+            if is_dir {
+                let d = st.inode_mut(newparent)?;
+                d.nlink = d.nlink.saturating_sub(1);
+            }
+        }
+        let from = st.inode_mut(parent)?;
+        from.entries.remove(name);
+        if is_dir {
+            from.nlink = from.nlink.saturating_sub(1);
+        }
+        let to = st.inode_mut(newparent)?;
+        to.entries.insert(newname.to_string(), ino);
+        if is_dir {
+            to.nlink += 1;
+        }
+        st.dirty = true;
+        Ok(old)
+    }
+
     /// Entries in name order, without "." and "..".
     pub fn readdir(&self, dir: Ino) -> Result<Vec<DirEntry>> {
         self.check_mounted()?;
@@ -126,6 +210,11 @@ impl Disk {
             nlink: rec.nlink,
             mtime_ns: rec.mtime_ns,
         })
+    }
+
+    /// Inodes in use, the root included.
+    pub fn inode_count(&self) -> u64 {
+        self.state.lock().inodes.len() as u64
     }
 
     pub fn set_mtime(&self, ino: Ino, mtime_ns: u64) -> Result<()> {

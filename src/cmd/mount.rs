@@ -1,0 +1,342 @@
+//! `lockline mount` and `lockline umount`: the engine behind FUSE, served
+//! by a daemon (this process re-run with --foreground, detached) until the
+//! mount goes away; then everything is written back and committed, and the
+//! trace is written if one was asked for.
+
+use crate::cmd::run::KnobArgs;
+use crate::exit::{self, usage};
+use crate::trace_out;
+use anyhow::{Context, Result};
+use lockline_engine::probe::recorder::Recorder;
+use lockline_engine::{Build, Fs, MountOptions};
+use lockline_fuse::{is_fuse_mount, MountConfig};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Lockline disk: image file or block device.
+    pub disk: PathBuf,
+    /// An existing empty directory.
+    pub mountpoint: PathBuf,
+    /// Write path: locked, lockless or lockless-min.
+    #[arg(long, default_value = "locked", value_parser = |s: &str| s.parse::<Build>())]
+    pub build: Build,
+    /// Threads serving FUSE requests at once.
+    #[arg(long, default_value_t = 8)]
+    pub threads: usize,
+    /// Record every probe event in process and write the trace here at
+    /// unmount (a Parquet directory, or CSV for a .csv path).
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Stay in the foreground (the daemon itself); Ctrl-C unmounts.
+    #[arg(long)]
+    pub foreground: bool,
+    /// Seed of the engine's own randomness (mm victims, injected faults).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub knobs: KnobArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UmountArgs {
+    pub mountpoint: PathBuf,
+    /// Seconds to wait for the daemon to write everything back.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+/// Where the daemon of a mount point keeps its pid and log.
+fn state_paths(mountpoint: &Path) -> (PathBuf, PathBuf) {
+    let key: String = mountpoint
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let dir = PathBuf::from("/run/lockline");
+    (
+        dir.join(format!("{key}.pid")),
+        dir.join(format!("{key}.log")),
+    )
+}
+
+fn check_mountpoint(p: &Path) -> Result<PathBuf> {
+    let abs = std::fs::canonicalize(p).map_err(|e| usage(format!("{}: {e}", p.display())))?;
+    if !abs.is_dir() {
+        return Err(usage(format!("{}: not a directory", p.display())));
+    }
+    if is_fuse_mount(&abs) {
+        return Err(usage(format!(
+            "{}: a lockline mount is already there",
+            p.display()
+        )));
+    }
+    let mut entries = std::fs::read_dir(&abs).with_context(|| abs.display().to_string())?;
+    if entries.next().is_some() {
+        return Err(usage(format!("{}: not empty", p.display())));
+    }
+    Ok(abs)
+}
+
+pub fn run(a: Args) -> Result<u8> {
+    if a.threads == 0 {
+        return Err(usage("--threads must be at least 1"));
+    }
+    if let Some(t) = &a.trace {
+        trace_out::check_trace_path(t)?;
+    }
+    let knobs = a.knobs.knobs(a.seed)?;
+    let mnt = check_mountpoint(&a.mountpoint)?;
+    if !a.disk.exists() {
+        return Err(usage(format!(
+            "{}: no such file or device",
+            a.disk.display()
+        )));
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(usage(
+            "mounting needs root (fuser mounts without fusermount)",
+        ));
+    }
+    if a.foreground {
+        serve(&a, knobs, &mnt)
+    } else {
+        daemonize(&a, &mnt)
+    }
+}
+
+/// Starts the daemon detached and returns once the mount is up, or with
+/// the daemon's own error line when it failed.
+fn daemonize(a: &Args, mnt: &Path) -> Result<u8> {
+    use std::os::unix::process::CommandExt;
+    let (pidfile, logfile) = state_paths(mnt);
+    std::fs::create_dir_all(pidfile.parent().expect("has a parent"))?;
+    let log = std::fs::File::create(&logfile).with_context(|| logfile.display().to_string())?;
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(std::env::args_os().skip(1))
+        .arg("--foreground")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // SAFETY: setsid is async-signal-safe; the daemon leaves our session
+    // so the terminal's Ctrl-C and hangup do not reach it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("cannot start the mount daemon")?;
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait()? {
+            let text = std::fs::read_to_string(&logfile).unwrap_or_default();
+            let line = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("the mount daemon exited");
+            eprintln!("{line}");
+            return Ok(st.code().map_or(exit::IO, |c| c as u8).max(1));
+        }
+        if is_fuse_mount(mnt) {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            anyhow::bail!(
+                "the mount daemon did not mount within 30 s (log: {})",
+                logfile.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!(
+        "mounted {} at {} ({}, {} threads); daemon pid {}, log {}; `lockline umount {}` unmounts",
+        a.disk.display(),
+        mnt.display(),
+        a.build.name(),
+        a.threads,
+        child.id(),
+        logfile.display(),
+        mnt.display()
+    );
+    Ok(exit::OK)
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// The daemon: mounts, serves until unmounted (or SIGINT/SIGTERM, which
+/// unmount), then writes back, commits and unmounts the engine.
+fn serve(a: &Args, knobs: lockline_engine::Knobs, mnt: &Path) -> Result<u8> {
+    let recorder = a
+        .trace
+        .as_ref()
+        .map(|_| Recorder::new(lockline_engine::probe::recorder::DEFAULT_CAPACITY));
+    let fs = Fs::mount(
+        &a.disk,
+        MountOptions {
+            build: a.build,
+            knobs: knobs.clone(),
+            recorder: recorder.clone(),
+        },
+    )?;
+    let cfg = MountConfig {
+        threads: a.threads,
+        source: format!(
+            "lockline:{}",
+            std::fs::canonicalize(&a.disk)
+                .unwrap_or(a.disk.clone())
+                .display()
+        ),
+    };
+    let mut mounted = match lockline_fuse::mount(fs.clone(), mnt, &cfg) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = fs.unmount();
+            return Err(anyhow::anyhow!("cannot mount {}: {e}", mnt.display()));
+        }
+    };
+    let (pidfile, _) = state_paths(mnt);
+    let _ = std::fs::create_dir_all(pidfile.parent().expect("has a parent"));
+    let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
+    let handler: extern "C" fn(libc::c_int) = on_stop;
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    }
+    println!(
+        "serving {} at {} ({}, {} threads, pid {})",
+        a.disk.display(),
+        mnt.display(),
+        a.build.name(),
+        a.threads,
+        std::process::id()
+    );
+    let t0 = Instant::now();
+    while !mounted.is_finished() {
+        if STOP.swap(false, Ordering::Relaxed) {
+            println!("signal: unmounting {}", mnt.display());
+            if let Err(e) = mounted.unmounter().unmount() {
+                eprintln!("lockline: unmount {}: {e}", mnt.display());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let served = mounted.served();
+    let line = format!(
+        "served {} writes ({} bytes), {} reads ({} bytes), {} fsyncs, {} errors in {:.1} s",
+        served.writes.load(Ordering::Relaxed),
+        served.write_bytes.load(Ordering::Relaxed),
+        served.reads.load(Ordering::Relaxed),
+        served.read_bytes.load(Ordering::Relaxed),
+        served.fsyncs.load(Ordering::Relaxed),
+        served.errors.load(Ordering::Relaxed),
+        t0.elapsed().as_secs_f64()
+    );
+    let session = mounted.wait();
+    let counters = fs.counters.snapshot();
+    let unmounted = fs.unmount();
+    let _ = std::fs::remove_file(&pidfile);
+    println!("{line}");
+    println!("engine: {}", serde_json::to_string(&counters)?);
+    if let (Some(path), Some(rec)) = (&a.trace, &recorder) {
+        let stats = rec.stats();
+        let events = rec.drain();
+        let n = events.len();
+        let trace = trace_out::mount_trace(
+            a.build.name(),
+            &knobs,
+            a.threads as u32,
+            rec.clock().name(),
+            stats.dropped,
+            t0.elapsed().as_secs_f64(),
+            events,
+        )?;
+        trace_out::write(path, &trace)?;
+        println!("trace: {} events to {}", n, path.display());
+    }
+    session.context("FUSE session")?;
+    unmounted.context("engine unmount")?;
+    println!("unmounted {}: written back and committed", mnt.display());
+    Ok(exit::OK)
+}
+
+/// Unmounts a lockline mount and waits for its daemon to write back.
+pub fn umount(a: UmountArgs) -> Result<u8> {
+    let mnt = std::path::absolute(&a.mountpoint).unwrap_or(a.mountpoint.clone());
+    let (pidfile, logfile) = state_paths(&mnt);
+    let pid: Option<i32> = std::fs::read_to_string(&pidfile)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let alive = |p: i32| unsafe { libc::kill(p, 0) } == 0;
+    let c = std::ffi::CString::new(mnt.as_os_str().as_encoded_bytes())?;
+    let daemon = pid.filter(|&p| alive(p));
+    // A daemon that died (kill -9) leaves a mount whose every access fails
+    // with ENOTCONN: detach it, there is nothing left to write back.
+    let flags = if daemon.is_some() {
+        0
+    } else {
+        libc::MNT_DETACH
+    };
+    // SAFETY: c is a valid NUL-terminated path.
+    if unsafe { libc::umount2(c.as_ptr(), flags) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EINVAL) | Some(libc::ENOENT) => {
+                usage(format!("{}: not mounted", mnt.display()))
+            }
+            Some(libc::EBUSY) => usage(format!(
+                "{}: busy (a process has a file open or its cwd there)",
+                mnt.display()
+            )),
+            _ => anyhow::anyhow!("umount {}: {e}", mnt.display()),
+        });
+    }
+    let Some(pid) = daemon else {
+        let _ = std::fs::remove_file(&pidfile);
+        println!("unmounted {} (no daemon was serving it)", mnt.display());
+        return Ok(exit::OK);
+    };
+    let t0 = Instant::now();
+    while alive(pid) {
+        if t0.elapsed() > Duration::from_secs(a.timeout) {
+            anyhow::bail!(
+                "daemon {pid} still writing back after {} s (log: {})",
+                a.timeout,
+                logfile.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(&logfile).unwrap_or_default();
+    let ok = log.contains("written back and committed");
+    for l in log
+        .lines()
+        .filter(|l| l.starts_with("served") || l.starts_with("trace:"))
+    {
+        println!("{l}");
+    }
+    if ok {
+        println!("unmounted {}: written back and committed", mnt.display());
+        Ok(exit::OK)
+    } else {
+        let last = log
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        anyhow::bail!(
+            "daemon {pid} ended without a clean unmount: {last} (log: {})",
+            logfile.display()
+        )
+    }
+}
