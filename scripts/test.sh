@@ -8,6 +8,10 @@ need_apt=()
 command -v mkfs.ext4 >/dev/null || need_apt+=(e2fsprogs)
 command -v losetup >/dev/null || need_apt+=(mount)
 command -v tmux >/dev/null || need_apt+=(tmux)
+# Real clients of `lockline mount` (tests/cli_mount.rs).
+command -v fio >/dev/null || need_apt+=(fio)
+command -v fusermount3 >/dev/null || need_apt+=(fuse3)
+{ command -v qemu-io >/dev/null && command -v qemu-img >/dev/null; } || need_apt+=(qemu-utils)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 { command -v clang >/dev/null && [ -f /usr/include/bpf/bpf_helpers.h ]; } || need_apt+=(clang libbpf-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then

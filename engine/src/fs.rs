@@ -111,6 +111,9 @@ pub struct Fs {
     pub knobs: Knobs,
     recorder: Option<Arc<Recorder>>,
     inodes: Mutex<HashMap<u64, Arc<Inode>>>,
+    /// Open file handles per inode (FUSE opens): an unlinked file stays
+    /// readable and writable until its last one closes.
+    pub(crate) opens: Mutex<HashMap<u64, u32>>,
     pub(crate) cache: Arc<CacheStats>,
     pub(crate) space: Space,
     pub counters: FsCounters,
@@ -150,6 +153,7 @@ impl Fs {
             knobs: opts.knobs,
             recorder: opts.recorder,
             inodes: Mutex::new(HashMap::new()),
+            opens: Mutex::new(HashMap::new()),
             cache: Arc::new(CacheStats::default()),
             space: Space::new(free),
             counters: FsCounters::default(),
@@ -411,6 +415,12 @@ impl Fs {
         let threads = std::mem::take(&mut *self.threads.lock());
         for t in threads {
             let _ = t.join();
+        }
+        // Nothing can hold a file open past unmount (a FUSE release may
+        // not have arrived before the session ended): orphans go now.
+        self.opens.lock().clear();
+        for ino in self.disk.orphans() {
+            self.release_orphan(ino)?;
         }
         self.sync_all()?;
         self.disk.unmount()?;

@@ -53,17 +53,62 @@ impl Fs {
     }
 
     /// unlink() of a file: its page cache dropped under the inode and
-    /// pagecache block locks, then the disk inode and its blocks.
+    /// pagecache block locks, then the disk inode and its blocks. A file
+    /// still open loses only its name until [`release`](Fs::release).
     pub fn unlink_at(&self, parent: u64, name: &str) -> Result<()> {
         let g = self.begin_op();
         let ino = self.disk.lookup(parent, name)?;
         points::op_begin(OpKind::Unlink, ino, 0, 0);
-        let r = self.evict(ino).and_then(|_| {
-            self.disk.unlink(parent, name)?;
-            Ok(())
-        });
+        let opens = self.opens.lock();
+        let r = if opens.get(&ino).is_some_and(|&n| n > 0) {
+            self.disk
+                .orphan(parent, name)
+                .map(|_| ())
+                .map_err(Into::into)
+        } else {
+            self.evict(ino).and_then(|_| {
+                self.disk.unlink(parent, name)?;
+                Ok(())
+            })
+        };
+        drop(opens);
         points::op_end(OpKind::Unlink, ino, 0, result_code(&r));
         drop(g);
+        r
+    }
+
+    /// open(): loads the inode and counts the handle.
+    pub fn open_ino(&self, ino: u64) -> Result<()> {
+        self.inode(ino)?;
+        *self.opens.lock().entry(ino).or_default() += 1;
+        Ok(())
+    }
+
+    /// The last close of a file unlinked while open frees it.
+    pub fn release(&self, ino: u64) -> Result<()> {
+        let mut opens = self.opens.lock();
+        let Some(n) = opens.get_mut(&ino) else {
+            return Ok(());
+        };
+        *n -= 1;
+        if *n > 0 {
+            return Ok(());
+        }
+        opens.remove(&ino);
+        if self.disk.stat(ino).is_ok_and(|a| a.nlink == 0) {
+            return self.release_orphan(ino);
+        }
+        Ok(())
+    }
+
+    /// Frees a file unlinked while open: page cache first, then the inode.
+    pub(crate) fn release_orphan(&self, ino: u64) -> Result<()> {
+        let _g = self.begin_op();
+        points::op_begin(OpKind::Unlink, ino, 0, 0);
+        let r = self
+            .evict(ino)
+            .and_then(|_| Ok(self.disk.free_orphan(ino)?));
+        points::op_end(OpKind::Unlink, ino, 0, result_code(&r));
         r
     }
 

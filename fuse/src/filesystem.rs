@@ -268,8 +268,9 @@ impl Filesystem for EngineFs {
 
     fn open(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         self.attach();
-        // Loads the inode (EISDIR for a directory) before the first IO.
-        match self.fs.inode(ino.0) {
+        // Loads the inode (EISDIR for a directory) before the first IO and
+        // counts the handle, so an unlink while open keeps the file.
+        match self.fs.open_ino(ino.0) {
             Ok(_) => reply.opened(FileHandle(0), OPEN_FLAGS),
             Err(e) => reply.error(errno(&e)),
         }
@@ -299,7 +300,7 @@ impl Filesystem for EngineFs {
             r => r,
         };
         let opened = ino.and_then(|ino| {
-            self.fs.inode(ino)?;
+            self.fs.open_ino(ino)?;
             self.fs.stat(ino)
         });
         match opened {

@@ -35,6 +35,12 @@ pub fn run(a: Args) -> Result<u8> {
         for p in &r.problems {
             println!("  {}: {}", p.kind, p.detail);
         }
+        if r.orphans > 0 {
+            println!(
+                "{} file(s) unlinked while open (orphans): the next mount frees them",
+                r.orphans
+            );
+        }
         println!(
             "{}",
             if r.problems.is_empty() {

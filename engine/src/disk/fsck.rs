@@ -23,6 +23,10 @@ pub struct FsckReport {
     pub used_blocks: u64,
     pub free_blocks: u64,
     pub problems: Vec<FsckProblem>,
+    /// Files unlinked while open (nlink 0, no name) when the disk was last
+    /// committed: not problems; the next mount frees them, as ext4's
+    /// orphan list does.
+    pub orphans: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -49,6 +53,11 @@ const MAX_PER_KIND: usize = 50;
 
 /// Checks the disk at `path`, read-only. Err only when there is no lockline
 /// superblock to start from or IO fails; everything else is a problem.
+/// A file unlinked while open: no name, nlink 0, its blocks still owned.
+pub(super) fn is_orphan(rec: &super::metadata::InodeRec) -> bool {
+    rec.kind == FileKind::File && rec.nlink == 0
+}
+
 pub fn fsck(path: &Path) -> Result<FsckReport> {
     let dev = DevFile::open(path, false, false)?;
     dev.lock(false)?;
@@ -71,6 +80,7 @@ pub fn fsck(path: &Path) -> Result<FsckReport> {
         used_blocks: 0,
         free_blocks: 0,
         problems: Vec::new(),
+        orphans: 0,
     };
     match verify_blob(&sb, &read_blob(&dev, &sb)?) {
         Err((kind, detail)) => problems.push(problem(kind, detail)),
@@ -81,6 +91,7 @@ pub fn fsck(path: &Path) -> Result<FsckReport> {
                 .values()
                 .filter(|r| r.kind == FileKind::Dir)
                 .count() as u64;
+            report.orphans = img.inodes.values().filter(|r| is_orphan(r)).count() as u64;
             report.used_blocks = img.bitmap.count_ones();
             report.free_blocks = sb.layout.data_blocks() - report.used_blocks;
             problems.extend(check(&img, &sb.layout));
@@ -401,7 +412,7 @@ fn check_namespace(img: &MetaImage, p: &mut Problems) {
         }
     }
     for (&ino, rec) in &img.inodes {
-        if !seen.contains(&ino) {
+        if !seen.contains(&ino) && !is_orphan(rec) {
             let kind = if rec.kind == FileKind::Dir {
                 "directory"
             } else {

@@ -120,13 +120,14 @@ impl Disk {
             )));
         }
         let layout = sb.layout;
-        let state = State {
+        let mut state = State {
             next_ino: img.next_ino,
             inodes: img.inodes,
             alloc: Allocator::new(layout.data_start(), img.bitmap),
             dirty: false,
             cursor: layout.data_start(),
         };
+        let orphans = state.free_orphans();
         let disk = Disk {
             dev,
             layout,
@@ -135,6 +136,9 @@ impl Disk {
             unmounted: AtomicBool::new(false),
         };
         disk.mark_clean(false)?;
+        if orphans > 0 {
+            disk.commit()?;
+        }
         Ok(Arc::new(disk))
     }
 

@@ -41,6 +41,30 @@ impl State {
         }
     }
 
+    /// Frees the files left unlinked-while-open by the last mount (mount
+    /// time's orphan cleanup); returns how many.
+    pub(super) fn free_orphans(&mut self) -> usize {
+        let orphans: Vec<Ino> = self
+            .inodes
+            .iter()
+            .filter(|(_, r)| super::fsck::is_orphan(r))
+            .map(|(&i, _)| i)
+            .collect();
+        for &ino in &orphans {
+            self.free_inode(ino);
+        }
+        self.dirty |= !orphans.is_empty();
+        orphans.len()
+    }
+
+    fn free_inode(&mut self, ino: Ino) {
+        if let Some(rec) = self.inodes.remove(&ino) {
+            for e in rec.extents.values() {
+                self.alloc.free(e.disk, e.len);
+            }
+        }
+    }
+
     fn lookup(&self, parent: Ino, name: &str) -> Result<Ino> {
         self.dir(parent)?
             .entries
@@ -110,10 +134,7 @@ impl Disk {
         if is_dir {
             dir.nlink = dir.nlink.saturating_sub(1);
         }
-        let rec = st.inodes.remove(&ino).expect("looked up above");
-        for e in rec.extents.values() {
-            st.alloc.free(e.disk, e.len);
-        }
+        st.free_inode(ino);
         st.dirty = true;
         Ok(ino)
     }
@@ -159,10 +180,7 @@ impl Disk {
             Err(e) => return Err(e),
         };
         if let Some(o) = old {
-            let rec = st.inodes.remove(&o).expect("looked up above");
-            for e in rec.extents.values() {
-                st.alloc.free(e.disk, e.len);
-            }
+            st.free_inode(o);
             if is_dir {
                 let d = st.inode_mut(newparent)?;
                 d.nlink = d.nlink.saturating_sub(1);
@@ -180,6 +198,44 @@ impl Disk {
         }
         st.dirty = true;
         Ok(old)
+    }
+
+    /// unlink() of a file someone still has open: the name goes, the inode
+    /// and its blocks stay (nlink 0) until [`free_orphan`](Disk::free_orphan)
+    /// at the last close, or the next mount after a crash.
+    pub fn orphan(&self, parent: Ino, name: &str) -> Result<Ino> {
+        self.check_mounted()?;
+        let mut st = self.state.lock();
+        let ino = st.lookup(parent, name)?;
+        if st.inode(ino)?.kind == FileKind::Dir {
+            return Err(DiskError::IsDir);
+        }
+        st.inode_mut(parent)?.entries.remove(name);
+        st.inode_mut(ino)?.nlink = 0;
+        st.dirty = true;
+        Ok(ino)
+    }
+
+    /// Files unlinked while open, not yet freed.
+    pub fn orphans(&self) -> Vec<Ino> {
+        let st = self.state.lock();
+        st.inodes
+            .iter()
+            .filter(|(_, r)| super::fsck::is_orphan(r))
+            .map(|(&i, _)| i)
+            .collect()
+    }
+
+    /// Frees an orphan's inode and blocks (its last open closed).
+    pub fn free_orphan(&self, ino: Ino) -> Result<()> {
+        self.check_mounted()?;
+        let mut st = self.state.lock();
+        if st.inode(ino)?.nlink != 0 {
+            return Err(DiskError::Invalid(format!("inode {ino} is not an orphan")));
+        }
+        st.free_inode(ino);
+        st.dirty = true;
+        Ok(())
     }
 
     /// Entries in name order, without "." and "..".
