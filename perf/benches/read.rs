@@ -33,6 +33,9 @@ fn main() {
         std::hint::black_box(c.read());
     });
     println!("empty syscall (getppid)      {empty:8.0} ns");
-    println!("ThreadCounters::read         {read:8.0} ns  ({:.1}x)", read / empty);
+    println!(
+        "ThreadCounters::read         {read:8.0} ns  ({:.1}x)",
+        read / empty
+    );
     println!("notes: {notes:?}");
 }

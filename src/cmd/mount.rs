@@ -272,7 +272,11 @@ fn serve(a: &Args, knobs: lockline_engine::Knobs, mnt: &Path) -> Result<u8> {
 
 /// Unmounts a lockline mount and waits for its daemon to write back.
 pub fn umount(a: UmountArgs) -> Result<u8> {
-    let mnt = std::path::absolute(&a.mountpoint).unwrap_or(a.mountpoint.clone());
+    // The daemon keys its pid file by the canonical path; a mount whose
+    // daemon died cannot be canonicalised (ENOTCONN), so fall back.
+    let mnt = std::fs::canonicalize(&a.mountpoint)
+        .or_else(|_| std::path::absolute(&a.mountpoint))
+        .unwrap_or(a.mountpoint.clone());
     let (pidfile, logfile) = state_paths(&mnt);
     let pid: Option<i32> = std::fs::read_to_string(&pidfile)
         .ok()
