@@ -59,6 +59,9 @@ enum Cmd {
     Mount(cmd::mount::Args),
     /// Unmount a lockline mount and wait for its daemon to write back.
     Umount(cmd::mount::UmountArgs),
+    /// Run a real program (fio, qemu) against the engine through FUSE and
+    /// verify its data after the run and after a remount (root).
+    Client(cmd::client::Args),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Cmd::Sweep(a) => cmd::sweep::run(a),
         Cmd::Mount(a) => cmd::mount::run(a),
         Cmd::Umount(a) => cmd::mount::umount(a),
+        Cmd::Client(a) => cmd::client::run(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),

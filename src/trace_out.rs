@@ -31,13 +31,26 @@ fn uname() -> (String, String) {
     (s(u.nodename.as_ptr()), s(u.release.as_ptr()))
 }
 
-/// The metadata of a run: `build` and `knobs_json` from the front end,
-/// the rest from the summary every run shares.
-fn meta(build: &str, s: &RunSummary, knobs_json: String, summary_json: String) -> TraceMeta {
+/// What every trace's metadata says of where and when it was made.
+fn base_meta(build: &str) -> TraceMeta {
     let (host, kernel) = uname();
     TraceMeta {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         build: build.to_string(),
+        host,
+        kernel,
+        created_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        ..TraceMeta::default()
+    }
+}
+
+/// The metadata of a run: `build` and `knobs_json` from the front end,
+/// the rest from the summary every run shares.
+fn meta(build: &str, s: &RunSummary, knobs_json: String, summary_json: String) -> TraceMeta {
+    TraceMeta {
         workload: s.workload.clone(),
         seed: s.seed,
         threads: s.threads,
@@ -46,15 +59,9 @@ fn meta(build: &str, s: &RunSummary, knobs_json: String, summary_json: String) -
         clock: s.clock.clone(),
         clock_note: s.clock_note.clone(),
         lost_events: s.lost_events,
-        host,
-        kernel,
-        created_unix_s: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
         seconds: s.seconds,
         summary_json,
-        ..TraceMeta::default()
+        ..base_meta(build)
     }
 }
 
@@ -122,10 +129,7 @@ pub fn mount_trace(
     seconds: f64,
     events: Vec<Event>,
 ) -> Result<Trace> {
-    let (host, kernel) = uname();
     let meta = TraceMeta {
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        build: build.to_string(),
         workload: "fuse-mount".to_string(),
         seed: knobs.seed,
         threads,
@@ -133,14 +137,8 @@ pub fn mount_trace(
         probe_source: "inproc".to_string(),
         clock: clock.to_string(),
         lost_events,
-        host,
-        kernel,
-        created_unix_s: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
         seconds,
-        ..TraceMeta::default()
+        ..base_meta(build)
     };
     Ok(trace(meta, events, &[], Vec::new()))
 }

@@ -870,3 +870,35 @@ fn run_timeline_on_a_clean_run() {
     args.push("--json".into());
     assert_eq!(lockline(&args).code, 2, "--timeline and --json conflict");
 }
+
+#[test]
+fn large_folios_takes_on_and_off_as_a_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("d.img");
+    mkfs(&img, "64M");
+    for (flag, want) in [
+        (&["--large-folios", "off"][..], false),
+        (&["--large-folios=on"][..], true),
+        (&[][..], true),
+    ] {
+        let mut args = vec![
+            "run",
+            "--disk",
+            img.to_str().unwrap(),
+            "--build",
+            "locked",
+            "--workload",
+            "overlap",
+            "--ops",
+            "20",
+            "--file-size",
+            "4M",
+            "--json",
+        ];
+        args.extend_from_slice(flag);
+        let o = lockline(&args);
+        assert_ok(&o);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        assert_eq!(v["knobs"]["large_folios"], want, "{flag:?}: {o:?}");
+    }
+}

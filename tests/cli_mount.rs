@@ -440,3 +440,78 @@ fn bad_mount_input_is_one_line_and_exit_2() {
     let o = lockline(["mount", &s(&img), &s(&empty), "--build", "nope"]);
     assert_eq!(o.code, 2, "{o:?}");
 }
+
+#[test]
+fn client_fio_and_qemu_verify_clean_on_locked() {
+    if !can_mount() || !have("fio") || !have("qemu-io") {
+        return;
+    }
+    let o = lockline(["client", "fio", "--build", "locked", "--threads", "2", "--json"]);
+    assert_ok(&o);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("one JSON object");
+    let checks: Vec<_> = v["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(checks, ["after-run", "after-remount"]);
+    for c in v["verdicts"].as_array().unwrap() {
+        assert_eq!(c["checked"], 2 * 2048, "{c}");
+        assert_eq!(c["failed"], 0, "{c}");
+    }
+    assert_eq!(v["fsck_problems"], 0);
+    assert!(v["writes"].as_u64().unwrap() >= 4096, "{v}");
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t");
+    let o = lockline([
+        "client",
+        "qemu",
+        "--build",
+        "lockless",
+        "--trace",
+        &s(&trace),
+    ]);
+    assert_ok(&o);
+    assert!(o.stdout.contains("after-remount  ok"), "{o:?}");
+    assert!(!o.stdout.contains("FAILED"), "{o:?}");
+    let t = lockline_store::read(&trace).unwrap();
+    assert_eq!(t.meta.workload, "fuse-mount");
+    assert!(t.ops.iter().any(|o| o.kind == OpKind::Write));
+}
+
+#[test]
+fn client_bad_input_is_one_line_and_exit_2() {
+    assert_error(&lockline(["client", "fio", "--threads", "0"]), &[2]);
+    assert_error(&lockline(["client", "fio", "--short-copy-rate", "7"]), &[2]);
+    assert_error(
+        &lockline(["client", "fio", "--trace", "/nonexistent/dir/t"]),
+        &[2],
+    );
+    let o = lockline(["client", "fsx"]);
+    assert_eq!(o.code, 2, "{o:?}");
+}
+
+#[test]
+fn sigterm_to_the_daemon_unmounts_and_writes_back() {
+    if !can_mount() {
+        return;
+    }
+    let fx = Fixture::new("64M");
+    fx.mount(&["--build", "lockless"]);
+    let data = fill(5, 0, 3 << 20);
+    std::fs::write(fx.path("f"), &data).unwrap();
+    let pid = fx.daemon_pid();
+    // SAFETY: signalling our own daemon.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(!lockline_fuse::is_fuse_mount(&fx.mnt), "still mounted");
+    // Never fsynced, but the daemon wrote everything back on its way out.
+    let o = lockline(["fsck", &s(&fx.img)]);
+    assert!(o.stdout.contains("clean unmount"), "{o:?}");
+    fx.mount(&[]);
+    assert_eq!(std::fs::read(fx.path("f")).unwrap(), data);
+    fx.umount();
+}

@@ -103,6 +103,18 @@ impl EngineFs {
         }
     }
 
+    /// unlink (`dir` false) and rmdir (`dir` true).
+    fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool, reply: ReplyEmpty) {
+        self.attach();
+        let Ok(name) = name_of(name) else {
+            return reply.error(Errno::ENOENT);
+        };
+        match self.fs.remove_at(parent.0, name, dir) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
     fn attr(&self, ino: u64, reply: ReplyAttr) {
         match self.fs.stat(ino) {
             Ok(a) => reply.attr(&TTL, &file_attr(&a)),
@@ -218,25 +230,11 @@ impl Filesystem for EngineFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        self.attach();
-        let Ok(name) = name_of(name) else {
-            return reply.error(Errno::ENOENT);
-        };
-        match self.fs.remove_at(parent.0, name, false) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.remove(parent, name, false, reply)
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        self.attach();
-        let Ok(name) = name_of(name) else {
-            return reply.error(Errno::ENOENT);
-        };
-        match self.fs.remove_at(parent.0, name, true) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(errno(&e)),
-        }
+        self.remove(parent, name, true, reply)
     }
 
     fn rename(

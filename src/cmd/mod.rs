@@ -1,4 +1,5 @@
 pub mod analyze;
+pub mod client;
 pub mod compare;
 pub mod demo;
 pub mod export;

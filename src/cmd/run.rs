@@ -23,7 +23,8 @@ use std::time::Duration;
 #[derive(clap::Args, Clone, Debug)]
 pub struct KnobArgs {
     /// Allow large folios (on|off).
-    #[arg(long, default_value = "on", value_parser = on_off)]
+    // Set, not clap's flag default for a bool: the value is on or off.
+    #[arg(long, default_value = "on", value_parser = on_off, action = clap::ArgAction::Set)]
     pub large_folios: bool,
     /// Largest folio order (0 = 4 KiB pages, 4 = 64 KiB, max 9).
     #[arg(long, default_value_t = 4)]

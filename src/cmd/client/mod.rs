@@ -1,0 +1,315 @@
+//! `lockline client fio|qemu`: a real program drives the engine through
+//! a FUSE mount with pattern data, and the verdicts come from the program's
+//! own verification, after the run and again after an unmount, fsck and
+//! remount — the same three moments `run` checks at.
+
+mod fio;
+mod qemu;
+
+use crate::cmd::run::KnobArgs;
+use crate::exit::{self, usage};
+use crate::trace_out;
+use anyhow::{Context, Result};
+use lockline_engine::disk::{self, MkfsOptions};
+use lockline_engine::probe::recorder::Recorder;
+use lockline_engine::{Build, Fs, Knobs, MountOptions};
+use lockline_fuse::{MountConfig, Mounted};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Client {
+    Fio,
+    Qemu,
+}
+
+impl Client {
+    fn name(self) -> &'static str {
+        match self {
+            Client::Fio => "fio",
+            Client::Qemu => "qemu",
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The program: fio (verify=crc32c on disjoint segments) or qemu
+    /// (qemu-io snapshot mode and overlays, qemu-img bench and check).
+    #[arg(value_enum)]
+    pub client: Client,
+    /// Write path: locked, lockless or lockless-min.
+    #[arg(long, default_value = "locked", value_parser = |s: &str| s.parse::<Build>())]
+    pub build: Build,
+    /// Lockline disk (formatted first); default: a temporary 1 GiB image.
+    #[arg(long)]
+    pub disk: Option<PathBuf>,
+    /// Format --disk even if it looks in use.
+    #[arg(long)]
+    pub force: bool,
+    /// Client threads (fio jobs, qemu regions in flight) and FUSE threads.
+    #[arg(long, default_value_t = 4)]
+    pub threads: u32,
+    /// Record the probe events of the whole session and write a trace.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub knobs: KnobArgs,
+}
+
+/// One verification of the client's data at one moment.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    /// after-run or after-remount.
+    pub check: String,
+    /// What was verified (regions, blocks, images).
+    pub what: String,
+    pub checked: u64,
+    pub failed: u64,
+    /// The client's own words for the first failure.
+    pub first_failure: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    client: Client,
+    build: &'static str,
+    threads: u32,
+    seconds: f64,
+    verdicts: Vec<Verdict>,
+    fsck_problems: usize,
+    writes: u64,
+    write_bytes: u64,
+    engine: lockline_engine::fs::CountersSnapshot,
+}
+
+/// The engine mounted in this process for a client to use.
+pub struct Session<'a> {
+    disk: &'a Path,
+    pub mnt: PathBuf,
+    build: Build,
+    knobs: Knobs,
+    threads: usize,
+    recorder: Option<Arc<Recorder>>,
+    live: Option<(Arc<Fs>, Mounted)>,
+    writes: u64,
+    write_bytes: u64,
+    counters: lockline_engine::fs::CountersSnapshot,
+}
+
+impl Session<'_> {
+    fn mount(&mut self) -> Result<()> {
+        let fs = Fs::mount(
+            self.disk,
+            MountOptions {
+                build: self.build,
+                knobs: self.knobs.clone(),
+                recorder: self.recorder.clone(),
+            },
+        )?;
+        let cfg = MountConfig {
+            threads: self.threads,
+            source: format!("lockline:{}", self.disk.display()),
+        };
+        let m = lockline_fuse::mount(fs.clone(), &self.mnt, &cfg)
+            .with_context(|| format!("cannot mount {}", self.mnt.display()))?;
+        self.live = Some((fs, m));
+        Ok(())
+    }
+
+    /// Unmounts the FUSE side, then writes back and commits the engine.
+    fn unmount(&mut self) -> Result<()> {
+        let Some((fs, m)) = self.live.take() else {
+            return Ok(());
+        };
+        let served = m.served();
+        self.writes += served.writes.load(std::sync::atomic::Ordering::Relaxed);
+        self.write_bytes += served
+            .write_bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let r = m.unmount();
+        self.counters += fs.counters.snapshot();
+        fs.unmount()?;
+        r.context("FUSE session")?;
+        Ok(())
+    }
+
+    /// Unmount, fsck, mount again: returns fsck's problem count.
+    pub fn remount(&mut self) -> Result<usize> {
+        self.unmount()?;
+        let r = disk::fsck(self.disk)?;
+        self.mount()?;
+        Ok(r.problems.len())
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.mnt.join(name)
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let _ = self.unmount();
+    }
+}
+
+fn need(tool: &str, package: &str) -> Result<()> {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
+    if found {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "{tool} is not installed (apt-get install {package})"
+        )))
+    }
+}
+
+pub fn run(a: Args) -> Result<u8> {
+    if a.threads == 0 {
+        return Err(usage("--threads must be at least 1"));
+    }
+    if let Some(t) = &a.trace {
+        trace_out::check_trace_path(t)?;
+    }
+    let knobs = a.knobs.knobs(a.seed)?;
+    match a.client {
+        Client::Fio => need("fio", "fio")?,
+        Client::Qemu => {
+            need("qemu-io", "qemu-utils")?;
+            need("qemu-img", "qemu-utils")?;
+        }
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(usage(
+            "client mounts the engine through FUSE and needs root",
+        ));
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("lockline-client-")
+        .tempdir()
+        .context("creating a scratch directory")?;
+    let disk = match &a.disk {
+        Some(d) => d.clone(),
+        None => scratch.path().join("client.img"),
+    };
+    disk::mkfs(
+        &disk,
+        &MkfsOptions {
+            size: a.disk.is_none().then_some(1 << 30),
+            force: a.force,
+        },
+    )?;
+    let mnt = scratch.path().join("mnt");
+    std::fs::create_dir(&mnt)?;
+    let recorder = a
+        .trace
+        .as_ref()
+        .map(|_| Recorder::new(lockline_engine::probe::recorder::DEFAULT_CAPACITY));
+    let mut s = Session {
+        disk: &disk,
+        mnt,
+        build: a.build,
+        knobs: knobs.clone(),
+        threads: a.threads as usize,
+        recorder: recorder.clone(),
+        live: None,
+        writes: 0,
+        write_bytes: 0,
+        counters: Default::default(),
+    };
+    let t0 = Instant::now();
+    s.mount()?;
+    let (verdicts, fsck_problems) = match a.client {
+        Client::Fio => fio::run(&mut s, a.threads)?,
+        Client::Qemu => qemu::run(&mut s, a.threads)?,
+    };
+    s.unmount()?;
+    let fsck_problems = fsck_problems + disk::fsck(&disk)?.problems.len();
+    let report = Report {
+        client: a.client,
+        build: a.build.name(),
+        threads: a.threads,
+        seconds: t0.elapsed().as_secs_f64(),
+        verdicts,
+        fsck_problems,
+        writes: s.writes,
+        write_bytes: s.write_bytes,
+        engine: s.counters.clone(),
+    };
+    drop(s);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    if let (Some(path), Some(rec)) = (&a.trace, &recorder) {
+        let lost = rec.stats().dropped;
+        let trace = trace_out::mount_trace(
+            a.build.name(),
+            &knobs,
+            a.threads,
+            rec.clock().name(),
+            lost,
+            report.seconds,
+            rec.drain(),
+        )?;
+        trace_out::write(path, &trace)?;
+        if !a.json {
+            println!("trace: {}", path.display());
+        }
+    }
+    let failed = report.verdicts.iter().any(|v| v.failed > 0) || report.fsck_problems > 0;
+    Ok(if failed { exit::PROBLEMS } else { exit::OK })
+}
+
+fn print_report(r: &Report) {
+    println!(
+        "{} on {} ({} threads): {} writes, {} MiB through FUSE in {:.1} s",
+        r.client.name(),
+        r.build,
+        r.threads,
+        r.writes,
+        r.write_bytes >> 20,
+        r.seconds
+    );
+    for v in &r.verdicts {
+        let verdict = if v.failed == 0 { "ok" } else { "FAILED" };
+        println!(
+            "  {:<14} {:<6} {}/{} {} verified{}",
+            v.check,
+            verdict,
+            v.checked - v.failed,
+            v.checked,
+            v.what,
+            v.first_failure
+                .as_ref()
+                .map(|f| format!("; first failure: {f}"))
+                .unwrap_or_default()
+        );
+    }
+    println!(
+        "  fsck           {}",
+        if r.fsck_problems == 0 {
+            "clean".to_string()
+        } else {
+            format!("{} problem(s)", r.fsck_problems)
+        }
+    );
+    println!(
+        "  engine: {} restarts, {} need-inode-lock, {} short copies, {} post-EOF truncates",
+        r.engine.restarts,
+        r.engine.need_inode_lock,
+        r.engine.short_copies,
+        r.engine.post_eof_truncates
+    );
+}

@@ -1,0 +1,252 @@
+//! QEMU as the client: a qcow2 base created on the mount, then
+//! - qemu-io in snapshot mode (`-s`: the temporary overlay in $TMPDIR on
+//!   the mount), many concurrent `aio_write -P` into disjoint 1 MiB
+//!   regions and a `read -P` of each;
+//! - the same writes into a preallocated overlay (rewrites inside EOF, which
+//!   the kernel passes on in parallel), read back now and after a remount;
+//! - `qemu-img bench -w -i threads` on a sparse overlay, then `qemu-img
+//!   check`, now and after the remount.
+
+use super::{Session, Verdict};
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::process::Command;
+
+const MIB: u64 = 1 << 20;
+
+fn output(o: std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+fn qemu_img(args: &[&str]) -> Result<String> {
+    let o = Command::new("qemu-img")
+        .args(args)
+        .output()
+        .context("cannot run qemu-img")?;
+    let ok = o.status.success();
+    let text = output(o);
+    if !ok && !args.first().is_some_and(|a| *a == "check") {
+        anyhow::bail!(
+            "qemu-img {}: {}",
+            args.join(" "),
+            text.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+        );
+    }
+    Ok(text)
+}
+
+/// qemu-io with `cmds`; returns its output. A pattern mismatch is data,
+/// not an error; an image that cannot be opened is.
+fn qemu_io(tmpdir: &Path, snapshot: bool, cmds: &[String], image: &Path) -> Result<String> {
+    let mut c = Command::new("qemu-io");
+    c.env("TMPDIR", tmpdir);
+    if snapshot {
+        c.arg("-s");
+    }
+    for cmd in cmds {
+        c.args(["-c", cmd]);
+    }
+    let text = output(c.arg(image).output().context("cannot run qemu-io")?);
+    if text.contains("can't open") {
+        anyhow::bail!("qemu-io: {}", text.lines().next().unwrap_or(""));
+    }
+    Ok(text)
+}
+
+fn pattern(r: u64) -> u64 {
+    0x40 + r % 0xb0
+}
+
+fn writes(regions: u64) -> Vec<String> {
+    let mut v: Vec<String> = (0..regions)
+        .map(|r| format!("aio_write -P {} {} {}", pattern(r), r * 2 * MIB, MIB))
+        .collect();
+    v.push("aio_flush".into());
+    v
+}
+
+fn reads(regions: u64) -> Vec<String> {
+    (0..regions)
+        .map(|r| format!("read -P {} {} {}", pattern(r), r * 2 * MIB, MIB))
+        .collect()
+}
+
+fn regions_verdict(check: &str, what: &str, regions: u64, text: &str) -> Verdict {
+    let fails: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Pattern verification failed"))
+        .collect();
+    let done = text.matches(&format!("read {MIB}/{MIB}")).count() as u64;
+    Verdict {
+        check: check.into(),
+        what: what.into(),
+        checked: regions,
+        // A read that failed outright verified nothing either.
+        failed: (fails.len() as u64).max(regions.saturating_sub(done)),
+        first_failure: fails.first().map(|l| l.trim().to_string()).or_else(|| {
+            (done < regions).then(|| {
+                text.lines()
+                    .find(|l| l.contains("failed") || l.contains("error"))
+                    .unwrap_or("a read did not complete")
+                    .trim()
+                    .to_string()
+            })
+        }),
+    }
+}
+
+fn check_verdict(check: &str, text: &str) -> Verdict {
+    let clean = text.contains("No errors were found");
+    Verdict {
+        check: check.into(),
+        what: "qcow2 images (qemu-img check)".into(),
+        checked: 1,
+        failed: u64::from(!clean),
+        first_failure: (!clean).then(|| text.lines().next().unwrap_or("").trim().to_string()),
+    }
+}
+
+pub fn run(s: &mut Session, threads: u32) -> Result<(Vec<Verdict>, usize)> {
+    let regions = threads as u64 * 4;
+    let size = format!("{}M", regions * 2 + 2);
+    let tmp = s.path("tmp");
+    std::fs::create_dir(&tmp)?;
+    let base = s.path("base.qcow2");
+    let full = s.path("full.qcow2");
+    let sparse = s.path("sparse.qcow2");
+    let p = |p: &Path| p.display().to_string();
+    qemu_img(&["create", "-f", "qcow2", &p(&base), &size])?;
+    let mut out = Vec::new();
+    let mut cmds = writes(regions);
+    cmds.extend(reads(regions));
+    let text = qemu_io(&tmp, true, &cmds, &base)?;
+    out.push(regions_verdict(
+        "after-run",
+        "1 MiB regions (qemu-io -s)",
+        regions,
+        &text,
+    ));
+    qemu_img(&[
+        "create",
+        "-f",
+        "qcow2",
+        "-b",
+        &p(&base),
+        "-F",
+        "qcow2",
+        "-o",
+        "preallocation=full,extended_l2=on",
+        &p(&full),
+        &size,
+    ])?;
+    let text = qemu_io(&tmp, false, &cmds, &full)?;
+    out.push(regions_verdict(
+        "after-run",
+        "1 MiB regions (preallocated overlay)",
+        regions,
+        &text,
+    ));
+    qemu_img(&[
+        "create",
+        "-f",
+        "qcow2",
+        "-b",
+        &p(&base),
+        "-F",
+        "qcow2",
+        &p(&sparse),
+        &size,
+    ])?;
+    let depth = (threads * 4).to_string();
+    qemu_img(&[
+        "bench",
+        "-w",
+        "-t",
+        "none",
+        "-i",
+        "threads",
+        "-c",
+        "2000",
+        "-d",
+        &depth,
+        "-s",
+        "64k",
+        &p(&sparse),
+    ])?;
+    out.push(check_verdict(
+        "after-run",
+        &qemu_img(&["check", &p(&sparse)])?,
+    ));
+    let fsck = s.remount()?;
+    let text = qemu_io(&tmp, false, &reads(regions), &full)?;
+    out.push(regions_verdict(
+        "after-remount",
+        "1 MiB regions (preallocated overlay)",
+        regions,
+        &text,
+    ));
+    for img in [&full, &sparse] {
+        out.push(check_verdict(
+            "after-remount",
+            &qemu_img(&["check", &p(img)])?,
+        ));
+    }
+    // The snapshot overlay must be gone: qemu-io removed it at exit.
+    let left = std::fs::read_dir(&tmp)?.count();
+    if left > 0 {
+        anyhow::bail!("{left} temporary overlay(s) left in {}", tmp.display());
+    }
+    Ok((out, fsck))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_verdicts_count_mismatches_and_missing_reads() {
+        let ok = "read 1048576/1048576 bytes at offset 0\nread 1048576/1048576 bytes at offset 2097152\n";
+        let v = regions_verdict("after-run", "r", 2, ok);
+        assert_eq!((v.checked, v.failed), (2, 0));
+        assert!(v.first_failure.is_none());
+        let bad = "Pattern verification failed at offset 2097152, 1048576 bytes\n\
+                   read 1048576/1048576 bytes at offset 0\n\
+                   read 1048576/1048576 bytes at offset 2097152\n";
+        let v = regions_verdict("after-run", "r", 2, bad);
+        assert_eq!(v.failed, 1);
+        assert!(v.first_failure.unwrap().contains("offset 2097152"));
+        // A read that errored out verified nothing.
+        let short = "read failed: Input/output error\nread 1048576/1048576 bytes at offset 0\n";
+        let v = regions_verdict("after-run", "r", 2, short);
+        assert_eq!(v.failed, 1);
+        assert!(v.first_failure.unwrap().contains("Input/output"));
+    }
+
+    #[test]
+    fn check_verdict_needs_no_errors_found() {
+        assert_eq!(
+            check_verdict("c", "No errors were found on the image.").failed,
+            0
+        );
+        let v = check_verdict(
+            "c",
+            "ERROR cluster 5 refcount=0 reference=1\n1 errors were found",
+        );
+        assert_eq!(v.failed, 1);
+        assert!(v.first_failure.unwrap().contains("refcount"));
+    }
+
+    #[test]
+    fn regions_are_disjoint_and_patterns_valid_bytes() {
+        let w = writes(100);
+        assert_eq!(w.last().unwrap(), "aio_flush");
+        assert!((0..100).all(|r| pattern(r) <= 0xff && pattern(r) >= 0x40));
+        assert_eq!(
+            reads(2)[1],
+            format!("read -P {} {} {}", pattern(1), 2 * MIB, MIB)
+        );
+    }
+}
