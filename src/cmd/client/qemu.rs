@@ -25,7 +25,7 @@ fn qemu_img(args: &[&str]) -> Result<String> {
         .context("cannot run qemu-img")?;
     let ok = o.status.success();
     let text = output(o);
-    if !ok && !args.first().is_some_and(|a| *a == "check") {
+    if !ok && args.first().is_none_or(|a| *a != "check") {
         anyhow::bail!(
             "qemu-img {}: {}",
             args.join(" "),
