@@ -5,8 +5,9 @@
 # Checks: the replay opens on the first violation with its op ids and
 # explanation on screen; Enter, zoom and pan change the axis; q quits and
 # the terminal is restored; a small terminal gets a message; bad input is
-# one line and exit 2. With LIVE_DISK set, also `run --tui --rounds`:
-# violations appear on screen before the run ends.
+# one line and exit 2. With LIVE_DISK set (root), also `run --tui --rounds`:
+# violations appear on screen before the run ends; and `mount --tui`: a
+# client's writes appear live, q unmounts cleanly.
 set -euo pipefail
 bin=$(realpath "$1")
 trace=$(realpath "$2")
@@ -14,7 +15,7 @@ command -v tmux >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y 
 work=$(mktemp -d)
 sock="lockline-e2e-$$"
 t() { tmux -L "$sock" "$@"; }
-cleanup() { t kill-server 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { t kill-server 2>/dev/null || true; [ -d "$work/mnt" ] && "$bin" umount "$work/mnt" >/dev/null 2>&1; rm -rf "$work"; }
 trap cleanup EXIT
 fail() { echo "tui e2e: FAIL: $*"; echo "--- screen:"; cat "$work/screen" 2>/dev/null || true; exit 1; }
 cap() { t capture-pane -t ui -p >"$work/screen"; }
@@ -114,5 +115,29 @@ if [ -n "${LIVE_DISK:-}" ]; then
   t send-keys -t ui q
   for _ in $(seq 150); do [ -s "$work/exit" ] && break; sleep 0.2; done
   [ "$(cat "$work/exit" 2>/dev/null)" = "EXIT=0" ] || fail "live q: $(cat "$work/exit" 2>/dev/null)"
+  t kill-server; sleep 0.3
+
+  echo "-- mount --tui: a real client's writes on the live timeline, q unmounts"
+  rm -f "$work/exit"
+  "$bin" mkfs "$work/m.img" --size 256M >/dev/null
+  mkdir "$work/mnt"
+  t new-session -d -s ui -x 160 -y 45 "$bin mount '$work/m.img' '$work/mnt' --build lockless --tui; echo EXIT=\$? >'$work/exit'; sleep 600"
+  wait_for "fuse-mount" 60
+  wait_for "LIVE" 10
+  # Write until the serving threads' lanes show: the first writes after
+  # the UI starts can precede the uprobes' first events (about 1 s here).
+  for i in $(seq 60); do
+    dd if=/dev/urandom of="$work/mnt/f$i" bs=64k count=20 conv=fsync 2>/dev/null
+    cap
+    grep -qF "worker" "$work/screen" && break
+    sleep 0.5
+  done
+  wait_for "worker" 1
+  t send-keys -t ui q
+  for _ in $(seq 300); do [ -s "$work/exit" ] && break; sleep 0.2; done
+  [ "$(cat "$work/exit" 2>/dev/null)" = "EXIT=0" ] || fail "mount --tui q: $(cat "$work/exit" 2>/dev/null)"
+  wait_for "written back and committed" 5
+  grep -qF " $work/mnt " /proc/mounts && fail "still mounted after q"
+  "$bin" fsck "$work/m.img" | grep -q "no problems found" || fail "fsck after mount --tui"
 fi
 echo "tui e2e: ok"

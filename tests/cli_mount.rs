@@ -446,7 +446,15 @@ fn client_fio_and_qemu_verify_clean_on_locked() {
     if !can_mount() || !have("fio") || !have("qemu-io") {
         return;
     }
-    let o = lockline(["client", "fio", "--build", "locked", "--threads", "2", "--json"]);
+    let o = lockline([
+        "client",
+        "fio",
+        "--build",
+        "locked",
+        "--threads",
+        "2",
+        "--json",
+    ]);
     assert_ok(&o);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("one JSON object");
     let checks: Vec<_> = v["verdicts"]

@@ -33,6 +33,10 @@ pub struct Args {
     /// Stay in the foreground (the daemon itself); Ctrl-C unmounts.
     #[arg(long)]
     pub foreground: bool,
+    /// Show the mount's lock timeline live (eBPF on the daemon, as
+    /// `watch --pid`); quitting the UI unmounts.
+    #[arg(long, conflicts_with = "foreground")]
+    pub tui: bool,
     /// Seed of the engine's own randomness (mm victims, injected faults).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -102,21 +106,40 @@ pub fn run(a: Args) -> Result<u8> {
         ));
     }
     if a.foreground {
-        serve(&a, knobs, &mnt)
-    } else {
-        daemonize(&a, &mnt)
+        return serve(&a, knobs, &mnt);
     }
+    if a.tui {
+        // Before anything is mounted: a UI that cannot start is one line.
+        crate::cmd::tui::check_terminal()?;
+        lockline_ebpf::probe_available()
+            .map_err(|e| usage(format!("--tui watches the daemon with eBPF: {e}")))?;
+    }
+    let pid = match daemonize(&a, &mnt)? {
+        Ok(pid) => pid,
+        Err(code) => return Ok(code),
+    };
+    if !a.tui {
+        return Ok(exit::OK);
+    }
+    let watched = crate::cmd::watch::watch_pid(pid as i32, None, None);
+    let unmounted = umount(UmountArgs {
+        mountpoint: mnt.clone(),
+        timeout: 120,
+    });
+    watched?;
+    unmounted
 }
 
-/// Starts the daemon detached and returns once the mount is up, or with
-/// the daemon's own error line when it failed.
-fn daemonize(a: &Args, mnt: &Path) -> Result<u8> {
+/// Starts the daemon detached and returns its pid once the mount is up, or
+/// the exit code after printing the daemon's own error line.
+fn daemonize(a: &Args, mnt: &Path) -> Result<std::result::Result<u32, u8>> {
     use std::os::unix::process::CommandExt;
     let (pidfile, logfile) = state_paths(mnt);
     std::fs::create_dir_all(pidfile.parent().expect("has a parent"))?;
     let log = std::fs::File::create(&logfile).with_context(|| logfile.display().to_string())?;
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
-    cmd.args(std::env::args_os().skip(1))
+    // The UI stays with this process; the daemon only serves.
+    cmd.args(std::env::args_os().skip(1).filter(|a| a != "--tui"))
         .arg("--foreground")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
@@ -140,7 +163,7 @@ fn daemonize(a: &Args, mnt: &Path) -> Result<u8> {
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("the mount daemon exited");
             eprintln!("{line}");
-            return Ok(st.code().map_or(exit::IO, |c| c as u8).max(1));
+            return Ok(Err(st.code().map_or(exit::IO, |c| c as u8).max(1)));
         }
         if is_fuse_mount(mnt) {
             break;
@@ -164,7 +187,7 @@ fn daemonize(a: &Args, mnt: &Path) -> Result<u8> {
         logfile.display(),
         mnt.display()
     );
-    Ok(exit::OK)
+    Ok(Ok(child.id()))
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -281,7 +304,15 @@ pub fn umount(a: UmountArgs) -> Result<u8> {
     let pid: Option<i32> = std::fs::read_to_string(&pidfile)
         .ok()
         .and_then(|s| s.trim().parse().ok());
-    let alive = |p: i32| unsafe { libc::kill(p, 0) } == 0;
+    let alive = |p: i32| {
+        // Reap it when it is our own child (`mount --tui`): a zombie still
+        // answers kill(0). Anyone else's pid gets ECHILD, harmlessly.
+        // SAFETY: waitpid with WNOHANG and no status pointer.
+        unsafe { libc::waitpid(p, std::ptr::null_mut(), libc::WNOHANG) };
+        // SAFETY: signal 0 only checks that the process exists.
+        let r = unsafe { libc::kill(p, 0) };
+        r == 0
+    };
     let c = std::ffi::CString::new(mnt.as_os_str().as_encoded_bytes())?;
     let daemon = pid.filter(|&p| alive(p));
     // A daemon that died (kill -9) leaves a mount whose every access fails

@@ -66,6 +66,17 @@ pub fn run(a: Args) -> Result<u8> {
     if let Some(t) = &a.trace {
         crate::trace_out::check_trace_path(t)?;
     }
+    watch_pid(a.pid, a.export_dir, a.trace)
+}
+
+/// Shows process `pid`'s engine live until the UI quits or it exits;
+/// `trace`: keep what was seen and write it as a trace.
+pub fn watch_pid(pid: i32, export_dir: Option<PathBuf>, trace: Option<PathBuf>) -> Result<u8> {
+    let a = Args {
+        pid,
+        export_dir,
+        trace,
+    };
     if a.pid <= 0 || !alive(a.pid) {
         return Err(usage(format!("no process with pid {}", a.pid)));
     }
@@ -91,7 +102,16 @@ pub fn run(a: Args) -> Result<u8> {
     let cmd = cmdline(a.pid);
     let meta = TraceMeta {
         build: flag(&cmd, "--build").unwrap_or_else(|| format!("pid {}", a.pid)),
-        workload: flag(&cmd, "--workload").unwrap_or_else(|| binary.display().to_string()),
+        workload: flag(&cmd, "--workload").unwrap_or_else(|| {
+            if cmd.split_whitespace().nth(1) == Some("mount") {
+                "fuse-mount".to_string()
+            } else {
+                binary.display().to_string()
+            }
+        }),
+        threads: flag(&cmd, "--threads")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
         seed: flag(&cmd, "--seed")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0),
