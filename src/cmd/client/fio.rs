@@ -26,6 +26,8 @@ fn fio(s: &Session, jobs: u32, extra: &[&str]) -> Result<(String, u64)> {
             "--thread",
             "--verify=crc32c",
             "--verify_fatal=0",
+            // No verify state files left in the caller's directory.
+            "--verify_state_save=0",
             "--group_reporting",
         ])
         .args(extra)
