@@ -15,7 +15,12 @@ command -v tmux >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y 
 work=$(mktemp -d)
 sock="lockline-e2e-$$"
 t() { tmux -L "$sock" "$@"; }
-cleanup() { t kill-server 2>/dev/null || true; [ -d "$work/mnt" ] && "$bin" umount "$work/mnt" >/dev/null 2>&1; rm -rf "$work"; }
+cleanup() {
+  t kill-server 2>/dev/null || true
+  # A failed mount --tui check can leave the mount behind.
+  if grep -qF " $work/mnt " /proc/mounts; then "$bin" umount "$work/mnt" >/dev/null 2>&1 || true; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 fail() { echo "tui e2e: FAIL: $*"; echo "--- screen:"; cat "$work/screen" 2>/dev/null || true; exit 1; }
 cap() { t capture-pane -t ui -p >"$work/screen"; }

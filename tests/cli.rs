@@ -872,7 +872,7 @@ fn run_timeline_on_a_clean_run() {
 }
 
 #[test]
-fn large_folios_takes_on_and_off_as_a_value() {
+fn knob_values_large_folios_and_migrate_mode() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("d.img");
     mkfs(&img, "64M");
@@ -901,4 +901,36 @@ fn large_folios_takes_on_and_off_as_a_value() {
         let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
         assert_eq!(v["knobs"]["large_folios"], want, "{flag:?}: {o:?}");
     }
+    let o = lockline([
+        "run",
+        "--disk",
+        img.to_str().unwrap(),
+        "--build",
+        "locked",
+        "--workload",
+        "overlap",
+        "--ops",
+        "20",
+        "--file-size",
+        "4M",
+        "--json",
+        "--migrate-mode",
+        "sync-light",
+        "--migration-us",
+        "50",
+    ]);
+    assert_ok(&o);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["knobs"]["migrate_mode"], "sync-light", "{o:?}");
+    assert_clap_usage(&lockline([
+        "run",
+        "--disk",
+        img.to_str().unwrap(),
+        "--build",
+        "locked",
+        "--workload",
+        "overlap",
+        "--migrate-mode",
+        "eager",
+    ]));
 }

@@ -52,6 +52,50 @@ impl FromStr for Build {
     }
 }
 
+/// How the migration and compaction threads migrate (enum migrate_mode):
+/// compaction from kcompactd and allocation runs MIGRATE_ASYNC or
+/// MIGRATE_SYNC_LIGHT; memory hotplug and CMA run MIGRATE_SYNC.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MigrateMode {
+    /// Trylock the folio (busy ones are skipped); skip folios under
+    /// writeback.
+    #[default]
+    Async,
+    /// Sleep on the folio lock; still skip folios under writeback.
+    SyncLight,
+    /// Sleep on the folio lock and wait for writeback to end.
+    Sync,
+}
+
+impl MigrateMode {
+    pub const ALL: [MigrateMode; 3] = [
+        MigrateMode::Async,
+        MigrateMode::SyncLight,
+        MigrateMode::Sync,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MigrateMode::Async => "async",
+            MigrateMode::SyncLight => "sync-light",
+            MigrateMode::Sync => "sync",
+        }
+    }
+}
+
+impl FromStr for MigrateMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        MigrateMode::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                format!("unknown migrate mode '{s}' (expected async, sync-light or sync)")
+            })
+    }
+}
+
 /// Kernel-config-like knobs. Defaults are documented in the README and are
 /// meant to resemble a distro kernel with a mostly idle mm.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -73,6 +117,8 @@ pub struct Knobs {
     /// Compaction thread (CONFIG_COMPACTION): every this many milliseconds it
     /// migrates a sweep of folios of one inode; 0 = off.
     pub compaction_interval_ms: u64,
+    /// How migration and compaction take the folio and treat writeback.
+    pub migrate_mode: MigrateMode,
     /// Probability that a copy from the caller's buffer, done with page
     /// faults disabled, stops short (copy_folio_from_iter_atomic).
     pub short_copy_rate: f64,
@@ -154,6 +200,7 @@ impl Default for Knobs {
             reclaim_limit_bytes: 256 << 20,
             migration_interval_us: 0,
             compaction_interval_ms: 0,
+            migrate_mode: MigrateMode::Async,
             short_copy_rate: 0.0,
             alloc_fail_rate: 0.0,
             fragmentation: 0.0,

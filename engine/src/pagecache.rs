@@ -234,10 +234,24 @@ impl Mapping {
     }
 
     /// Puts `new` where `old` was (migration); both locked by the caller.
-    pub fn replace_folio(&self, old: &Arc<Folio>, new: &Arc<Folio>) -> bool {
+    /// With `expected_refs`, folio_migrate_mapping's refcount freeze: the
+    /// old folio moves only if exactly that many references exist (the page
+    /// cache's and the isolating caller's); anyone else holding one (a writer
+    /// between passes, a reader, writeback) makes it fail, as -EAGAIN does.
+    /// Lookups take references under this same lock, so none can appear
+    /// between the check and the swap.
+    pub fn replace_folio(
+        &self,
+        old: &Arc<Folio>,
+        new: &Arc<Folio>,
+        expected_refs: Option<usize>,
+    ) -> bool {
         let mut pages = self.pages.lock();
         match pages.get(&old.index) {
-            Some(cur) if Arc::ptr_eq(cur, old) => {
+            Some(cur)
+                if Arc::ptr_eq(cur, old)
+                    && expected_refs.is_none_or(|n| Arc::strong_count(old) == n) =>
+            {
                 pages.insert(old.index, new.clone());
                 old.mark_removed();
                 true
@@ -457,7 +471,7 @@ mod tests {
         // Migration while the walker sleeps on the old folio's lock.
         let new = Arc::new(Folio::new(5, 4, 0));
         assert!(new.trylock());
-        assert!(m.replace_folio(&old, &new));
+        assert!(m.replace_folio(&old, &new, None));
         new.unlock();
         old.unlock();
         assert_eq!(walker.join().unwrap(), Some(new.id));

@@ -7,7 +7,7 @@ use crate::probe_choice::{self, Probe};
 use crate::trace_out;
 use anyhow::Result;
 use lockline_engine::check::{self, CheckReport};
-use lockline_engine::config::Inject;
+use lockline_engine::config::{Inject, MigrateMode};
 use lockline_engine::perf::Counts;
 use lockline_engine::probe::{Event, ExternalTracer};
 use lockline_engine::rounds::{run_rounds, Live, RoundsReport, RoundsSpec, DEFAULT_ROUND_OPS};
@@ -41,6 +41,11 @@ pub struct KnobArgs {
     /// Compact one inode's folios every N ms (0 = off; CONFIG_COMPACTION).
     #[arg(long, default_value_t = 0)]
     pub compaction_ms: u64,
+    /// How migration and compaction migrate: async (trylock, skip
+    /// writeback), sync-light (sleep on the folio lock) or sync (also wait
+    /// for writeback).
+    #[arg(long, default_value = "async", value_parser = |s: &str| s.parse::<MigrateMode>())]
+    pub migrate_mode: MigrateMode,
     /// Probability that the fault-disabled user copy stops short (0..0.9).
     #[arg(long, default_value_t = 0.0)]
     pub short_copy_rate: f64,
@@ -83,6 +88,7 @@ impl KnobArgs {
             reclaim_limit_bytes: self.reclaim,
             migration_interval_us: self.migration_us,
             compaction_interval_ms: self.compaction_ms,
+            migrate_mode: self.migrate_mode,
             short_copy_rate: self.short_copy_rate,
             alloc_fail_rate: self.alloc_fail_rate,
             fragmentation: self.fragmentation,

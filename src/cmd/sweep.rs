@@ -86,13 +86,14 @@ fn set_knob(k: &mut Knobs, name: &str, value: &str) -> Result<(), String> {
         "reclaim" => k.reclaim_limit_bytes = parse_size(value).map_err(|e| format!("{name}: {e}"))?,
         "migration-us" => k.migration_interval_us = int(value)?,
         "compaction-ms" => k.compaction_interval_ms = int(value)?,
+        "migrate-mode" => k.migrate_mode = value.parse()?,
         "short-copy-rate" => k.short_copy_rate = num(value)?,
         "alloc-fail-rate" => k.alloc_fail_rate = num(value)?,
         "fragmentation" => k.fragmentation = num(value)?,
         "read-error-rate" => k.read_error_rate = num(value)?,
         _ => {
             return Err(format!(
-                "unknown knob '{name}' (large-folios, max-folio-order, writeback-ms, reclaim, migration-us, compaction-ms, short-copy-rate, alloc-fail-rate, fragmentation, read-error-rate)"
+                "unknown knob '{name}' (large-folios, max-folio-order, writeback-ms, reclaim, migration-us, compaction-ms, migrate-mode, short-copy-rate, alloc-fail-rate, fragmentation, read-error-rate)"
             ))
         }
     }
