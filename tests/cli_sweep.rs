@@ -114,6 +114,15 @@ fn sweep_refuses_bad_knobs_before_touching_a_disk() {
         "--workload",
         "overlap",
     ]));
-    let o = base(&["--knob", "reclaim=0", "--out", &s(&dir.path().join("nope"))]);
+    let o = base(&[
+        "--knob",
+        "reclaim=0",
+        "--out",
+        &s(&dir.path().join("no/such")),
+    ]);
+    assert_error(&o, &[2]);
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let o = base(&["--knob", "reclaim=0", "--out", &s(&file)]);
     assert_error(&o, &[2]);
 }

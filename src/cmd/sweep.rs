@@ -163,8 +163,13 @@ pub fn run(a: Args) -> Result<u8> {
         return Err(usage("--rounds and --round-ops must be at least 1"));
     }
     if let Some(o) = &a.out {
-        if !o.is_dir() {
+        // As compare does: created when its parent exists.
+        if o.exists() && !o.is_dir() {
             return Err(usage(format!("--out {} is not a directory", o.display())));
+        }
+        if !o.exists() {
+            std::fs::create_dir(o)
+                .map_err(|e| usage(format!("--out {}: cannot create it: {e}", o.display())))?;
         }
     }
     let base = a.base.knobs(a.seed)?;

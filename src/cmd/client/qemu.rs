@@ -56,6 +56,18 @@ fn qemu_io(tmpdir: &Path, snapshot: bool, cmds: &[String], image: &Path) -> Resu
     Ok(text)
 }
 
+/// `qemu-img create` of a qcow2 overlay of `base` (a backing file and
+/// preallocation need extended L2 entries).
+fn overlay(base: &Path, path: &Path, size: &str, opts: Option<&str>) -> Result<String> {
+    let (b, p) = (base.display().to_string(), path.display().to_string());
+    let mut args = vec!["create", "-f", "qcow2", "-b", &b, "-F", "qcow2"];
+    if let Some(o) = opts {
+        args.extend(["-o", o]);
+    }
+    args.extend([p.as_str(), size]);
+    qemu_img(&args)
+}
+
 fn pattern(r: u64) -> u64 {
     0x40 + r % 0xb0
 }
@@ -129,19 +141,12 @@ pub fn run(s: &mut Session, threads: u32) -> Result<(Vec<Verdict>, usize)> {
         regions,
         &text,
     ));
-    qemu_img(&[
-        "create",
-        "-f",
-        "qcow2",
-        "-b",
-        &p(&base),
-        "-F",
-        "qcow2",
-        "-o",
-        "preallocation=full,extended_l2=on",
-        &p(&full),
+    overlay(
+        &base,
+        &full,
         &size,
-    ])?;
+        Some("preallocation=full,extended_l2=on"),
+    )?;
     let text = qemu_io(&tmp, false, &cmds, &full)?;
     out.push(regions_verdict(
         "after-run",
@@ -149,17 +154,7 @@ pub fn run(s: &mut Session, threads: u32) -> Result<(Vec<Verdict>, usize)> {
         regions,
         &text,
     ));
-    qemu_img(&[
-        "create",
-        "-f",
-        "qcow2",
-        "-b",
-        &p(&base),
-        "-F",
-        "qcow2",
-        &p(&sparse),
-        &size,
-    ])?;
+    overlay(&base, &sparse, &size, None)?;
     let depth = (threads * 4).to_string();
     qemu_img(&[
         "bench",
