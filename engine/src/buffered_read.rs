@@ -1,9 +1,11 @@
 //! Models the buffered read side: filemap_read over bch2_readahead and
 //! bch2_read_single_folio (fs-io-buffered.c).
 //!
-//! Departure: the kernel copies out of uptodate folios without the folio
-//! lock; the model takes it, so a read never observes a folio mid-copy (the
-//! checker judges what is on disk and in the cache, not torn reads).
+//! As in the kernel, the copy out of an uptodate folio takes only a
+//! reference, not the folio lock: a reader can see a write that holds the
+//! folio lock and has copied part of its data, or a folio that a truncate or
+//! migration has since taken out of the mapping. Only a folio that is not
+//! uptodate is locked, to read it in (filemap_update_page).
 
 use crate::config::{PAGE_SHIFT, SECTOR_SIZE};
 use crate::error::{Error, Result};
@@ -31,9 +33,17 @@ pub(crate) fn read_single_folio(fs: &Fs, inode: &Inode, folio: &Folio) -> Result
     Ok(())
 }
 
-/// The folio covering `index`, locked and uptodate; creates and reads it
-/// under the pagecache add lock if it is not cached (readahead).
+/// The folio covering `index`, uptodate and unlocked, with a reference
+/// held (filemap_get_pages): a cached uptodate folio is returned as found;
+/// one that is not uptodate is locked and read (filemap_update_page); a
+/// missing one is created and read under the pagecache add lock
+/// (readahead).
 fn get_uptodate_folio(fs: &Fs, inode: &Inode, index: u64, want: u64) -> Result<Arc<Folio>> {
+    if let Some(f) = inode.mapping.lookup(index) {
+        if f.test_uptodate() {
+            return Ok(f);
+        }
+    }
     if let Some(f) = inode.mapping.get_folio_locked(
         index,
         Fgp {
@@ -41,13 +51,13 @@ fn get_uptodate_folio(fs: &Fs, inode: &Inode, index: u64, want: u64) -> Result<A
             ..Fgp::default()
         },
     ) {
-        if !f.test_uptodate() {
-            if let Err(e) = read_single_folio(fs, inode, &f) {
-                f.unlock();
-                return Err(e);
-            }
-        }
-        return Ok(f);
+        let r = if f.test_uptodate() {
+            Ok(())
+        } else {
+            read_single_folio(fs, inode, &f)
+        };
+        f.unlock();
+        return r.map(|()| f);
     }
     inode.pagecache_lock.lock(Side::Add);
     let order = order_for_len(want, fs.knobs.folio_order_cap());
@@ -68,13 +78,8 @@ fn get_uptodate_folio(fs: &Fs, inode: &Inode, index: u64, want: u64) -> Result<A
         read_single_folio(fs, inode, &f)
     };
     inode.pagecache_lock.unlock(Side::Add);
-    match r {
-        Ok(()) => Ok(f),
-        Err(e) => {
-            f.unlock();
-            Err(e)
-        }
-    }
+    f.unlock();
+    r.map(|()| f)
 }
 
 /// filemap_read(): copies [pos, pos + buf.len()) clipped at i_size.
@@ -86,16 +91,17 @@ pub(crate) fn buffered_read(fs: &Fs, inode: &Inode, pos: u64, buf: &mut [u8]) ->
             break;
         }
         let f = get_uptodate_folio(fs, inode, cur >> PAGE_SHIFT, (buf.len() - done) as u64)?;
-        // i_size again, now that the folio is ours: a truncate may have cut it.
+        // i_size again once the folio is uptodate, as filemap_read samples
+        // it: a truncate may have cut it. Nothing stops a writer or a
+        // truncation from changing the bytes while they are copied.
         let end = (pos + buf.len() as u64)
             .min(f.end_pos())
             .min(inode.i_size.read());
         if end > cur {
             let n = (end - cur) as usize;
-            f.copy_out((cur - f.pos()) as usize, &mut buf[done..done + n]);
+            f.copy_out_unlocked((cur - f.pos()) as usize, &mut buf[done..done + n]);
             done += n;
         }
-        f.unlock();
         if end <= cur {
             break;
         }

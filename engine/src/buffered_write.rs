@@ -12,7 +12,7 @@ use crate::locks::two_state_lock::Side;
 use crate::pagecache::{folios_trunc, get_contig_folios, order_for_len, AllocFaults};
 use crate::probe::points;
 use crate::truncate::truncate_pagecache;
-use crate::usercopy::{copy_folio_from_iter_atomic, seed_for_write};
+use crate::usercopy::{seed_for_write, IovIter};
 use std::sync::atomic::Ordering;
 
 /// Why one pass of __bch2_buffered_write stopped without copying.
@@ -31,8 +31,9 @@ impl From<Error> for PassError {
 }
 
 /// __bch2_buffered_write(): one pass over the folios covering
-/// [pos, pos + src.len()), all locked for the duration. Returns the bytes
-/// copied, which may be fewer than asked (short copy, ENOSPC, no folio).
+/// [pos, pos + len), copying source bytes `span`, all folios
+/// locked for the duration. Returns the bytes copied, which may be fewer
+/// than asked (short copy, ENOSPC, no folio).
 ///
 /// `lockless` enables the two checks the lockless patch added: the
 /// need-inode-lock bail-out and the assertion that only an inode-locked
@@ -40,19 +41,21 @@ impl From<Error> for PassError {
 pub(crate) fn buffered_write_pass(
     fs: &Fs,
     inode: &Inode,
-    src: &[u8],
+    src: &IovIter,
+    span: std::ops::Range<usize>,
     pos: u64,
     inode_locked: bool,
     lockless: bool,
 ) -> std::result::Result<u64, PassError> {
-    debug_assert!(!src.is_empty());
-    let mut end = pos + src.len() as u64;
+    let (from, len) = (span.start, span.len());
+    debug_assert!(len > 0);
+    let mut end = pos + len as u64;
     // Until the folios are known, the cleanup below compares against the
     // i_size seen on entry; an early exit therefore always looks "past EOF"
     // and truncates the page cache at i_size (see ARCHITECTURE.md, "The
     // early-exit truncate hazard").
     let mut last_folio_pos = inode.i_size.read();
-    let order = order_for_len(src.len() as u64, fs.knobs.folio_order_cap());
+    let order = order_for_len(len as u64, fs.knobs.folio_order_cap());
     let faults = AllocFaults {
         fail_rate: fs.knobs.alloc_fail_rate,
         fragmentation: fs.knobs.fragmentation,
@@ -111,7 +114,7 @@ pub(crate) fn buffered_write_pass(
             // Planted bug: publish the size the whole write will reach
             // before any byte is copied.
             let g = inode.i_size.lock();
-            let want = pos + src.len() as u64;
+            let want = pos + len as u64;
             if want > g.read() {
                 g.write(want);
             }
@@ -123,18 +126,23 @@ pub(crate) fn buffered_write_pass(
         let mut f_pos = pos;
         let mut f_offset = pos - first.pos();
         let mut i = 0;
+        // Folios from here on are dropped once the reservations are put.
+        let mut cut = None;
         while i < fs_.len() {
             let f = fs_[i].clone();
             let f_len = end.min(f.end_pos()) - f_pos;
-            let chunk = &src[copied as usize..(copied + f_len) as usize];
-            let f_copied =
-                copy_folio_from_iter_atomic(&f, f_offset as usize, chunk, fs.knobs.short_copy_rate)
-                    as u64;
+            let f_copied = src.copy_to_folio(
+                &f,
+                f_offset as usize,
+                from + copied as usize,
+                f_len as usize,
+                fs.knobs.short_copy_rate,
+            ) as u64;
             if f_copied != f_len {
                 fs.counters.short_copies.fetch_add(1, Ordering::Relaxed);
             }
             if f_copied == 0 {
-                folios_trunc(&mut fs_, i);
+                cut = Some(i);
                 break;
             }
             // A partial copy into a folio that is not uptodate cannot be
@@ -145,17 +153,27 @@ pub(crate) fn buffered_write_pass(
                 && pos + copied + f_copied < inode.i_size.read()
             {
                 f.zero_range(0, f.size() as usize);
-                folios_trunc(&mut fs_, i);
+                cut = Some(i);
                 break;
             }
             copied += f_copied;
             if f_copied != f_len {
-                folios_trunc(&mut fs_, i + 1);
+                cut = Some(i + 1);
                 break;
             }
             f_pos = f.end_pos();
             f_offset = 0;
             i += 1;
+        }
+        // bch2_folio_reservation_put(): space reserved for bytes that were
+        // not copied goes back. The model keeps reservations in the folios'
+        // sector state, so this runs while they are still locked.
+        for f in &fs_ {
+            let from = (pos + copied).saturating_sub(f.pos()).min(f.size());
+            fs.space.folio_reservation_put(f, from);
+        }
+        if let Some(cut) = cut {
+            folios_trunc(&mut fs_, cut);
         }
 
         if copied == 0 {
@@ -239,8 +257,46 @@ pub(crate) fn buffered_write(fs: &Fs, inode: &Inode, pos: u64, buf: &[u8]) -> Re
             }
             r
         }
-        Build::Lockless => lockless_write(fs, inode, pos, buf),
+        Build::Lockless => {
+            let extending = pos + buf.len() as u64 > inode.i_size.read();
+            if extending {
+                inode.inode_lock.lock();
+            }
+            let r = lockless_write(fs, inode, pos, buf, extending);
+            if extending {
+                inode.inode_lock.unlock();
+            }
+            r
+        }
     }
+}
+
+/// An IOCB_APPEND write: generic_write_checks() takes the position from
+/// i_size under the inode lock, in every build (the lockless patch takes
+/// the inode lock for appends too, since they always extend). `fill` gets
+/// the position and fills `buf`; the write then runs as the build's
+/// inode-locked write. Returns the position and the result.
+pub(crate) fn buffered_append(
+    fs: &Fs,
+    inode: &Inode,
+    buf: &mut [u8],
+    fill: &mut dyn FnMut(u64, &mut [u8]),
+) -> (u64, Result<usize>) {
+    inode.inode_lock.lock();
+    let pos = inode.i_size.read();
+    fill(pos, buf);
+    let buf = &*buf;
+    seed_for_write(fs.knobs.seed, pos, buf.len() as u64);
+    let r = if buf.is_empty() {
+        Ok(0)
+    } else {
+        match fs.build {
+            Build::Locked | Build::LocklessMin => write_under_add_lock(fs, inode, pos, buf, true),
+            Build::Lockless => lockless_write(fs, inode, pos, buf, true),
+        }
+    };
+    inode.inode_lock.unlock();
+    (pos, r)
 }
 
 /// The pre-lockless loop: passes until all is copied, retrying a pass that
@@ -252,15 +308,24 @@ fn write_under_add_lock(
     buf: &[u8],
     inode_locked: bool,
 ) -> Result<usize> {
+    let mut src = source(fs, buf);
     inode.pagecache_lock.lock(Side::Add);
     let mut written = 0usize;
     let mut err = None;
     while written < buf.len() {
-        let rest = &buf[written..];
-        let mut bytes = rest.len();
+        let mut bytes = buf.len() - written;
         let ret = loop {
-            match buffered_write_pass(fs, inode, &rest[..bytes], pos, inode_locked, false) {
-                Ok(0) => bytes = single_page(pos, rest.len()),
+            src.fault_in(written, bytes);
+            match buffered_write_pass(
+                fs,
+                inode,
+                &src,
+                written..written + bytes,
+                pos,
+                inode_locked,
+                false,
+            ) {
+                Ok(0) => bytes = single_segment_page(&src, pos, written),
                 Ok(n) => break Ok(n),
                 Err(PassError::Err(e)) => break Err(e),
                 Err(PassError::NeedInodeLock) => unreachable!("only the lockless pass asks"),
@@ -284,8 +349,16 @@ fn write_under_add_lock(
     }
 }
 
-fn single_page(pos: u64, remaining: usize) -> usize {
-    ((PAGE_SIZE - pos % PAGE_SIZE) as usize).min(remaining)
+/// After a pass that copied nothing, bch2_buffered_write retries with at
+/// most the rest of the page at `pos` and of the current iovec segment, so
+/// that fault-in and copy see the same few source pages.
+fn single_segment_page(src: &IovIter, pos: u64, from: usize) -> usize {
+    ((PAGE_SIZE - pos % PAGE_SIZE) as usize).min(src.single_seg_count(from))
+}
+
+/// The write's source with the run's iovec and source-fault knobs.
+fn source<'a>(fs: &Fs, buf: &'a [u8]) -> IovIter<'a> {
+    IovIter::new(buf, fs.knobs.iov_segments, fs.knobs.source_faults)
 }
 
 /// 7e64c86cdc6c's bch2_buffered_write: the inode lock only for writes that
@@ -293,13 +366,18 @@ fn single_page(pos: u64, remaining: usize) -> usize {
 /// against truncate. A pass that cannot cover the whole write, or that
 /// copies short, restarts the whole write under the inode lock, keeping in
 /// `written2` the most it ever wrote so it never claims less than it did.
-fn lockless_write(fs: &Fs, inode: &Inode, start: u64, buf: &[u8]) -> Result<usize> {
+/// The caller holds the inode lock when `inode_locked`, and releases it
+/// afterwards whether or not the write took it on the way.
+fn lockless_write(
+    fs: &Fs,
+    inode: &Inode,
+    start: u64,
+    buf: &[u8],
+    mut inode_locked: bool,
+) -> Result<usize> {
     let len = buf.len();
-    let mut inode_locked = false;
-    if start + len as u64 > inode.i_size.read() {
-        inode.inode_lock.lock();
-        inode_locked = true;
-    }
+    let mut src = source(fs, buf);
+    let took_lock = !inode_locked;
     inode.pagecache_lock.lock(Side::Add);
 
     let mut pos = start;
@@ -323,15 +401,24 @@ fn lockless_write(fs: &Fs, inode: &Inode, start: u64, buf: &[u8]) -> Result<usiz
         if written == len {
             break;
         }
-        let rest = &buf[written..];
-        let mut bytes = rest.len();
+        let rest = len - written;
+        let mut bytes = rest;
         loop {
             // Only a locked writer may split the write into pieces.
-            if bytes != rest.len() && !inode_locked {
+            if bytes != rest && !inode_locked {
                 get_inode_lock = true;
                 break;
             }
-            match buffered_write_pass(fs, inode, &rest[..bytes], pos, inode_locked, true) {
+            src.fault_in(written, bytes);
+            match buffered_write_pass(
+                fs,
+                inode,
+                &src,
+                written..written + bytes,
+                pos,
+                inode_locked,
+                true,
+            ) {
                 Err(PassError::NeedInodeLock) => {
                     fs.counters.need_inode_lock.fetch_add(1, Ordering::Relaxed);
                     get_inode_lock = true;
@@ -341,7 +428,7 @@ fn lockless_write(fs: &Fs, inode: &Inode, start: u64, buf: &[u8]) -> Result<usiz
                     err = Some(e);
                     break;
                 }
-                Ok(0) => bytes = single_page(pos, rest.len()),
+                Ok(0) => bytes = single_segment_page(&src, pos, written),
                 Ok(n) => {
                     pos += n;
                     written += n as usize;
@@ -359,7 +446,9 @@ fn lockless_write(fs: &Fs, inode: &Inode, start: u64, buf: &[u8]) -> Result<usiz
     }
 
     inode.pagecache_lock.unlock(Side::Add);
-    if inode_locked {
+    // A lock taken mid-write is this function's to drop; one the caller
+    // held is the caller's.
+    if inode_locked && took_lock {
         inode.inode_lock.unlock();
     }
     match (written.max(written2), err) {

@@ -96,6 +96,49 @@ impl FromStr for MigrateMode {
     }
 }
 
+/// Which source pages a buffered write finds unmapped at its atomic copy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceFaultMode {
+    /// Each page of a pass's source, independently (reclaim, swap).
+    #[default]
+    Scattered,
+    /// One run of consecutive pages per pass (migration or compaction of
+    /// the caller's memory, e.g. a guest's RAM).
+    Migrating,
+}
+
+impl SourceFaultMode {
+    pub const ALL: [SourceFaultMode; 2] = [SourceFaultMode::Scattered, SourceFaultMode::Migrating];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceFaultMode::Scattered => "scattered",
+            SourceFaultMode::Migrating => "migrating",
+        }
+    }
+}
+
+impl FromStr for SourceFaultMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SourceFaultMode::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                format!("unknown source-fault mode '{s}' (expected scattered or migrating)")
+            })
+    }
+}
+
+/// Source pages unmapped between a pass's fault-in and its atomic copy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct SourceFaults {
+    /// Scattered: per page; migrating: per pass.
+    pub rate: f64,
+    pub mode: SourceFaultMode,
+}
+
 /// Kernel-config-like knobs. Defaults are documented in the README and are
 /// meant to resemble a distro kernel with a mostly idle mm.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -122,6 +165,13 @@ pub struct Knobs {
     /// Probability that a copy from the caller's buffer, done with page
     /// faults disabled, stops short (copy_folio_from_iter_atomic).
     pub short_copy_rate: f64,
+    /// iovec segments per write (pwritev from a thread pool, as QEMU
+    /// writes guest memory); 1 = one contiguous buffer.
+    pub iov_segments: u32,
+    /// Source pages found unmapped by the fault-disabled copy although the
+    /// pass faulted them in: the copy stops there, at zero bytes when it is
+    /// the first page.
+    pub source_faults: SourceFaults,
     /// Probability that a folio allocation of the write path fails at
     /// every order (fail_page_alloc; memory pressure with GFP_NOFS): the
     /// write stops at the last folio it got, or with -ENOMEM before any,
@@ -202,6 +252,8 @@ impl Default for Knobs {
             compaction_interval_ms: 0,
             migrate_mode: MigrateMode::Async,
             short_copy_rate: 0.0,
+            iov_segments: 1,
+            source_faults: SourceFaults::default(),
             alloc_fail_rate: 0.0,
             fragmentation: 0.0,
             read_error_rate: 0.0,
@@ -253,6 +305,19 @@ impl Knobs {
             return Err(format!(
                 "short-copy rate {} is not a probability in [0, 0.9]",
                 self.short_copy_rate
+            ));
+        }
+        if !(1..=64).contains(&self.iov_segments) {
+            return Err(format!(
+                "iov segments {} is not between 1 and 64",
+                self.iov_segments
+            ));
+        }
+        // As for short copies: at 1.0 the one-page retry never progresses.
+        let r = self.source_faults.rate;
+        if !(0.0..=0.9).contains(&r) || r.is_nan() {
+            return Err(format!(
+                "source-fault rate {r} is not a probability in [0, 0.9]"
             ));
         }
         // Above one half a write rarely gets a folio at all: every op fails.

@@ -9,7 +9,7 @@ use crate::fs::Fs;
 use crate::inode::Inode;
 use crate::locks::two_state_lock::Side;
 use crate::pagecache::Fgp;
-use crate::truncate::truncate_inode_pages_range;
+use crate::truncate::{truncate_folio_edges, truncate_inode_pages_range};
 use crate::writeback;
 
 fn check_range(offset: u64, len: u64) -> Result<u64> {
@@ -103,6 +103,7 @@ pub(crate) fn punch_hole(fs: &Fs, inode: &Inode, offset: u64, len: u64) -> Resul
             zero_partial_block(fs, inode, full_end, end)?;
         }
         if full_start < full_end {
+            truncate_folio_edges(fs, inode, full_start, full_end);
             truncate_inode_pages_range(fs, inode, full_start, full_end);
             fs.disk.punch(
                 inode.ino,

@@ -1,10 +1,10 @@
 //! Folios and their per-sector state: models `struct folio` (lock, uptodate,
 //! dirty, writeback flags) and `struct bch_folio` (fs-io-pagecache.h).
 //!
-//! A folio's bytes are touched only with its lock held (or, for writeback,
-//! while the writeback flag pins it); the accessors assert that in debug
-//! builds. This is stricter than the kernel, where readers copy from
-//! uptodate folios without the lock: see ARCHITECTURE.md, "Departures".
+//! A folio's bytes are changed only with its lock held; the accessors
+//! assert that in debug builds. Readers of uptodate folios and writeback's
+//! IO copy them out without the lock, as the kernel does
+//! ([`Folio::copy_out_unlocked`]), so they can see a write in flight.
 
 use crate::config::{PAGE_SHIFT, PAGE_SIZE, SECTOR_SHIFT};
 use crate::locks::acquire_traced;
@@ -292,6 +292,38 @@ impl Folio {
         unsafe { dst.copy_from_slice(&self.bytes()[offset..offset + dst.len()]) };
     }
 
+    /// Copies folio bytes at `offset` into `dst` without the folio lock:
+    /// filemap_read's copy_folio_to_iter and writeback's bounce copy, both
+    /// of which run while a writer may hold the lock and be copying in. The
+    /// caller holds a reference, so the memory stays live.
+    pub fn copy_out_unlocked(&self, offset: usize, dst: &mut [u8]) {
+        assert!(
+            offset + dst.len() <= self.size() as usize,
+            "copy past the folio"
+        );
+        let src = self.data.as_ptr();
+        let mut i = 0;
+        // Volatile loads keep the race a race of loads and stores at word
+        // granularity (what a kernel memcpy racing another gives), instead
+        // of something the optimiser may assume cannot change.
+        while i < dst.len() && !(offset + i).is_multiple_of(8) {
+            // SAFETY: in bounds (asserted); the folio is live while referenced.
+            dst[i] = unsafe { src.add(offset + i).read_volatile() };
+            i += 1;
+        }
+        while i + 8 <= dst.len() {
+            // SAFETY: in bounds and 8-byte aligned (the folio is page aligned).
+            let w = unsafe { (src.add(offset + i) as *const u64).read_volatile() };
+            dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
+            i += 8;
+        }
+        while i < dst.len() {
+            // SAFETY: as above.
+            dst[i] = unsafe { src.add(offset + i).read_volatile() };
+            i += 1;
+        }
+    }
+
     /// folio_zero_range(); caller holds the folio lock.
     pub fn zero_range(&self, start: usize, end: usize) {
         debug_assert!(self.is_locked());
@@ -305,23 +337,6 @@ impl Folio {
         debug_assert!(self.is_locked());
         // SAFETY: folio locked by the caller.
         f(unsafe { self.bytes() })
-    }
-
-    /// Copies the whole folio into `dst` without holding this folio's lock.
-    /// Only the planted migrate-without-folio-lock bug calls this; a writer
-    /// holding the lock may change bytes mid-copy, which is the point.
-    pub(crate) fn copy_racy_into(&self, dst: &Folio) {
-        debug_assert_eq!(self.size(), dst.size());
-        let n = self.size() as usize / 8;
-        let (src, out) = (
-            self.data.as_ptr() as *const u64,
-            dst.data.as_ptr() as *mut u64,
-        );
-        for i in 0..n {
-            // SAFETY: both buffers are live, page aligned and `size` long;
-            // volatile word reads keep the race at word granularity.
-            unsafe { out.add(i).write(src.add(i).read_volatile()) };
-        }
     }
 
     // --- per-sector state (bch_folio) --------------------------------------

@@ -335,6 +335,27 @@ impl Fs {
         r
     }
 
+    /// pwrite() on an O_APPEND file as part of an op the caller began: the
+    /// position is i_size, taken under the inode lock; `fill` stamps `buf`
+    /// for it before the copy. The op's begin event is emitted then, with
+    /// the position, so the history sees the append where it was placed.
+    pub fn append_in(
+        &self,
+        _op: &OpGuard,
+        ino: u64,
+        buf: &mut [u8],
+        fill: &mut dyn FnMut(u64, &mut [u8]),
+    ) -> Result<(u64, usize)> {
+        let inode = self.inode(ino)?;
+        let len = buf.len() as u64;
+        let (pos, r) = buffered_write::buffered_append(self, &inode, buf, &mut |pos, b| {
+            points::op_begin(OpKind::Write, ino, pos, len);
+            fill(pos, b)
+        });
+        points::op_end(OpKind::Write, ino, pos, result_code(&r));
+        r.map(|n| (pos, n))
+    }
+
     /// pread(): a buffered read.
     pub fn read(&self, ino: u64, pos: u64, buf: &mut [u8]) -> Result<usize> {
         let g = self.begin_op();

@@ -89,6 +89,24 @@ impl Space {
         })
     }
 
+    /// bch2_folio_reservation_put() for one locked folio of a write pass:
+    /// sectors from byte `from` on that are reserved and were not dirtied
+    /// go back to unallocated, and their space to the pool.
+    pub fn folio_reservation_put(&self, folio: &Folio, from: u64) {
+        let first = from.div_ceil(1 << SECTOR_SHIFT) as usize;
+        let n = folio.with_sectors(|s| {
+            let mut n = 0;
+            for st in s.iter_mut().skip(first) {
+                if *st == SectorState::Reserved {
+                    *st = SectorState::Unallocated;
+                    n += 1;
+                }
+            }
+            n
+        });
+        self.release(n);
+    }
+
     /// Gives back the reservations of sectors [first, last) and marks them
     /// `to` (truncate: Unallocated; writeback: Allocated for dirty ones).
     pub fn folio_sectors_drop(&self, folio: &Folio, first: usize, last: usize) {

@@ -2,7 +2,8 @@
 //! truncate_setsize, truncate_pagecache, truncate_inode_pages_range and
 //! truncate_inode_partial_folio (mm/truncate.c).
 
-use crate::config::SECTOR_SHIFT;
+use crate::config::{PAGE_SHIFT, SECTOR_SHIFT};
+use crate::disk::BLOCK_SIZE;
 use crate::error::Result;
 use crate::fs::Fs;
 use crate::inode::Inode;
@@ -14,6 +15,9 @@ use crate::writeback;
 /// truncate_inode_pages_range(): drops cached folios wholly inside
 /// [start, end) and zeroes the parts of straddling folios inside it. Dirty
 /// data in the range is discarded (folio_cancel_dirty), as in the kernel.
+/// A straddling folio keeps its sector state: bch2_invalidate_folio ignores
+/// partial ranges, so its zeroed sectors stay dirty (and reserved) unless
+/// the caller ran [`truncate_folio_edges`] first, as ftruncate and punch do.
 ///
 /// The range is fixed on entry: if i_size grows while this runs (an
 /// extending writer publishing), folios past the old size are still
@@ -46,11 +50,6 @@ pub fn truncate_inode_pages_range(fs: &Fs, inode: &Inode, start: u64, end: u64) 
             let zs = start.max(fstart) - fstart;
             let ze = end.min(fend) - fstart;
             f.zero_range(zs as usize, ze as usize);
-            let s0 = (zs.div_ceil(1 << SECTOR_SHIFT)) as usize;
-            let s1 = (ze >> SECTOR_SHIFT) as usize;
-            if s0 < s1 {
-                fs.space.folio_sectors_drop(&f, s0, s1);
-            }
             points::folio(
                 EventKind::FolioTruncated,
                 inode.ino,
@@ -59,6 +58,47 @@ pub fn truncate_inode_pages_range(fs: &Fs, inode: &Inode, start: u64, end: u64) 
                 zs,
                 f.order as u64,
             );
+        }
+        f.unlock();
+    }
+}
+
+/// __bch2_truncate_folio() for the folios straddling `start` and `end`
+/// (bch2_truncate_folio / bch2_truncate_folios): zero the part inside
+/// [start, end), give back the sectors of whole blocks inside it (the disk
+/// is about to lose them) and mark the folio dirty again so the zeroed
+/// partial block is written. Only cached folios: the model's disk zeroes
+/// the tail of a block it cuts itself.
+pub(crate) fn truncate_folio_edges(fs: &Fs, inode: &Inode, start: u64, end: u64) {
+    let mut edges = vec![start >> PAGE_SHIFT];
+    if end != u64::MAX && (end - 1) >> PAGE_SHIFT != start >> PAGE_SHIFT {
+        edges.push((end - 1) >> PAGE_SHIFT);
+    }
+    let mut done: Option<u64> = None;
+    for index in edges {
+        let Some(f) = inode.mapping.lookup(index) else {
+            continue;
+        };
+        if done == Some(f.id) {
+            continue;
+        }
+        done = Some(f.id);
+        f.lock();
+        let (fstart, fend) = (f.pos(), f.end_pos());
+        // A folio wholly inside the range is the page-cache truncation's.
+        let whole = start <= fstart && end >= fend;
+        if !f.test_removed() && !whole {
+            let zs = start.max(fstart) - fstart;
+            let ze = end.min(fend) - fstart;
+            f.zero_range(zs as usize, ze as usize);
+            let b0 = (zs.div_ceil(BLOCK_SIZE) * BLOCK_SIZE) >> SECTOR_SHIFT;
+            let b1 = (ze / BLOCK_SIZE * BLOCK_SIZE) >> SECTOR_SHIFT;
+            if b0 < b1 {
+                fs.space.folio_sectors_drop(&f, b0 as usize, b1 as usize);
+            }
+            if f.set_dirty_flag() {
+                points::folio(EventKind::FolioDirtied, inode.ino, f.index, f.id, 0, 0);
+            }
         }
         f.unlock();
     }
@@ -76,6 +116,7 @@ pub(crate) fn truncate(fs: &Fs, inode: &Inode, size: u64) -> Result<()> {
     let r = (|| {
         let old = inode.i_size.read();
         if size < old {
+            truncate_folio_edges(fs, inode, size, u64::MAX);
             // truncate_setsize: i_size first, then the page cache.
             inode.i_size.lock().write(size);
             truncate_pagecache(fs, inode, size);

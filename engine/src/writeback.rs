@@ -2,10 +2,12 @@
 //! __bch2_writepage (fs-io-buffered.c), the flusher thread, and fsync
 //! (bch2_fsync: filemap_write_and_wait_range + a journal flush).
 //!
-//! Departure: the kernel submits the folio's pages to the block layer and
-//! the device reads them after folio_unlock; the model copies the bytes
-//! while the folio is still locked and writes the copy, so a writer racing
-//! with IO changes the next writeback, never this one.
+//! As in bcachefs, a folio's dirty bit is cleared, its writeback flag set
+//! and its lock dropped *before* the IO is built: the bytes are copied out
+//! (bcachefs bounces checksummed data from unstable pages) after
+//! folio_unlock, so a writer that takes the lock meanwhile changes what this
+//! IO carries, not only the next one. The sectors the IO covers are chosen
+//! under the lock.
 
 use crate::config::SECTOR_SHIFT;
 use crate::disk::BLOCK_SIZE;
@@ -94,7 +96,7 @@ fn writepage(fs: &Fs, inode: &Inode, f: &Folio, clear_late: bool) -> Result<()> 
     let eof_blocks = (i_size - f.pos())
         .div_ceil(BLOCK_SIZE)
         .min(f.size() / BLOCK_SIZE);
-    let mut runs: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut runs: Vec<(u64, u64)> = Vec::new();
     let mut b = 0u64;
     while b < eof_blocks {
         let dirty = |b: u64| {
@@ -110,16 +112,18 @@ fn writepage(fs: &Fs, inode: &Inode, f: &Folio, clear_late: bool) -> Result<()> 
         while b < eof_blocks && dirty(b) {
             b += 1;
         }
-        let mut data = vec![0u8; ((b - start) * BLOCK_SIZE) as usize];
-        f.copy_out((start * BLOCK_SIZE) as usize, &mut data);
-        runs.push((start, data));
+        runs.push((start, b));
     }
     f.unlock();
 
+    // __bch2_writepage's bio is built and submitted from here on, with the
+    // folio unlocked and pinned only by its writeback flag.
     let first_block = f.pos() / BLOCK_SIZE;
     let mut res = Ok(());
-    for (start, data) in &runs {
-        if let Err(e) = fs.disk.write(inode.ino, first_block + start, data) {
+    for &(start, end) in &runs {
+        let mut data = vec![0u8; ((end - start) * BLOCK_SIZE) as usize];
+        f.copy_out_unlocked((start * BLOCK_SIZE) as usize, &mut data);
+        if let Err(e) = fs.disk.write(inode.ino, first_block + start, &data) {
             res = Err(Error::from(e));
             break;
         }

@@ -7,7 +7,7 @@ use crate::probe_choice::{self, Probe};
 use crate::trace_out;
 use anyhow::Result;
 use lockline_engine::check::{self, CheckReport};
-use lockline_engine::config::{Inject, MigrateMode};
+use lockline_engine::config::{Inject, MigrateMode, SourceFaultMode, SourceFaults};
 use lockline_engine::perf::Counts;
 use lockline_engine::probe::{Event, ExternalTracer};
 use lockline_engine::rounds::{run_rounds, Live, RoundsReport, RoundsSpec, DEFAULT_ROUND_OPS};
@@ -49,6 +49,20 @@ pub struct KnobArgs {
     /// Probability that the fault-disabled user copy stops short (0..0.9).
     #[arg(long, default_value_t = 0.0)]
     pub short_copy_rate: f64,
+    /// iovec segments per write, as QEMU's pwritev of guest memory
+    /// (1..64; 1 = one buffer).
+    #[arg(long, default_value_t = 1)]
+    pub iov_segments: u32,
+    /// Probability that a source page is unmapped again between a write
+    /// pass's fault-in and its atomic copy (0..0.9; per page when
+    /// scattered, per pass when migrating).
+    #[arg(long, default_value_t = 0.0)]
+    pub source_fault_rate: f64,
+    /// Which source pages go: scattered (each page alone: reclaim) or
+    /// migrating (a run of pages: compaction or migration of the caller's
+    /// memory).
+    #[arg(long, default_value = "scattered", value_parser = |s: &str| s.parse::<SourceFaultMode>())]
+    pub source_fault_mode: SourceFaultMode,
     /// Probability that a write's folio allocation fails at every order
     /// (0..0.5; fail_page_alloc, memory or memcg pressure).
     #[arg(long, default_value_t = 0.0)]
@@ -90,6 +104,11 @@ impl KnobArgs {
             compaction_interval_ms: self.compaction_ms,
             migrate_mode: self.migrate_mode,
             short_copy_rate: self.short_copy_rate,
+            iov_segments: self.iov_segments,
+            source_faults: SourceFaults {
+                rate: self.source_fault_rate,
+                mode: self.source_fault_mode,
+            },
             alloc_fail_rate: self.alloc_fail_rate,
             fragmentation: self.fragmentation,
             read_error_rate: self.read_error_rate,

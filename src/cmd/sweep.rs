@@ -88,12 +88,17 @@ fn set_knob(k: &mut Knobs, name: &str, value: &str) -> Result<(), String> {
         "compaction-ms" => k.compaction_interval_ms = int(value)?,
         "migrate-mode" => k.migrate_mode = value.parse()?,
         "short-copy-rate" => k.short_copy_rate = num(value)?,
+        "iov-segments" => {
+            k.iov_segments = u32::try_from(int(value)?).map_err(|_| format!("{name}: {value} is too large"))?
+        }
+        "source-fault-rate" => k.source_faults.rate = num(value)?,
+        "source-fault-mode" => k.source_faults.mode = value.parse()?,
         "alloc-fail-rate" => k.alloc_fail_rate = num(value)?,
         "fragmentation" => k.fragmentation = num(value)?,
         "read-error-rate" => k.read_error_rate = num(value)?,
         _ => {
             return Err(format!(
-                "unknown knob '{name}' (large-folios, max-folio-order, writeback-ms, reclaim, migration-us, compaction-ms, migrate-mode, short-copy-rate, alloc-fail-rate, fragmentation, read-error-rate)"
+                "unknown knob '{name}' (large-folios, max-folio-order, writeback-ms, reclaim, migration-us, compaction-ms, migrate-mode, short-copy-rate, iov-segments, source-fault-rate, source-fault-mode, alloc-fail-rate, fragmentation, read-error-rate)"
             ))
         }
     }

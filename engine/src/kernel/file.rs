@@ -25,6 +25,10 @@ pub struct KernelFile {
     recorder: Option<Arc<Recorder>>,
     /// Set from a signal handler: ends the workload early.
     cancel: Option<&'static AtomicBool>,
+    /// Serialises appends: the stamps need the offset before the write, so
+    /// an O_APPEND write is emulated as fstat + pwrite at the size, and
+    /// this lock stands in for the inode lock the kernel takes around both.
+    append_lock: parking_lot::Mutex<()>,
 }
 
 /// The syscall's result as op_end records it: bytes or a negative errno.
@@ -70,6 +74,7 @@ impl KernelFile {
             ino: 0,
             recorder,
             cancel: None,
+            append_lock: parking_lot::Mutex::new(()),
         };
         f.ino = f.stat()?.st_ino;
         Ok(f)
@@ -206,6 +211,20 @@ impl Target for KernelFile {
         } as libc::c_long);
         points::op_end(OpKind::Write, self.ino, offset, code(&r));
         r.map_err(|e| self.err("pwrite", e))
+    }
+
+    fn append(
+        &self,
+        op: &OpGuard,
+        data: &mut [u8],
+        fill: &mut dyn FnMut(u64, &mut [u8]),
+    ) -> crate::Result<u64> {
+        let _g = self.append_lock.lock();
+        let size = std::fs::metadata(&self.path)
+            .map_err(|e| self.err("stat", e))?
+            .len();
+        fill(size, data);
+        self.write(op, size, data)
     }
 
     fn read(&self, _op: &OpGuard, offset: u64, buf: &mut [u8]) -> crate::Result<usize> {

@@ -87,11 +87,9 @@ fn migrate_pass(fs: &Fs, inode: &Inode, old: &Arc<Folio>) -> Pass {
     let new = Arc::new(Folio::new(inode.ino, old.index, old.order));
     let locked = new.trylock();
     debug_assert!(locked, "a folio nobody can see is unlocked");
-    if unlocked {
-        old.copy_racy_into(&new);
-    } else {
-        new.with_bytes_mut(|dst| old.copy_out(0, dst));
-    }
+    // Under the planted bug a writer holding the old folio's lock may
+    // change bytes mid-copy, which is the point.
+    new.with_bytes_mut(|dst| old.copy_out_unlocked(0, dst));
     new.copy_flags_from(old);
     old.with_sectors(|s| new.with_sectors(|d| d.copy_from_slice(s)));
     let expected = (!unlocked).then_some(EXPECTED_REFS);

@@ -23,6 +23,14 @@ impl Target for Counted<'_> {
     fn write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> Result<u64> {
         self.inner.write(op, offset, data)
     }
+    fn append(
+        &self,
+        op: &OpGuard,
+        data: &mut [u8],
+        fill: &mut dyn FnMut(u64, &mut [u8]),
+    ) -> Result<u64> {
+        self.inner.append(op, data, fill)
+    }
     fn truncate(&self, size: u64) -> Result<()> {
         self.inner.truncate(size)
     }

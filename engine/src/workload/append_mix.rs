@@ -1,7 +1,8 @@
-//! `append-mix`: half the threads append (O_APPEND-like: each append takes
-//! the next end-of-file offset), the other half overwrite inside what has
-//! been appended so far, half the time near the end, where appends are
-//! still in flight (as a log rewriting its recent records).
+//! `append-mix`: half the threads append (O_APPEND: the target places each
+//! append at the file's size, taken under the inode lock), the other half
+//! overwrite inside what has been appended so far, half the time near the
+//! end, where appends are still in flight (as a log rewriting its recent
+//! records).
 
 use super::{Op, Pattern, Prepare, ThreadCtx};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,9 +35,12 @@ impl Pattern for AppendMix {
         let appender = t.thread.is_multiple_of(2) || t.threads == 1 || eof < 8192;
         if appender && eof < self.file_size {
             let len = t.log_len(512, APPEND_MAX);
-            let offset = self.eof.fetch_add(len, Ordering::Relaxed);
-            if offset + len <= self.file_size {
-                return Op::Write { offset, len };
+            // The appended total so far, an estimate of the size the
+            // overwriters aim inside (appends in flight may not be there
+            // yet; a write past EOF then extends the file).
+            let appended = self.eof.fetch_add(len, Ordering::Relaxed);
+            if appended + len <= self.file_size {
+                return Op::Append { len };
             }
         }
         let eof = self.eof.load(Ordering::Relaxed).min(self.file_size);

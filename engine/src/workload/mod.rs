@@ -19,9 +19,21 @@ use std::str::FromStr;
 /// What one thread does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
-    Write { offset: u64, len: u64 },
-    Truncate { size: u64 },
-    Punch { offset: u64, len: u64 },
+    Write {
+        offset: u64,
+        len: u64,
+    },
+    /// An O_APPEND write: the target places it at the file's size.
+    Append {
+        len: u64,
+    },
+    Truncate {
+        size: u64,
+    },
+    Punch {
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// Per-thread state a pattern draws from.
@@ -184,6 +196,7 @@ mod tests {
             }
             assert!(run(5).iter().all(|op| match op {
                 Op::Write { offset, len } => offset % 512 == 0 && len % 512 == 0 && *len > 0,
+                Op::Append { len } => len % 512 == 0 && *len > 0,
                 _ => true,
             }));
         }

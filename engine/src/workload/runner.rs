@@ -108,6 +108,15 @@ pub trait Target: Sync {
     /// Starts an op on the calling thread; its id is stamped into the data.
     fn begin_op(&self) -> OpGuard;
     fn write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> Result<u64>;
+    /// One O_APPEND write of `data.len()` bytes: the offset is the file's
+    /// size, taken atomically with the write; `fill` stamps `data` for it
+    /// before the data is written. Returns the bytes written.
+    fn append(
+        &self,
+        op: &OpGuard,
+        data: &mut [u8],
+        fill: &mut dyn FnMut(u64, &mut [u8]),
+    ) -> Result<u64>;
     /// One pread as op `op`: bytes read (fewer at EOF).
     fn read(&self, op: &OpGuard, offset: u64, buf: &mut [u8]) -> Result<usize>;
     fn truncate(&self, size: u64) -> Result<()>;
@@ -172,6 +181,16 @@ impl Target for FsFile<'_> {
         self.fs
             .write_in(op, self.ino, offset, data)
             .map(|n| n as u64)
+    }
+    fn append(
+        &self,
+        op: &OpGuard,
+        data: &mut [u8],
+        fill: &mut dyn FnMut(u64, &mut [u8]),
+    ) -> Result<u64> {
+        self.fs
+            .append_in(op, self.ino, data, fill)
+            .map(|(_, n)| n as u64)
     }
     fn read(&self, op: &OpGuard, offset: u64, buf: &mut [u8]) -> Result<usize> {
         self.fs.read_in(op, self.ino, offset, buf)
@@ -307,6 +326,12 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
                             let data = &mut buf[..len as usize];
                             stamp::fill(data, offset, g.op, thread);
                             target.write(&g, offset, data)
+                        }
+                        Op::Append { len } => {
+                            let g = target.begin_op();
+                            let op = g.op;
+                            let data = &mut buf[..len as usize];
+                            target.append(&g, data, &mut |pos, d| stamp::fill(d, pos, op, thread))
                         }
                         Op::Truncate { size } => target.truncate(size).map(|_| 0),
                         Op::Punch { offset, len } => target.punch(offset, len).map(|_| 0),
