@@ -301,6 +301,11 @@ impl Fs {
         Ok(a)
     }
 
+    /// Sectors of disk space reserved for dirty page-cache data.
+    pub fn reserved_sectors(&self) -> u64 {
+        self.space.reserved()
+    }
+
     /// i_size as the page cache sees it.
     pub fn size(&self, ino: u64) -> Result<u64> {
         Ok(self.inode(ino)?.i_size.read())

@@ -16,7 +16,7 @@ use crate::folio::{Folio, SectorState};
 use crate::fs::Fs;
 use crate::inode::Inode;
 use crate::probe::points;
-use crate::probe::OpKind;
+use crate::probe::{EventKind, OpKind};
 use std::sync::atomic::Ordering;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,6 +118,15 @@ fn writepage(fs: &Fs, inode: &Inode, f: &Folio, clear_late: bool) -> Result<()> 
 
     // __bch2_writepage's bio is built and submitted from here on, with the
     // folio unlocked and pinned only by its writeback flag.
+    let io_bytes: u64 = runs.iter().map(|(s, e)| (e - s) * BLOCK_SIZE).sum();
+    points::folio(
+        EventKind::FolioWritebackIo,
+        inode.ino,
+        f.index,
+        f.id,
+        f.order as u64,
+        io_bytes,
+    );
     let first_block = f.pos() / BLOCK_SIZE;
     let mut res = Ok(());
     for &(start, end) in &runs {

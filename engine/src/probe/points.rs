@@ -84,6 +84,7 @@ probe_points! {
     lockline_mm_action => MmAction,
     lockline_thread_role => ThreadRole,
     lockline_round_begin => RoundBegin,
+    lockline_folio_writeback_io => FolioWritebackIo,
 }
 
 /// Op ids come from one counter per process, so they stay unique within a

@@ -92,6 +92,10 @@ code_enum! {
         /// the session's main thread when a checked round starts (the ops
         /// after it, up to the next one, belong to that round)
         RoundBegin = 24 => "round_begin",
+        /// a = folio order, b = bytes the IO carries; writeback builds the
+        /// IO from the folio's pages here, after folio_unlock (bcachefs
+        /// has no stable pages), so a writer may change them meanwhile
+        FolioWritebackIo = 25 => "folio_writeback_io",
     }
 }
 
