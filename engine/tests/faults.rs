@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use lockline_engine::config::{SourceFaultMode, SourceFaults};
 use lockline_engine::workload::{Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
 
@@ -66,12 +67,23 @@ fn lockless_min_drops_writes_when_folio_allocations_fail() {
 
 #[test]
 fn locked_stays_clean_with_every_fault_knob() {
-    let knobs = Knobs {
-        alloc_fail_rate: 0.02,
-        fragmentation: 0.3,
-        read_error_rate: 0.02,
-        ..busy_knobs()
-    };
+    for mode in SourceFaultMode::ALL {
+        let knobs = Knobs {
+            alloc_fail_rate: 0.02,
+            fragmentation: 0.3,
+            read_error_rate: 0.02,
+            iov_segments: 4,
+            source_faults: SourceFaults { rate: 0.05, mode },
+            ..busy_knobs()
+        };
+        locked_clean_on_every_workload(&knobs);
+    }
+}
+
+/// Every workload for a second, with two verifying readers (which copy
+/// uptodate folios unlocked, as filemap_read does): no violation, and every
+/// read saw only what had completed or was in flight.
+fn locked_clean_on_every_workload(knobs: &Knobs) {
     for w in WorkloadKind::ALL {
         // Two verifying readers too: every read sees what had completed.
         let r = session_reading(
