@@ -366,8 +366,8 @@ fn source<'a>(fs: &Fs, buf: &'a [u8]) -> IovIter<'a> {
 /// against truncate. A pass that cannot cover the whole write, or that
 /// copies short, restarts the whole write under the inode lock, keeping in
 /// `written2` the most it ever wrote so it never claims less than it did.
-/// The caller holds the inode lock when `inode_locked`, and releases it
-/// afterwards whether or not the write took it on the way.
+/// When `inode_locked`, the caller holds the inode lock and releases it
+/// afterwards; a lock this function takes mid-write it releases itself.
 fn lockless_write(
     fs: &Fs,
     inode: &Inode,

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::fs::Fs;
 use crate::inode::Inode;
 use crate::locks::two_state_lock::Side;
+use crate::pagecache::Fgp;
 use crate::probe::points;
 use crate::probe::EventKind;
 use crate::writeback;
@@ -76,18 +77,20 @@ pub(crate) fn truncate_folio_edges(fs: &Fs, inode: &Inode, start: u64, end: u64)
     }
     let mut done: Option<u64> = None;
     for index in edges {
-        let Some(f) = inode.mapping.lookup(index) else {
+        // Locked and still cached: one migrated away meanwhile is looked
+        // up again.
+        let Some(f) = inode.mapping.get_folio_locked(index, Fgp::default()) else {
             continue;
         };
         if done == Some(f.id) {
+            f.unlock();
             continue;
         }
         done = Some(f.id);
-        f.lock();
         let (fstart, fend) = (f.pos(), f.end_pos());
         // A folio wholly inside the range is the page-cache truncation's.
         let whole = start <= fstart && end >= fend;
-        if !f.test_removed() && !whole {
+        if !whole {
             let zs = start.max(fstart) - fstart;
             let ze = end.min(fend) - fstart;
             f.zero_range(zs as usize, ze as usize);

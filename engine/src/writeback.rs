@@ -138,7 +138,10 @@ fn writepage(fs: &Fs, inode: &Inode, f: &Folio, clear_late: bool) -> Result<()> 
         }
     }
     if res.is_ok() {
-        res = publish_disk_size(fs, inode, f.end_pos());
+        // The size this IO may carry to disk was fixed under the folio lock
+        // (bcachefs's op.new_i_size): a writer that extends the file while
+        // the IO is built did not have its bytes past that size written.
+        res = publish_disk_size(fs, inode, f.end_pos().min(i_size));
     }
     if clear_late {
         f.clear_dirty();
