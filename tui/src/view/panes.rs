@@ -427,6 +427,7 @@ pub fn folio(app: &App, area: Rect, buf: &mut Buffer) {
                 Some(EventKind::FolioCleaned) => 'c',
                 Some(EventKind::FolioWritebackStart) => 'W',
                 Some(EventKind::FolioWritebackEnd) => 'w',
+                Some(EventKind::FolioWritebackIo) => 'I',
                 Some(EventKind::FolioMigrated) => 'M',
                 Some(EventKind::FolioTruncated) => 'T',
                 Some(EventKind::FolioRemoved) => 'R',
