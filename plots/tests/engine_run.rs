@@ -22,8 +22,8 @@ fn knobs(seed: u64) -> Knobs {
 /// Where violations turn up most often in a short debug-build run: each
 /// hits in roughly one seed of ten, so the hunt cycles through all three.
 const SETUPS: [(Build, WorkloadKind); 3] = [
-    (Build::LocklessMin, WorkloadKind::AppendMix),
-    (Build::Lockless, WorkloadKind::AppendMix),
+    (Build::LocklessMin, WorkloadKind::ClaimMix),
+    (Build::Lockless, WorkloadKind::ClaimMix),
     (Build::LocklessMin, WorkloadKind::QemuSnapshot),
 ];
 

@@ -123,7 +123,7 @@ impl KnobArgs {
 /// The workload options `run` and `kernel` share.
 #[derive(clap::Args, Clone, Debug)]
 pub struct WorkloadArgs {
-    /// overlap, qemu-snapshot, append-mix, truncate-mix or disjoint.
+    /// overlap, qemu-snapshot, append-mix, claim-mix, truncate-mix or disjoint.
     #[arg(long, value_parser = |s: &str| s.parse::<WorkloadKind>())]
     pub workload: WorkloadKind,
     #[arg(long, default_value_t = 4)]

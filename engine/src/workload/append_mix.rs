@@ -1,8 +1,17 @@
-//! `append-mix`: half the threads append (O_APPEND: the target places each
-//! append at the file's size, taken under the inode lock), the other half
-//! overwrite inside what has been appended so far, half the time near the
-//! end, where appends are still in flight (as a log rewriting its recent
-//! records).
+//! `append-mix` and `claim-mix`: half the threads extend the file, the
+//! other half overwrite inside what has been written so far, half the time
+//! near the end, where extensions are still in flight (as a log rewriting
+//! its recent records).
+//!
+//! - `append-mix` extends with O_APPEND: the target places each append at
+//!   the file's size, under the inode lock, so appends never leave a gap.
+//! - `claim-mix` extends the way parallel downloaders, qcow2 cluster
+//!   allocation and preallocating stores do: a writer claims the next region
+//!   past the end from a shared counter and fills it with a positioned
+//!   write. Regions are claimed in order and filled out of order, so when a
+//!   later region lands first, an earlier one lies inside i_size by the time
+//!   its writer starts: a large write that extends nothing, which the
+//!   lockless builds run without the inode lock.
 
 use super::{Op, Pattern, Prepare, ThreadCtx};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,13 +23,16 @@ const APPEND_MAX: u64 = 2 << 20;
 pub struct AppendMix {
     file_size: u64,
     eof: AtomicU64,
+    /// Extend by claimed positioned writes (`claim-mix`), not O_APPEND.
+    claim: bool,
 }
 
 impl AppendMix {
-    pub fn new(file_size: u64) -> Self {
+    pub fn new(file_size: u64, claim: bool) -> Self {
         AppendMix {
             file_size,
             eof: AtomicU64::new(0),
+            claim,
         }
     }
 }
@@ -35,12 +47,16 @@ impl Pattern for AppendMix {
         let appender = t.thread.is_multiple_of(2) || t.threads == 1 || eof < 8192;
         if appender && eof < self.file_size {
             let len = t.log_len(512, APPEND_MAX);
-            // The appended total so far, an estimate of the size the
-            // overwriters aim inside (appends in flight may not be there
-            // yet; a write past EOF then extends the file).
-            let appended = self.eof.fetch_add(len, Ordering::Relaxed);
-            if appended + len <= self.file_size {
-                return Op::Append { len };
+            // The extended total so far: claim-mix's next region, and the
+            // size the overwriters aim inside (extensions in flight may not
+            // be there yet; a write past EOF then extends the file).
+            let at = self.eof.fetch_add(len, Ordering::Relaxed);
+            if at + len <= self.file_size {
+                return if self.claim {
+                    Op::Write { offset: at, len }
+                } else {
+                    Op::Append { len }
+                };
             }
         }
         let eof = self.eof.load(Ordering::Relaxed).min(self.file_size);

@@ -107,15 +107,17 @@ pub enum WorkloadKind {
     Overlap,
     QemuSnapshot,
     AppendMix,
+    ClaimMix,
     TruncateMix,
     Disjoint,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 5] = [
+    pub const ALL: [WorkloadKind; 6] = [
         WorkloadKind::Overlap,
         WorkloadKind::QemuSnapshot,
         WorkloadKind::AppendMix,
+        WorkloadKind::ClaimMix,
         WorkloadKind::TruncateMix,
         WorkloadKind::Disjoint,
     ];
@@ -125,6 +127,7 @@ impl WorkloadKind {
             WorkloadKind::Overlap => "overlap",
             WorkloadKind::QemuSnapshot => "qemu-snapshot",
             WorkloadKind::AppendMix => "append-mix",
+            WorkloadKind::ClaimMix => "claim-mix",
             WorkloadKind::TruncateMix => "truncate-mix",
             WorkloadKind::Disjoint => "disjoint",
         }
@@ -136,7 +139,10 @@ impl WorkloadKind {
             WorkloadKind::QemuSnapshot => {
                 "a qcow2 -snapshot overlay: cluster appends, table updates, data writes; no fsync"
             }
-            WorkloadKind::AppendMix => "appenders and in-place writers on one file",
+            WorkloadKind::AppendMix => "O_APPEND appenders and in-place writers on one file",
+            WorkloadKind::ClaimMix => {
+                "writers filling claimed regions past EOF out of order, and in-place writers"
+            }
             WorkloadKind::TruncateMix => "writers racing truncate down/up and punch hole",
             WorkloadKind::Disjoint => "each thread writes its own range (throughput)",
         }
@@ -147,7 +153,8 @@ impl WorkloadKind {
         match self {
             WorkloadKind::Overlap => Box::new(overlap::Overlap { file_size }),
             WorkloadKind::QemuSnapshot => Box::new(qemu_snapshot::QemuSnapshot::new(file_size)),
-            WorkloadKind::AppendMix => Box::new(append_mix::AppendMix::new(file_size)),
+            WorkloadKind::AppendMix => Box::new(append_mix::AppendMix::new(file_size, false)),
+            WorkloadKind::ClaimMix => Box::new(append_mix::AppendMix::new(file_size, true)),
             WorkloadKind::TruncateMix => Box::new(truncate_mix::TruncateMix { file_size }),
             WorkloadKind::Disjoint => Box::new(disjoint::Disjoint {
                 file_size,
@@ -191,7 +198,10 @@ mod tests {
                 let mut t = ThreadCtx::new(seed, 1, 4);
                 (0..200).map(|_| p.next(&mut t)).collect::<Vec<_>>()
             };
-            if k != WorkloadKind::QemuSnapshot && k != WorkloadKind::AppendMix {
+            if !matches!(
+                k,
+                WorkloadKind::QemuSnapshot | WorkloadKind::AppendMix | WorkloadKind::ClaimMix
+            ) {
                 assert_eq!(run(5), run(5), "{k}");
             }
             assert!(run(5).iter().all(|op| match op {
