@@ -239,35 +239,22 @@ fn read_for_write(fs: &Fs, inode: &Inode, f: &crate::folio::Folio) -> Result<()>
 /// - lockless: as lockless-min, plus the fallbacks that take it mid-write.
 pub(crate) fn buffered_write(fs: &Fs, inode: &Inode, pos: u64, buf: &[u8]) -> Result<usize> {
     seed_for_write(fs.knobs.seed, pos, buf.len() as u64);
+    let locked = fs.build == Build::Locked || pos + buf.len() as u64 > inode.i_size.read();
+    if locked {
+        inode.inode_lock.lock();
+    }
+    let r = write_as_built(fs, inode, pos, buf, locked);
+    if locked {
+        inode.inode_lock.unlock();
+    }
+    r
+}
+
+/// The build's write loop, entered with the inode lock held or not.
+fn write_as_built(fs: &Fs, inode: &Inode, pos: u64, buf: &[u8], locked: bool) -> Result<usize> {
     match fs.build {
-        Build::Locked => {
-            inode.inode_lock.lock();
-            let r = write_under_add_lock(fs, inode, pos, buf, true);
-            inode.inode_lock.unlock();
-            r
-        }
-        Build::LocklessMin => {
-            let locked = pos + buf.len() as u64 > inode.i_size.read();
-            if locked {
-                inode.inode_lock.lock();
-            }
-            let r = write_under_add_lock(fs, inode, pos, buf, locked);
-            if locked {
-                inode.inode_lock.unlock();
-            }
-            r
-        }
-        Build::Lockless => {
-            let extending = pos + buf.len() as u64 > inode.i_size.read();
-            if extending {
-                inode.inode_lock.lock();
-            }
-            let r = lockless_write(fs, inode, pos, buf, extending);
-            if extending {
-                inode.inode_lock.unlock();
-            }
-            r
-        }
+        Build::Locked | Build::LocklessMin => write_under_add_lock(fs, inode, pos, buf, locked),
+        Build::Lockless => lockless_write(fs, inode, pos, buf, locked),
     }
 }
 
@@ -290,10 +277,7 @@ pub(crate) fn buffered_append(
     let r = if buf.is_empty() {
         Ok(0)
     } else {
-        match fs.build {
-            Build::Locked | Build::LocklessMin => write_under_add_lock(fs, inode, pos, buf, true),
-            Build::Lockless => lockless_write(fs, inode, pos, buf, true),
-        }
+        write_as_built(fs, inode, pos, buf, true)
     };
     inode.inode_lock.unlock();
     (pos, r)
