@@ -114,7 +114,7 @@ fn lockless_loses_writes_under_allocation_failures_and_locked_does_not() {
             "--builds",
             "locked,lockless",
             "--workload",
-            "append-mix",
+            "claim-mix",
             "--threads",
             "4",
             "--rounds",
