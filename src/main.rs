@@ -54,6 +54,12 @@ enum Cmd {
     /// Run one build under every combination of knob values and name the
     /// knobs that move the violation rate.
     Sweep(cmd::sweep::Args),
+    /// Run many short schedules of a few ops one thread at a time under a
+    /// controlled scheduler (PCT, random walk, bounded preemptions) and
+    /// name the first that loses data.
+    Explore(cmd::explore::Args),
+    /// Run one explored schedule again, exactly; --minimize shrinks it.
+    Replay(cmd::replay::Args),
     /// Mount a lockline disk through FUSE so real programs (qemu-img,
     /// qemu-io, fio, fsx) write to the engine (root).
     Mount(cmd::mount::Args),
@@ -94,6 +100,8 @@ fn main() -> ExitCode {
         Cmd::Tui(a) => cmd::tui::run(a),
         Cmd::Watch(a) => cmd::watch::run(a),
         Cmd::Sweep(a) => cmd::sweep::run(a),
+        Cmd::Explore(a) => cmd::explore::run(a),
+        Cmd::Replay(a) => cmd::replay::run(a),
         Cmd::Mount(a) => cmd::mount::run(a),
         Cmd::Umount(a) => cmd::mount::umount(a),
         Cmd::Client(a) => cmd::client::run(a),

@@ -8,6 +8,7 @@ use crate::trace_csv;
 use anyhow::{Context, Result};
 use lockline_analysis::{CounterSample, Trace, TraceMeta};
 use lockline_engine::check::CheckReport;
+use lockline_engine::explore::round::ScheduleRun;
 use lockline_engine::kernel::KernelReport;
 use lockline_engine::perf::PerfSample;
 use lockline_engine::probe::Event;
@@ -141,6 +142,62 @@ pub fn mount_trace(
         ..base_meta(build)
     };
     Ok(trace(meta, events, &[], Vec::new()))
+}
+
+/// The trace of one explored schedule: its events in the order the
+/// scheduler ran them, its checks; the summary names the schedule id, so
+/// `replay --trace` can check that a replay is this run again.
+pub fn schedule_trace(run: &ScheduleRun) -> Result<Trace> {
+    let id = &run.id;
+    let summary = ScheduleSummary::of(run);
+    let meta = TraceMeta {
+        workload: id.workload.name().to_string(),
+        seed: id.wseed,
+        threads: id.threads,
+        knobs_json: serde_json::to_string(&id.knobs())?,
+        probe_source: "inproc (explore scheduler)".to_string(),
+        clock: "monotonic".to_string(),
+        clock_note: "one thread ran at a time; events are in schedule order".to_string(),
+        summary_json: serde_json::to_string(&summary)?,
+        ..base_meta(id.build.name())
+    };
+    Ok(trace(meta, run.events.clone(), &run.checks, Vec::new()))
+}
+
+/// What a schedule's trace says of the schedule (its `summary_json`).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ScheduleSummary {
+    pub schedule: String,
+    pub explicit: String,
+    pub steps: u64,
+    /// Per check: its label and (dropped, stale, torn) sectors.
+    pub verdict: Vec<(String, u64, u64, u64)>,
+}
+
+impl ScheduleSummary {
+    pub fn of(run: &ScheduleRun) -> ScheduleSummary {
+        ScheduleSummary {
+            schedule: run.id.to_string(),
+            explicit: run.explicit_id().to_string(),
+            steps: run.steps,
+            verdict: verdict(run),
+        }
+    }
+}
+
+/// A schedule's verdict: each check's label and counts.
+pub fn verdict(run: &ScheduleRun) -> Vec<(String, u64, u64, u64)> {
+    run.checks
+        .iter()
+        .map(|c| {
+            (
+                c.label.clone(),
+                c.counts.dropped,
+                c.counts.stale,
+                c.counts.torn,
+            )
+        })
+        .collect()
 }
 
 /// Writes the trace where `--trace` asked: a Parquet dataset directory, or

@@ -12,6 +12,7 @@ pub mod config;
 pub mod crc32c;
 pub mod disk;
 pub mod error;
+pub mod explore;
 pub mod fallocate;
 pub mod fault;
 pub mod folio;

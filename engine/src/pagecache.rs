@@ -265,6 +265,14 @@ impl Mapping {
         if !folio.test_writeback() {
             return;
         }
+        if crate::explore::sched::controlled() {
+            let key = crate::explore::sched::Key::writeback(folio.ino, folio.index, folio.id);
+            while folio.test_writeback() {
+                if !crate::explore::sched::block(key) {
+                    break;
+                }
+            }
+        }
         let mut g = self.wb_lock.lock();
         while folio.test_writeback() {
             self.wb_cv.wait(&mut g);

@@ -86,7 +86,7 @@ pub struct ShortFile {
 }
 
 /// Sectors in each class.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
     pub dropped: u64,
     pub stale: u64,

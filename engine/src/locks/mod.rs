@@ -6,6 +6,7 @@ pub mod rwsem;
 pub mod spinlock;
 pub mod two_state_lock;
 
+use crate::explore::sched::{self, Key};
 use crate::probe::points;
 use crate::probe::{LockClass, LockMode};
 
@@ -18,12 +19,29 @@ pub(crate) fn acquire_traced(
     inode: u64,
     folio: u64,
     fid: u64,
-    try_fast: impl FnOnce() -> bool,
+    try_fast: impl Fn() -> bool,
     slow: impl FnOnce(),
 ) {
+    sched::before_lock(class);
     if !try_fast() {
         points::lock_wait(class, mode, inode, folio, fid);
-        slow();
+        if sched::controlled() {
+            acquire_scheduled(Key::lock(class, inode, folio, fid), try_fast, slow);
+        } else {
+            slow();
+        }
     }
     points::lock_acquired(class, mode, inode, folio, fid);
+}
+
+/// Under the explore scheduler a thread never sleeps in the OS: it parks
+/// on the lock's key until a release lets it try again.
+#[cold]
+fn acquire_scheduled(key: Key, try_fast: impl Fn() -> bool, slow: impl FnOnce()) {
+    while !try_fast() {
+        if !sched::block(key) {
+            // Control given up: sleep as usual.
+            return slow();
+        }
+    }
 }

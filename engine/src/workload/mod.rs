@@ -9,6 +9,7 @@ mod qemu_snapshot;
 mod runner;
 mod truncate_mix;
 
+pub(crate) use runner::issue;
 pub use runner::{run, FsFile, Progress, RunOutcome, RunSpec, Stop, Target};
 
 use crate::usercopy::splitmix64;

@@ -320,22 +320,7 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
                     }
                     let op = pattern.next(&mut t);
                     t.n += 1;
-                    let r = match op {
-                        Op::Write { offset, len } => {
-                            let g = target.begin_op();
-                            let data = &mut buf[..len as usize];
-                            stamp::fill(data, offset, g.op, thread);
-                            target.write(&g, offset, data)
-                        }
-                        Op::Append { len } => {
-                            let g = target.begin_op();
-                            let op = g.op;
-                            let data = &mut buf[..len as usize];
-                            target.append(&g, data, &mut |pos, d| stamp::fill(d, pos, op, thread))
-                        }
-                        Op::Truncate { size } => target.truncate(size).map(|_| 0),
-                        Op::Punch { offset, len } => target.punch(offset, len).map(|_| 0),
-                    };
+                    let r = issue(target, op, thread, &mut buf);
                     progress.ops.fetch_add(1, Ordering::Relaxed);
                     match r {
                         Ok(n) => {
@@ -362,4 +347,26 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
         reads: reads.into_inner(),
         reads_not_kept: reads_not_kept.into_inner(),
     })
+}
+
+/// Issues one op of worker `thread` on `target`, its data stamped with the
+/// op's id; `buf` holds at least the pattern's largest write. Returns the
+/// bytes written.
+pub(crate) fn issue(target: &dyn Target, op: Op, thread: u32, buf: &mut [u8]) -> Result<u64> {
+    match op {
+        Op::Write { offset, len } => {
+            let g = target.begin_op();
+            let data = &mut buf[..len as usize];
+            stamp::fill(data, offset, g.op, thread);
+            target.write(&g, offset, data)
+        }
+        Op::Append { len } => {
+            let g = target.begin_op();
+            let op = g.op;
+            let data = &mut buf[..len as usize];
+            target.append(&g, data, &mut |pos, d| stamp::fill(d, pos, op, thread))
+        }
+        Op::Truncate { size } => target.truncate(size).map(|_| 0),
+        Op::Punch { offset, len } => target.punch(offset, len).map(|_| 0),
+    }
 }
