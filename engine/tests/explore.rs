@@ -3,6 +3,7 @@
 //! `locked` survives exploration, planted bugs are found and replay, shards
 //! split the space exactly, and minimization keeps the loss.
 
+use lockline_engine::check::Class;
 use lockline_engine::explore::id::{ScheduleId, StrategySpec};
 use lockline_engine::explore::minimize::minimize;
 use lockline_engine::explore::round::{canonical, run_schedule, ScheduleRun};
@@ -227,4 +228,50 @@ fn minimized_schedule_still_loses_data_and_is_smaller() {
         m.run.explicit_id().strategy,
         StrategySpec::Explicit { .. }
     ));
+}
+
+#[test]
+fn hazard_minimizes_to_the_hand_written_schedule() {
+    // engine/tests/hazard.rs forces, by hand, two writes E and N into one
+    // interleaving, after a truncate that sets i_size: E (extending)
+    // stopped holding its folio before it publishes i_size, N's early exit
+    // truncating the page cache from the old i_size and waiting for E's
+    // folio. Its schedule is two choices: E goes first, and E is stopped
+    // there while N runs. The explorer must find that loss on its own (an
+    // allocation failure as N's early exit) and shrink it to no more
+    // choices, and no more ops than E, N and one that sets i_size (here a
+    // cluster allocated out of order, as qcow2 does, may play the
+    // truncate's part).
+    let (_d, img) = scratch();
+    let s = ExploreSpec {
+        max_schedules: Some(2000),
+        ..spec(
+            "v1/lockless/qemu-snapshot/t2/k4/w1/e1/afail=0.1",
+            StrategyKind::Random,
+            &img,
+        )
+    };
+    let (r, run) = explore::explore(&s, &AtomicBool::new(false), |_| {}).unwrap();
+    let run = run.unwrap_or_else(|| panic!("not found in {} schedules", r.schedules));
+    let m = minimize(&run, &img, &mut |_| {}).unwrap();
+    let kept = (0..m.run.id.ops as usize)
+        .filter(|&i| m.run.id.kept(i))
+        .count();
+    assert!(
+        m.run.switches.len() <= 2 && kept <= 3,
+        "{}: {} switches, {kept} ops",
+        m.run.explicit_id(),
+        m.run.switches.len()
+    );
+    assert!(!m.run.id.flusher && !m.run.id.migrate, "{}", m.run.explicit_id());
+    let last = m.run.checks.last().unwrap();
+    assert!(
+        last.violations.iter().any(|v| v.class == Class::Dropped),
+        "{last}"
+    );
+    // The same schedule on locked keeps every byte.
+    let mut on_locked = m.run.explicit_id();
+    on_locked.build = lockline_engine::Build::Locked;
+    let l = run_schedule(&on_locked, &img).unwrap();
+    assert!(!l.violating(), "{}", l.checks.last().unwrap());
 }

@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub depth: u32,
     /// Most preemptions per schedule (bounded).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 1)]
     pub bound: u32,
     /// Seed of the ops and schedules.
     #[arg(long, default_value_t = 1)]
