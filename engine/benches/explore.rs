@@ -120,7 +120,9 @@ fn scratch() -> tempfile::TempDir {
 fn explore_once(t: &Target, strategy: StrategyKind, seed: u64) -> (Option<(u64, f64)>, u64) {
     let d = scratch();
     let spec = ExploreSpec {
-        template: format!("{}/explicit:", t.template).parse().expect("template"),
+        template: format!("{}/explicit:", t.template)
+            .parse()
+            .expect("template"),
         strategy,
         depth: 3,
         bound: 1,
@@ -229,10 +231,16 @@ fn main() {
     let seeds: u64 = if quick { 2 } else { 5 };
     let free_seeds: u64 = if quick { 1 } else { 3 };
     let free_cap = if quick { 10.0 } else { 60.0 };
-    println!("explore power: to the first violation, {seeds} seeds per strategy, {CAP_S} s cap each");
+    println!(
+        "explore power: to the first violation, {seeds} seeds per strategy, {CAP_S} s cap each"
+    );
     for t in TARGETS {
         println!("\n{}  [{}]", t.name, t.template);
-        for strategy in [StrategyKind::Pct, StrategyKind::Random, StrategyKind::Bounded] {
+        for strategy in [
+            StrategyKind::Pct,
+            StrategyKind::Random,
+            StrategyKind::Bounded,
+        ] {
             let mut found = Vec::new();
             let mut total = 0;
             for seed in 1..=seeds {
@@ -247,7 +255,9 @@ fn main() {
                 total
             );
         }
-        let free: Vec<_> = (1..=free_seeds).map(|s| free_once(t, s, free_cap)).collect();
+        let free: Vec<_> = (1..=free_seeds)
+            .map(|s| free_once(t, s, free_cap))
+            .collect();
         println!(
             "  run (free)       {}  ({DEFAULT_ROUND_OPS}-op rounds, {free_cap} s cap)",
             summary(&free, "rounds")

@@ -263,7 +263,11 @@ fn hazard_minimizes_to_the_hand_written_schedule() {
         m.run.explicit_id(),
         m.run.switches.len()
     );
-    assert!(!m.run.id.flusher && !m.run.id.migrate, "{}", m.run.explicit_id());
+    assert!(
+        !m.run.id.flusher && !m.run.id.migrate,
+        "{}",
+        m.run.explicit_id()
+    );
     let last = m.run.checks.last().unwrap();
     assert!(
         last.violations.iter().any(|v| v.class == Class::Dropped),
