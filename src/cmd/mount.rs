@@ -40,6 +40,12 @@ pub struct Args {
     /// Seed of the engine's own randomness (mm victims, injected faults).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Test-only: hold the first client write inside the engine until a
+    /// write from another serving thread begins (at most 5 s), so a test
+    /// can see whether the kernel passes writes on in parallel without
+    /// racing the clock.
+    #[arg(long, hide = true)]
+    pub hold_first_write: bool,
     #[command(flatten)]
     pub knobs: KnobArgs,
 }
@@ -198,7 +204,40 @@ extern "C" fn on_stop(_: libc::c_int) {
 
 /// The daemon: mounts, serves until unmounted (or SIGINT/SIGTERM, which
 /// unmount), then writes back, commits and unmounts the engine.
+/// Installs the probe hook of `--hold-first-write`: the first write's
+/// op_begin waits until a write begins on another thread.
+fn hold_first_write() {
+    use lockline_engine::probe::points::set_hook;
+    use lockline_engine::probe::{Event, EventKind, OpKind};
+    use std::sync::{Arc, Condvar, Mutex};
+    // (the first writer's tid, whether another write began)
+    let state = Arc::new((Mutex::new((None::<u32>, false)), Condvar::new()));
+    set_hook(Some(Arc::new(move |ev: &Event| {
+        if ev.kind() != Some(EventKind::OpBegin) || ev.op_kind() != Some(OpKind::Write) {
+            return;
+        }
+        let (m, cv) = &*state;
+        let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+        match g.0 {
+            None => {
+                g.0 = Some(ev.tid);
+                let _ = cv
+                    .wait_timeout_while(g, Duration::from_secs(5), |s| !s.1)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+            Some(first) if first != ev.tid && !g.1 => {
+                g.1 = true;
+                cv.notify_all();
+            }
+            _ => {}
+        }
+    })));
+}
+
 fn serve(a: &Args, knobs: lockline_engine::Knobs, mnt: &Path) -> Result<u8> {
+    if a.hold_first_write {
+        hold_first_write();
+    }
     let recorder = a
         .trace
         .as_ref()
