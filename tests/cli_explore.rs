@@ -132,4 +132,29 @@ fn bad_input_is_one_line_and_exit_2() {
     let junk = dir.path().join("junk.json");
     std::fs::write(&junk, "{}").unwrap();
     assert_error(&lockline(["explore", "--merge", &s(&junk)]), &[2]);
+    // A scratch disk path that holds something is never formatted.
+    let o = lockline(["explore", "--disk", &s(&junk), "--schedules", "1"]);
+    assert_error(&o, &[2]);
+    assert_eq!(std::fs::read_to_string(&junk).unwrap(), "{}");
+    // One that does not exist is made, used and removed.
+    let img = dir.path().join("scratch.img");
+    let o = lockline([
+        "explore",
+        "--disk",
+        &s(&img),
+        "--schedules",
+        "2",
+        "--build",
+        "locked",
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!img.exists());
+    // Ids out of range are refused before anything runs.
+    assert_error(
+        &lockline([
+            "replay",
+            "v1/locked/overlap/t2/k4/w1/e1/pct:d4000000000:h9:s1",
+        ]),
+        &[2],
+    );
 }

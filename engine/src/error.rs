@@ -18,6 +18,10 @@ pub enum Error {
     Shutdown,
     #[error("read error (injected)")]
     ReadError,
+    /// An explored schedule could not finish: a deadlock among its threads
+    /// or a thread that panicked.
+    #[error("{0}")]
+    Schedule(String),
 }
 
 impl Error {
@@ -31,6 +35,7 @@ impl Error {
             Error::Writeback(e) => *e,
             Error::Shutdown => libc::ESHUTDOWN,
             Error::ReadError => libc::EIO,
+            Error::Schedule(_) => libc::EDEADLK,
         }
     }
 }

@@ -194,7 +194,7 @@ fn shards_split_the_space_exactly() {
     // A shard twice, or of another exploration, is refused.
     assert!(explore::merge(vec![parts[0].clone(), parts[0].clone()]).is_err());
     let mut other = parts[1].clone();
-    other.build = "lockless".into();
+    other.template = other.template.replace("/locked/", "/lockless/");
     assert!(explore::merge(vec![parts[0].clone(), other]).is_err());
     let two = explore::merge(vec![parts[0].clone(), parts[2].clone()]).unwrap();
     assert_eq!(explore::missing_shards(&two), vec!["2/3".to_string()]);

@@ -73,8 +73,9 @@ pub struct Args {
     /// or a .csv of its events).
     #[arg(long, default_value = "explore-trace")]
     pub trace: PathBuf,
-    /// Scratch disk image, formatted afresh for every schedule (default: a
-    /// temporary file in /dev/shm, or the temporary directory without it).
+    /// Scratch disk image, formatted afresh for every schedule and removed
+    /// at the end; must not exist (default: a temporary file in /dev/shm,
+    /// or the temporary directory without it).
     #[arg(long)]
     pub disk: Option<PathBuf>,
     /// The report as one JSON object (what --merge reads).
@@ -84,6 +85,34 @@ pub struct Args {
     /// instead of exploring.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub merge: Vec<PathBuf>,
+}
+
+/// Removes the scratch image it names when dropped.
+pub struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The scratch image: `--disk` if given (it must not exist: every schedule
+/// formats it afresh, and it is removed at the end), else one in `scratch`.
+pub fn scratch_image(
+    disk: Option<&Path>,
+    scratch: &tempfile::TempDir,
+    name: &str,
+) -> Result<(PathBuf, RemoveOnDrop)> {
+    match disk {
+        Some(d) if d.exists() || d.symlink_metadata().is_ok() => Err(usage(format!(
+            "{} exists: schedules format their scratch disk afresh, give a path that does not exist",
+            d.display()
+        ))),
+        Some(d) => Ok((d.to_path_buf(), RemoveOnDrop(Some(d.to_path_buf())))),
+        None => Ok((scratch.path().join(name), RemoveOnDrop(None))),
+    }
 }
 
 /// Where schedules' scratch disks go by default: RAM (/dev/shm) when the
@@ -189,10 +218,7 @@ pub fn run(a: Args) -> Result<u8> {
     let template = template(&a)?;
     trace_out::check_trace_path(&a.trace)?;
     let scratch = scratch_dir()?;
-    let image = a
-        .disk
-        .clone()
-        .unwrap_or_else(|| scratch.path().join("explore.img"));
+    let (image, _gone) = scratch_image(a.disk.as_deref(), &scratch, "explore.img")?;
     let spec = ExploreSpec {
         template,
         strategy: a.strategy,

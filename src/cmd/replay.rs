@@ -101,10 +101,7 @@ pub fn run(a: Args) -> Result<u8> {
         None => None,
     };
     let scratch = super::explore::scratch_dir()?;
-    let image = a
-        .disk
-        .clone()
-        .unwrap_or_else(|| scratch.path().join("replay.img"));
+    let (image, _gone) = super::explore::scratch_image(a.disk.as_deref(), &scratch, "replay.img")?;
     let run = run_schedule(&id, &image)?;
     if let Some(why) = &run.lost_control {
         eprintln!("lockline: note: the scheduler lost control ({why}): this run is not exact");

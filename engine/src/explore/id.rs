@@ -167,10 +167,22 @@ fn num<T: TryFrom<u128>>(s: &str, prefix: &str, what: &str, radix16: bool) -> Re
     T::try_from(v).map_err(|_| format!("{what} '{body}' is out of range"))
 }
 
-fn rate(s: &str, what: &str) -> Result<f64, String> {
+/// Limits an id may not pass (explore's own arguments stay within them).
+pub const MAX_DEPTH: u32 = 16;
+pub const MAX_BOUND: u32 = 4;
+pub const MAX_HORIZON: u64 = 1_000_000;
+
+fn within<T: PartialOrd + std::fmt::Display>(v: T, lo: T, hi: T, what: &str) -> Result<T, String> {
+    if v < lo || v > hi {
+        return Err(format!("{what} {v} is outside {lo}..={hi}"));
+    }
+    Ok(v)
+}
+
+fn rate(s: &str, what: &str, max: f64) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(r) if (0.0..=0.9).contains(&r) => Ok(r),
-        _ => Err(format!("{what} '{s}' is not a rate in 0..0.9")),
+        Ok(r) if (0.0..=max).contains(&r) => Ok(r),
+        _ => Err(format!("{what} '{s}' is not a rate in 0..{max}")),
     }
 }
 
@@ -198,16 +210,26 @@ fn strategy(s: &str) -> Result<StrategySpec, String> {
         "pct" => {
             want(3)?;
             Ok(StrategySpec::Pct {
-                depth: num(rest[0], "d", "depth", false)?,
-                horizon: num(rest[1], "h", "horizon", false)?,
+                depth: within(num(rest[0], "d", "depth", false)?, 1, MAX_DEPTH, "depth")?,
+                horizon: within(
+                    num(rest[1], "h", "horizon", false)?,
+                    0,
+                    MAX_HORIZON,
+                    "horizon",
+                )?,
                 seed: num(rest[2], "s", "seed", true)?,
             })
         }
         "bounded" => {
             want(3)?;
             Ok(StrategySpec::Bounded {
-                bound: num(rest[0], "b", "bound", false)?,
-                horizon: num(rest[1], "h", "horizon", false)?,
+                bound: within(num(rest[0], "b", "bound", false)?, 0, MAX_BOUND, "bound")?,
+                horizon: within(
+                    num(rest[1], "h", "horizon", false)?,
+                    0,
+                    MAX_HORIZON,
+                    "horizon",
+                )?,
                 index: num(rest[2], "i", "index", false)?,
             })
         }
@@ -304,8 +326,10 @@ impl FromStr for ScheduleId {
                         id.inject.enable(b).map_err(bad)?;
                     }
                 }
-                "short" => id.short_copy_rate = rate(v, "short copy rate").map_err(bad)?,
-                "afail" => id.alloc_fail_rate = rate(v, "allocation failure rate").map_err(bad)?,
+                "short" => id.short_copy_rate = rate(v, "short copy rate", 0.9).map_err(bad)?,
+                "afail" => {
+                    id.alloc_fail_rate = rate(v, "allocation failure rate", 0.5).map_err(bad)?
+                }
                 "bg" => {
                     (id.flusher, id.migrate) = match v {
                         "flusher" => (true, false),
@@ -408,6 +432,15 @@ mod tests {
                 "twice",
             ),
             ("v1/locked/overlap/t2/k4/w1/e1/explicit:5>1", "THREAD.POINT"),
+            (
+                "v1/locked/overlap/t2/k4/w1/e1/pct:d4000000000:h9:s1",
+                "outside",
+            ),
+            ("v1/locked/overlap/t2/k4/w1/e1/bounded:b99:h0:i5", "outside"),
+            (
+                "v1/locked/overlap/t2/k4/w1/e1/afail=0.7/random:s1",
+                "0..0.5",
+            ),
         ] {
             let e = s.parse::<ScheduleId>().unwrap_err();
             assert!(e.contains(want), "{s}: {e}");

@@ -85,14 +85,24 @@ impl ExploreSpec {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Invalid(m));
         let (k, n) = self.shard;
-        if n == 0 || k == 0 || k > n {
-            return bad(format!("--shard {k}/{n}: K must be in 1..=N"));
+        if n == 0 || k == 0 || k > n || n > MAX_SHARDS {
+            return bad(format!(
+                "--shard {k}/{n}: K must be in 1..=N and N at most {MAX_SHARDS}"
+            ));
         }
-        if self.strategy == StrategyKind::Pct && !(1..=16).contains(&self.depth) {
-            return bad(format!("--depth {} must be in 1..=16", self.depth));
+        if self.strategy == StrategyKind::Pct && !(1..=id::MAX_DEPTH).contains(&self.depth) {
+            return bad(format!(
+                "--depth {} must be in 1..={}",
+                self.depth,
+                id::MAX_DEPTH
+            ));
         }
-        if self.strategy == StrategyKind::Bounded && self.bound > 4 {
-            return bad(format!("--bound {} must be at most 4", self.bound));
+        if self.strategy == StrategyKind::Bounded && self.bound > id::MAX_BOUND {
+            return bad(format!(
+                "--bound {} must be at most {}",
+                self.bound,
+                id::MAX_BOUND
+            ));
         }
         if self.per_program == 0 {
             return bad("--per-program must be at least 1".into());
@@ -151,8 +161,14 @@ impl Found {
 /// At most this many violating schedules are listed (all are counted).
 const FOUND_LISTED: usize = 100;
 
+/// Shards an exploration may be split into.
+pub const MAX_SHARDS: u64 = 1_000_000;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExploreReport {
+    /// What every schedule shares (the id's fields but seeds and strategy):
+    /// shards of one exploration have the same.
+    pub template: String,
     pub build: String,
     pub workload: String,
     pub strategy: StrategyKind,
@@ -277,6 +293,7 @@ pub fn explore(
     let t0 = Instant::now();
     let (k, n) = spec.shard;
     let mut report = ExploreReport {
+        template: template_key(&spec.template),
         build: spec.template.build.to_string(),
         workload: spec.template.workload.to_string(),
         strategy: spec.strategy,
@@ -360,36 +377,28 @@ pub fn merge(reports: Vec<ExploreReport>) -> Result<ExploreReport> {
         .ok_or_else(|| Error::Invalid("nothing to merge".into()))?;
     for r in it {
         let same = (
-            &r.build,
-            &r.workload,
+            &r.template,
             r.strategy,
             r.seed,
-            r.threads,
-            r.ops,
             r.depth,
             r.bound,
             r.per_program,
         ) == (
-            &m.build,
-            &m.workload,
+            &m.template,
             m.strategy,
             m.seed,
-            m.threads,
-            m.ops,
             m.depth,
             m.bound,
             m.per_program,
         );
         if !same {
             return Err(Error::Invalid(format!(
-                "shard {} explored {} {} {} seed {}, not {} {} {} seed {} like the others",
+                "shard {} explored {} with {} seed {}, not {} with {} seed {} like the others",
                 r.shards.join(","),
-                r.build,
-                r.workload,
+                r.template,
                 r.strategy,
                 r.seed,
-                m.build,
-                m.workload,
+                m.template,
                 m.strategy,
                 m.seed
             )));
@@ -428,7 +437,20 @@ pub fn merge(reports: Vec<ExploreReport>) -> Result<ExploreReport> {
     Ok(m)
 }
 
-/// Which shards of N are missing from a merged report.
+/// A template as text without its seeds and strategy.
+fn template_key(t: &ScheduleId) -> String {
+    let id = ScheduleId {
+        wseed: 0,
+        eseed: 0,
+        strategy: StrategySpec::Explicit { switches: vec![] },
+        ..t.clone()
+    };
+    let text = id.to_string();
+    text.trim_end_matches("/explicit:").to_string()
+}
+
+/// Which shards of N are missing from a merged report (at most the first
+/// 100 named).
 pub fn missing_shards(r: &ExploreReport) -> Vec<String> {
     let Some(n) = r
         .shards
@@ -438,8 +460,10 @@ pub fn missing_shards(r: &ExploreReport) -> Vec<String> {
     else {
         return Vec::new();
     };
-    (1..=n)
+    let have: std::collections::HashSet<&String> = r.shards.iter().collect();
+    (1..=n.min(MAX_SHARDS))
         .map(|k| format!("{k}/{n}"))
-        .filter(|s| !r.shards.contains(s))
+        .filter(|s| !have.contains(s))
+        .take(100)
         .collect()
 }

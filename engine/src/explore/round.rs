@@ -4,7 +4,7 @@
 //! checked round (after the run, after fsync, after remount).
 
 use super::id::{ScheduleId, StrategySpec};
-use super::sched::{Outcome, Sched, Switch, SwitchAt};
+use super::sched::{Aborted, Outcome, Sched, Switch, SwitchAt};
 use super::strategy::{Bounded, Explicit, Pct, RandomWalk, Strategy};
 use crate::check::{self, CheckReport};
 use crate::disk::{mkfs, MkfsOptions};
@@ -211,9 +211,11 @@ fn run_on_hook(
     }
     points::round_begin(1, ino);
     let errors = AtomicU64::new(0);
+    let panicked = parking_lot::Mutex::new(None::<String>);
     std::thread::scope(|s| {
         for (i, actor) in actors.iter().enumerate() {
             let (sched, fs, file, errors) = (sched.clone(), &fs, &file, &errors);
+            let panicked = &panicked;
             s.spawn(move || {
                 struct Exit(Arc<Sched>, usize);
                 impl Drop for Exit {
@@ -221,39 +223,30 @@ fn run_on_hook(
                         self.0.exit(self.1);
                     }
                 }
-                sched.enter(i);
                 let _exit = Exit(sched.clone(), i);
-                match actor {
-                    Actor::Worker { thread, ops } => {
-                        fs.attach_thread(ThreadRole::Worker, *thread as u64);
-                        let max = ops.iter().map(|(_, o)| op_len(o)).max().unwrap_or(0);
-                        // Page-aligned: where the source's pages begin
-                        // decides where a faulting copy stops, and a heap
-                        // address differs from run to run.
-                        let mut mem = vec![0u8; max as usize + 4096];
-                        let skew = mem.as_ptr().align_offset(4096);
-                        let buf = &mut mem[skew..skew + max as usize];
-                        for (i, op) in ops {
-                            super::sched::round_op(*i as u32);
-                            if issue(file, *op, *thread, buf).is_err() {
-                                errors.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                    Actor::Flusher => {
-                        fs.attach_thread(ThreadRole::Flusher, 0);
-                        writeback::flush_all(fs, SyncMode::None);
-                    }
-                    Actor::Migrate => {
-                        fs.attach_thread(ThreadRole::Migrate, 0);
-                        let mut rng = fs.knobs.seed ^ 0x6d69_6772;
-                        crate::mm::migrate::migrate_random_folio(fs, &mut rng);
+                let body = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sched.enter(i);
+                    run_actor(actor, fs, file, errors);
+                }));
+                if let Err(p) = body {
+                    if !p.is::<Aborted>() {
+                        let msg = p
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        panicked
+                            .lock()
+                            .get_or_insert_with(|| format!("{} panicked: {msg}", actor.name()));
                     }
                 }
             });
         }
         sched.run(STALL);
     });
+    if let Some(why) = sched.aborted().or(panicked.into_inner()) {
+        return Err(Error::Schedule(format!("schedule {id}: {why}")));
+    }
     let history = History::from_events(&sched.events_so_far());
     let mut checks = Vec::new();
     let read_whole = |fs: &Fs| -> Result<Vec<u8>> {
@@ -279,6 +272,37 @@ fn run_on_hook(
         check::annotate_folios(c, &events);
     }
     Ok((ino, errors.into_inner(), checks))
+}
+
+/// What `actor` does, on its own thread, under the scheduler.
+fn run_actor(actor: &Actor, fs: &Fs, file: &FsFile<'_>, errors: &AtomicU64) {
+    match actor {
+        Actor::Worker { thread, ops } => {
+            fs.attach_thread(ThreadRole::Worker, *thread as u64);
+            let max = ops.iter().map(|(_, o)| op_len(o)).max().unwrap_or(0);
+            // Page-aligned: where the source's pages begin decides where a
+            // faulting copy stops, and a heap address differs from run to
+            // run.
+            let mut mem = vec![0u8; max as usize + 4096];
+            let skew = mem.as_ptr().align_offset(4096);
+            let buf = &mut mem[skew..skew + max as usize];
+            for (i, op) in ops {
+                super::sched::round_op(*i as u32);
+                if issue(file, *op, *thread, buf).is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Actor::Flusher => {
+            fs.attach_thread(ThreadRole::Flusher, 0);
+            writeback::flush_all(fs, SyncMode::None);
+        }
+        Actor::Migrate => {
+            fs.attach_thread(ThreadRole::Migrate, 0);
+            let mut rng = fs.knobs.seed ^ 0x6d69_6772;
+            crate::mm::migrate::migrate_random_folio(fs, &mut rng);
+        }
+    }
 }
 
 fn op_len(op: &Op) -> u64 {

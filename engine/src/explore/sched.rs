@@ -22,6 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The unwind payload of a thread whose schedule was abandoned.
+pub struct Aborted;
+
 /// What a parked thread waits for: the lock (its class, with the two sides
 /// of the pagecache lock as one, inode, folio index and identity) or, with
 /// class [`WRITEBACK`], the end of a folio's writeback.
@@ -172,9 +175,12 @@ struct State {
     /// Events seen when every thread was last found blocked and all were
     /// let retry: no event since then means a deadlock.
     forced_at: Option<usize>,
-    /// Control was given up (deadlock, or a thread sleeping where the
-    /// scheduler cannot see): threads run free from then on.
+    /// Control was given up (a thread sleeping where the scheduler cannot
+    /// see): threads run free from then on.
     free: Option<String>,
+    /// The schedule is abandoned (a deadlock): every thread unwinds from
+    /// its next wait with [`Aborted`].
+    abort: Option<String>,
     started: bool,
     progress_at: Instant,
 }
@@ -294,6 +300,7 @@ impl Sched {
                 points: vec![0; actors],
                 forced_at: None,
                 free: None,
+                abort: None,
                 started: false,
                 progress_at: Instant::now(),
             }),
@@ -348,7 +355,7 @@ impl Sched {
         CTL.with(|c| *c.borrow_mut() = None);
         let mut g = self.st.lock();
         g.threads[me] = Run::Done;
-        if g.free.is_none() && g.running == Some(me) {
+        if g.free.is_none() && g.abort.is_none() && g.running == Some(me) {
             self.decide(&mut g, me, At::Exit);
         }
         if g.threads.iter().all(|t| *t == Run::Done) {
@@ -370,7 +377,11 @@ impl Sched {
         self.decide(&mut g, usize::MAX, At::Exit);
         while !g.threads.iter().all(|t| *t == Run::Done) {
             let to = self.done.wait_for(&mut g, stall / 4);
-            if to.timed_out() && g.free.is_none() && g.progress_at.elapsed() >= stall {
+            if to.timed_out()
+                && g.free.is_none()
+                && g.abort.is_none()
+                && g.progress_at.elapsed() >= stall
+            {
                 let who = g.running.map(|r| r.to_string()).unwrap_or("none".into());
                 let after = g
                     .running
@@ -395,8 +406,12 @@ impl Sched {
     }
 
     fn wait_turn(&self, g: &mut MutexGuard<'_, State>, me: usize) {
-        while g.free.is_none() && !(g.started && g.running == Some(me)) {
+        while g.free.is_none() && g.abort.is_none() && !(g.started && g.running == Some(me)) {
             self.turn[me].wait(g);
+        }
+        if g.abort.is_some() {
+            // Not a panic: no message, and the actor's catch_unwind knows it.
+            std::panic::resume_unwind(Box::new(Aborted));
         }
     }
 
@@ -432,9 +447,16 @@ impl Sched {
                     .threads
                     .iter()
                     .enumerate()
-                    .map(|(i, t)| format!("{i}: {t:?}"))
+                    .filter_map(|(i, t)| match t {
+                        Run::Blocked(k) => Some(format!("thread {i} waits for {}", k.describe())),
+                        _ => None,
+                    })
                     .collect();
-                self.give_up(g, format!("deadlock: {}", held.join(", ")));
+                // Freed, they would sleep in the OS for ever: unwind them.
+                g.abort = Some(format!("deadlock: {}", held.join(", ")));
+                for cv in &self.turn {
+                    cv.notify_all();
+                }
                 return;
             }
             g.forced_at = Some(g.events.len());
@@ -505,6 +527,11 @@ impl Sched {
     /// Every event so far, in the order they happened.
     pub fn events_so_far(&self) -> Vec<Event> {
         self.st.lock().events.clone()
+    }
+
+    /// Why the schedule was abandoned, if it was.
+    pub fn aborted(&self) -> Option<String> {
+        self.st.lock().abort.clone()
     }
 
     /// What the schedule did.
@@ -581,4 +608,55 @@ pub struct Outcome {
     pub readable: Vec<SwitchAt>,
     pub events: Vec<Event>,
     pub lost_control: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::strategy::Explicit;
+    use crate::locks::rwsem::InodeLock;
+
+    /// Two threads take two locks in opposite orders, switched between
+    /// their first and second: the scheduler must see the deadlock and
+    /// unwind both instead of leaving them asleep for ever.
+    #[test]
+    fn a_deadlock_unwinds_every_thread() {
+        let (a, b) = (InodeLock::new(1), InodeLock::new(2));
+        // Thread 0's second decision point is before its second lock.
+        let switch = Switch {
+            from: Some(0),
+            op: None,
+            point: 1,
+            to: 1,
+        };
+        let s = Sched::new(2, Box::new(Explicit::new(vec![switch])));
+        let outcomes = std::thread::scope(|sc| {
+            let hs: Vec<_> = [(&a, &b), (&b, &a)]
+                .into_iter()
+                .enumerate()
+                .map(|(i, (first, second))| {
+                    let s = s.clone();
+                    sc.spawn(move || {
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            s.enter(i);
+                            first.lock();
+                            second.lock();
+                            second.unlock();
+                            first.unlock();
+                        }));
+                        s.exit(i);
+                        r.err().map(|p| p.is::<Aborted>())
+                    })
+                })
+                .collect();
+            s.run(Duration::from_secs(5));
+            hs.into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(outcomes, vec![Some(true), Some(true)]);
+        let why = s.aborted().expect("aborted");
+        assert!(why.contains("deadlock"), "{why}");
+        s.finish();
+    }
 }

@@ -62,7 +62,9 @@ impl Pct {
                 changes.push(c);
             }
         }
-        changes.sort_unstable();
+        // Change point i lowers its thread to priority d-1-i: the points
+        // are drawn in random order, so which of two demoted threads ranks
+        // higher is random too, as in PCT.
         Pct {
             prio,
             changes,
@@ -74,7 +76,8 @@ impl Pct {
 impl Strategy for Pct {
     fn pick(&mut self, d: &Decision, runnable: &[usize]) -> usize {
         if let Some(i) = self.changes.iter().position(|&c| c == d.step) {
-            if let Some(t) = d.cur.or(self.last) {
+            // The thread at this decision, whether it could go on or not.
+            if let Some(t) = d.me.or(self.last) {
                 self.prio[t] = (self.changes.len() - i) as u64;
             }
         }
