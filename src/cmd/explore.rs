@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub threads: u32,
     /// Ops per schedule, dealt round-robin to the threads.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 8)]
     pub ops_per_round: u32,
     /// Stop after this many schedules.
     #[arg(long)]
