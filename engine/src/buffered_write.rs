@@ -41,7 +41,7 @@ impl From<Error> for PassError {
 pub(crate) fn buffered_write_pass(
     fs: &Fs,
     inode: &Inode,
-    src: &IovIter,
+    src: &mut IovIter,
     span: std::ops::Range<usize>,
     pos: u64,
     inode_locked: bool,
@@ -49,6 +49,9 @@ pub(crate) fn buffered_write_pass(
 ) -> std::result::Result<u64, PassError> {
     let (from, len) = (span.start, span.len());
     debug_assert!(len > 0);
+    // bch2_buffered_write faults the source in before every pass; nothing
+    // is locked in between, so the model does it on entry.
+    src.fault_in(from, len);
     let mut end = pos + len as u64;
     // Until the folios are known, the cleanup below compares against the
     // i_size seen on entry; an early exit therefore always looks "past EOF"
@@ -168,9 +171,12 @@ pub(crate) fn buffered_write_pass(
         // bch2_folio_reservation_put(): space reserved for bytes that were
         // not copied goes back. The model keeps reservations in the folios'
         // sector state, so this runs while they are still locked.
-        for f in &fs_ {
-            let from = (pos + copied).saturating_sub(f.pos()).min(f.size());
-            fs.space.folio_reservation_put(f, from);
+        // Only a short pass left any: the reservations covered [pos, end).
+        if pos + copied < end {
+            for f in &fs_ {
+                let from = (pos + copied).saturating_sub(f.pos()).min(f.size());
+                fs.space.folio_reservation_put(f, from);
+            }
         }
         if let Some(cut) = cut {
             folios_trunc(&mut fs_, cut);
@@ -299,11 +305,10 @@ fn write_under_add_lock(
     while written < buf.len() {
         let mut bytes = buf.len() - written;
         let ret = loop {
-            src.fault_in(written, bytes);
             match buffered_write_pass(
                 fs,
                 inode,
-                &src,
+                &mut src,
                 written..written + bytes,
                 pos,
                 inode_locked,
@@ -393,11 +398,10 @@ fn lockless_write(
                 get_inode_lock = true;
                 break;
             }
-            src.fault_in(written, bytes);
             match buffered_write_pass(
                 fs,
                 inode,
-                &src,
+                &mut src,
                 written..written + bytes,
                 pos,
                 inode_locked,

@@ -220,9 +220,9 @@ impl Target for KernelFile {
         fill: &mut dyn FnMut(u64, &mut [u8]),
     ) -> crate::Result<u64> {
         let _g = self.append_lock.lock();
-        let size = std::fs::metadata(&self.path)
-            .map_err(|e| self.err("stat", e))?
-            .len();
+        let size = self
+            .size()
+            .map_err(|_| self.err("fstat", std::io::Error::last_os_error()))?;
         fill(size, data);
         self.write(op, size, data)
     }
