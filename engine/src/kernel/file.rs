@@ -90,17 +90,19 @@ impl KernelFile {
         &self.path
     }
 
-    fn stat(&self) -> Result<libc::stat> {
+    fn fstat(&self) -> std::io::Result<libc::stat> {
         // SAFETY: zeroed stat is a valid out-buffer.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: valid fd and buffer.
         if unsafe { libc::fstat(self.fd.as_raw_fd(), &mut st) } != 0 {
-            return Err(KernelError::last_os(format!(
-                "{}: fstat",
-                self.path.display()
-            )));
+            return Err(std::io::Error::last_os_error());
         }
         Ok(st)
+    }
+
+    fn stat(&self) -> Result<libc::stat> {
+        self.fstat()
+            .map_err(|e| KernelError::io(format!("{}: fstat", self.path.display()), e))
     }
 
     pub fn size(&self) -> Result<u64> {
@@ -220,9 +222,7 @@ impl Target for KernelFile {
         fill: &mut dyn FnMut(u64, &mut [u8]),
     ) -> crate::Result<u64> {
         let _g = self.append_lock.lock();
-        let size = self
-            .size()
-            .map_err(|_| self.err("fstat", std::io::Error::last_os_error()))?;
+        let size = self.fstat().map_err(|e| self.err("fstat", e))?.st_size as u64;
         fill(size, data);
         self.write(op, size, data)
     }
