@@ -17,7 +17,6 @@ use lockline_engine::explore::{self, ExploreSpec, Progress, StrategyKind};
 use lockline_engine::rounds::{run_rounds, Live, RoundsSpec, DEFAULT_ROUND_OPS};
 use lockline_engine::session::SessionSpec;
 use lockline_engine::workload::{self, RunSpec, Stop};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -108,12 +107,7 @@ const TARGETS: &[Target] = &[
 const CAP_S: f64 = 10.0;
 
 fn scratch() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        tempfile::tempdir_in(shm).expect("scratch")
-    } else {
-        tempfile::tempdir().expect("scratch")
-    }
+    tempfile::tempdir_in(explore::scratch_parent()).expect("scratch")
 }
 
 /// Schedules and seconds to the first wanted violation, or None in CAP_S.

@@ -12,12 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 fn scratch() -> (tempfile::TempDir, PathBuf) {
-    let shm = Path::new("/dev/shm");
-    let d = if shm.is_dir() {
-        tempfile::tempdir_in(shm).unwrap()
-    } else {
-        tempfile::tempdir().unwrap()
-    };
+    let d = tempfile::tempdir_in(explore::scratch_parent()).unwrap();
     let img = d.path().join("explore.img");
     (d, img)
 }

@@ -115,18 +115,13 @@ pub fn scratch_image(
     }
 }
 
-/// Where schedules' scratch disks go by default: RAM (/dev/shm) when the
-/// machine has it. Each schedule formats, fsyncs and remounts its disk;
-/// on a real disk those syncs are most of a schedule's time (4 ms against
-/// 0.8 ms here), and they do not change which interleavings lose data.
+/// A scratch directory where explore's disks go by default
+/// (`explore::scratch_parent`).
 pub fn scratch_dir() -> Result<tempfile::TempDir> {
-    let shm = Path::new("/dev/shm");
-    let dir = if shm.is_dir() {
-        tempfile::Builder::new().prefix("lockline-").tempdir_in(shm)
-    } else {
-        tempfile::tempdir()
-    };
-    dir.context("creating a scratch directory")
+    tempfile::Builder::new()
+        .prefix("lockline-")
+        .tempdir_in(explore::scratch_parent())
+        .context("creating a scratch directory")
 }
 
 /// Which background threads a schedule runs.
@@ -187,27 +182,7 @@ fn template(a: &Args) -> Result<ScheduleId> {
         strategy: StrategySpec::Explicit { switches: vec![] },
     };
     // The limits a pasted schedule id meets.
-    if !(1..=16).contains(&a.threads) {
-        return Err(usage(format!("--threads {} must be in 1..16", a.threads)));
-    }
-    if !(1..=64).contains(&a.ops_per_round) {
-        return Err(usage(format!(
-            "--ops-per-round {} must be in 1..64",
-            a.ops_per_round
-        )));
-    }
-    if !(0.0..=0.9).contains(&a.short_copy_rate) {
-        return Err(usage(format!(
-            "--short-copy-rate {} must be in 0..0.9",
-            a.short_copy_rate
-        )));
-    }
-    if !(0.0..=0.5).contains(&a.alloc_fail_rate) {
-        return Err(usage(format!(
-            "--alloc-fail-rate {} must be in 0..0.5",
-            a.alloc_fail_rate
-        )));
-    }
+    id.check_limits().map_err(usage)?;
     Ok(id)
 }
 

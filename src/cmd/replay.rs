@@ -251,14 +251,6 @@ fn step_lines(run: &ScheduleRun) -> Vec<String> {
             .map(|a| a.name())
             .unwrap_or_else(|| format!("thread {i}"))
     };
-    // The op a worker is in, by its place in the round (its n-th op begun).
-    let in_op = |actor: usize, begun: u64| match run.actors.get(actor) {
-        Some(Actor::Worker { ops, .. }) if begun > 0 => ops
-            .get(begun as usize - 1)
-            .map(|(i, _)| format!(" in op {i}"))
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
     run.readable
         .iter()
         .map(|s| match s.from {
@@ -268,7 +260,7 @@ fn step_lines(run: &ScheduleRun) -> Vec<String> {
                 format!(
                     "{}{} {how} {} -> {} runs",
                     name(f),
-                    in_op(f, s.ops_begun),
+                    s.op.map(|o| format!(" in op {o}")).unwrap_or_default(),
                     s.at,
                     name(s.to)
                 )

@@ -39,17 +39,6 @@ pub enum StrategySpec {
     },
 }
 
-impl StrategySpec {
-    pub fn name(&self) -> &'static str {
-        match self {
-            StrategySpec::Random { .. } => "random",
-            StrategySpec::Pct { .. } => "pct",
-            StrategySpec::Bounded { .. } => "bounded",
-            StrategySpec::Explicit { .. } => "explicit",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScheduleId {
     pub build: Build,
@@ -86,6 +75,19 @@ impl ScheduleId {
             inject: self.inject,
             ..Knobs::default()
         }
+    }
+
+    /// Whether the id stays within what a schedule may be (the same limits
+    /// for a pasted id and for explore's arguments).
+    pub fn check_limits(&self) -> Result<(), String> {
+        within(self.threads, 1, MAX_THREADS, "threads")?;
+        within(self.ops, 1, MAX_OPS, "ops per round")?;
+        rate_within(self.short_copy_rate, MAX_SHORT_COPY_RATE, "short copy rate")?;
+        rate_within(
+            self.alloc_fail_rate,
+            MAX_ALLOC_FAIL_RATE,
+            "allocation failure rate",
+        )
     }
 
     /// The ops run, out of `total`.
@@ -171,6 +173,10 @@ fn num<T: TryFrom<u128>>(s: &str, prefix: &str, what: &str, radix16: bool) -> Re
 pub const MAX_DEPTH: u32 = 16;
 pub const MAX_BOUND: u32 = 4;
 pub const MAX_HORIZON: u64 = 1_000_000;
+pub const MAX_THREADS: u32 = 16;
+pub const MAX_OPS: u32 = 64;
+pub const MAX_SHORT_COPY_RATE: f64 = 0.9;
+pub const MAX_ALLOC_FAIL_RATE: f64 = 0.5;
 
 fn within<T: PartialOrd + std::fmt::Display>(v: T, lo: T, hi: T, what: &str) -> Result<T, String> {
     if v < lo || v > hi {
@@ -179,11 +185,16 @@ fn within<T: PartialOrd + std::fmt::Display>(v: T, lo: T, hi: T, what: &str) -> 
     Ok(v)
 }
 
-fn rate(s: &str, what: &str, max: f64) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(r) if (0.0..=max).contains(&r) => Ok(r),
-        _ => Err(format!("{what} '{s}' is not a rate in 0..{max}")),
+fn rate(s: &str, what: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .map_err(|_| format!("{what} '{s}' is not a number"))
+}
+
+fn rate_within(r: f64, max: f64, what: &str) -> Result<(), String> {
+    if !(0.0..=max).contains(&r) {
+        return Err(format!("{what} {r} is not a rate in 0..{max}"));
     }
+    Ok(())
 }
 
 fn strategy(s: &str) -> Result<StrategySpec, String> {
@@ -298,9 +309,6 @@ impl FromStr for ScheduleId {
         let workload: WorkloadKind = parts[2].parse().map_err(bad)?;
         let threads: u32 = num(parts[3], "t", "threads", false).map_err(bad)?;
         let ops: u32 = num(parts[4], "k", "ops", false).map_err(bad)?;
-        if !(1..=16).contains(&threads) || !(1..=64).contains(&ops) {
-            return Err(bad("threads must be 1..16 and ops 1..64".into()));
-        }
         let mut id = ScheduleId {
             build,
             workload,
@@ -326,10 +334,8 @@ impl FromStr for ScheduleId {
                         id.inject.enable(b).map_err(bad)?;
                     }
                 }
-                "short" => id.short_copy_rate = rate(v, "short copy rate", 0.9).map_err(bad)?,
-                "afail" => {
-                    id.alloc_fail_rate = rate(v, "allocation failure rate", 0.5).map_err(bad)?
-                }
+                "short" => id.short_copy_rate = rate(v, "short copy rate").map_err(bad)?,
+                "afail" => id.alloc_fail_rate = rate(v, "allocation failure rate").map_err(bad)?,
                 "bg" => {
                     (id.flusher, id.migrate) = match v {
                         "flusher" => (true, false),
@@ -347,6 +353,7 @@ impl FromStr for ScheduleId {
                 _ => return Err(bad(format!("unknown field '{k}'"))),
             }
         }
+        id.check_limits().map_err(bad)?;
         Ok(id)
     }
 }

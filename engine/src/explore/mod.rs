@@ -277,6 +277,20 @@ impl BoundedWalk {
     }
 }
 
+/// Where schedules' scratch disks go unless told otherwise: RAM
+/// (/dev/shm) when the machine has it, else the temporary directory. Each
+/// schedule formats, fsyncs and remounts its disk; on a real disk those
+/// syncs are most of a schedule's time (4 ms against 0.8 ms here), and they
+/// do not change which interleavings lose data.
+pub fn scratch_parent() -> PathBuf {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 /// What a front end hears while exploring.
 pub enum Progress<'a> {
     Schedule { index: u64, run: &'a ScheduleRun },

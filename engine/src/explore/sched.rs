@@ -147,11 +147,11 @@ pub struct SwitchAt {
     pub step: u64,
     /// Whether the strategy chose this (else the thread blocked or ended).
     pub preempted: bool,
-    /// The thread that stopped, where it stopped, and how many ops it
-    /// had begun by then.
+    /// The thread that stopped, where it stopped, and the round op it was
+    /// in.
     pub from: Option<usize>,
     pub at: String,
-    pub ops_begun: u64,
+    pub op: Option<u32>,
     pub to: usize,
 }
 
@@ -167,8 +167,6 @@ struct State {
     last: Vec<Option<Event>>,
     /// Folio locks each thread holds.
     folios_held: Vec<i64>,
-    /// Ops each thread began.
-    ops_begun: Vec<u64>,
     /// The round op each thread is in, and its decision points in it.
     in_op: Vec<Option<u32>>,
     points: Vec<u64>,
@@ -295,7 +293,6 @@ impl Sched {
                 events: Vec::new(),
                 last: vec![None; actors],
                 folios_held: vec![0; actors],
-                ops_begun: vec![0; actors],
                 in_op: vec![None; actors],
                 points: vec![0; actors],
                 forced_at: None,
@@ -324,9 +321,6 @@ impl Sched {
         }
         let Some(me) = me else { return };
         g.last[me] = Some(*ev);
-        if ev.kind() == Some(EventKind::OpBegin) {
-            g.ops_begun[me] += 1;
-        }
         if ev.lock_class() == Some(LockClass::Folio) {
             match ev.kind() {
                 Some(EventKind::LockAcquired) => g.folios_held[me] += 1,
@@ -515,7 +509,7 @@ impl Sched {
                 preempted: chosen != default,
                 from,
                 at: from.map(|m| where_(at, g.last[m])).unwrap_or_default(),
-                ops_begun: from.map(|m| g.ops_begun[m]).unwrap_or(0),
+                op,
                 to: chosen,
             });
         }
