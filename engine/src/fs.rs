@@ -379,8 +379,14 @@ impl Fs {
 
     /// ftruncate()
     pub fn truncate(&self, ino: u64, size: u64) -> Result<()> {
+        let g = self.begin_op();
+        self.truncate_in(&g, ino, size)
+    }
+
+    /// ftruncate() as part of an op the caller began (a schedule or a model
+    /// workload keeps the op id).
+    pub fn truncate_in(&self, _op: &OpGuard, ino: u64, size: u64) -> Result<()> {
         let inode = self.inode(ino)?;
-        let _g = self.begin_op();
         points::op_begin(OpKind::Truncate, ino, size, 0);
         let r = truncate::truncate(self, &inode, size);
         points::op_end(OpKind::Truncate, ino, size, result_code(&r));

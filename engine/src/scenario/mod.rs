@@ -379,3 +379,6 @@ pub fn two_writers(disk: &Path, build: Build, knobs: Knobs, initial: u64) -> Res
         ino,
     })
 }
+
+mod writeback_cut;
+pub use writeback_cut::{writeback_cut, CutRun, CUT, EXTEND, W_LEN, W_POS};
