@@ -123,7 +123,7 @@ pub(crate) fn truncate(fs: &Fs, inode: &Inode, size: u64) -> Result<()> {
             // truncate_setsize: i_size first, then the page cache.
             inode.i_size.lock().write(size);
             truncate_pagecache(fs, inode, size);
-            writeback::set_disk_size(fs, inode, size)?;
+            writeback::cut_disk_size(fs, inode, size)?;
         } else if size > old {
             // The cached tail past the old EOF must read as zeros.
             truncate_inode_pages_range_zero_only(inode, old, size);

@@ -27,10 +27,20 @@ pub enum SyncMode {
     All,
 }
 
-/// Sets the disk inode's size exactly (truncate, fsync).
+/// Sets the disk inode's size exactly when it grows (an extend, an
+/// allocation past EOF).
 pub(crate) fn set_disk_size(fs: &Fs, inode: &Inode, size: u64) -> Result<()> {
     let mut ds = inode.disk_size.lock();
     fs.disk.set_size(inode.ino, size)?;
+    *ds = size;
+    Ok(())
+}
+
+/// Cuts the disk inode at `size` (truncate down): every block past it goes,
+/// including those a writeback IO mapped before its size was published.
+pub(crate) fn cut_disk_size(fs: &Fs, inode: &Inode, size: u64) -> Result<()> {
+    let mut ds = inode.disk_size.lock();
+    fs.disk.truncate(inode.ino, size)?;
     *ds = size;
     Ok(())
 }

@@ -255,22 +255,41 @@ impl Disk {
         Ok(())
     }
 
-    /// Sets the size. Shrinking frees every block wholly past it and zeroes
-    /// the tail of the straddling block on disk, so growing again later reads
-    /// zeros there.
+    /// Sets the size. Growing only records it: blocks a writeback IO mapped
+    /// past the old size are its data, published up to here. Shrinking is
+    /// [`Disk::truncate`].
     pub fn set_size(&self, ino: Ino, size: u64) -> Result<()> {
+        self.check_mounted()?;
+        check_range(0, size.div_ceil(BLOCK_SIZE))?;
+        {
+            let mut st = self.state.lock();
+            let st = &mut *st;
+            let old = st.file(ino)?.size;
+            if size >= old {
+                st.inodes.get_mut(&ino).expect("checked").size = size;
+                st.dirty = true;
+                return Ok(());
+            }
+        }
+        self.truncate(ino, size)
+    }
+
+    /// Cuts the file at `size` (bch2_truncate's extent half, bch2_fpunch to
+    /// the end): every block wholly past it is freed and the tail of the
+    /// straddling block zeroed, whatever size the disk recorded before. A
+    /// writeback IO can map blocks past the recorded size (its size is
+    /// published after its data), so the recorded size does not bound what
+    /// must go; growing later must read zeros there.
+    pub fn truncate(&self, ino: Ino, size: u64) -> Result<()> {
         self.check_mounted()?;
         check_range(0, size.div_ceil(BLOCK_SIZE))?;
         let straddle = {
             let mut st = self.state.lock();
             let st = &mut *st;
-            let old = st.file(ino)?.size;
+            st.file(ino)?;
             let rec = st.inodes.get_mut(&ino).expect("checked");
             rec.size = size;
             st.dirty = true;
-            if size >= old {
-                return Ok(());
-            }
             let keep = size.div_ceil(BLOCK_SIZE);
             for (_, e) in rec.take(keep, MAX_FILE_BLOCKS - keep) {
                 st.alloc.free(e.disk, e.len);
