@@ -93,6 +93,13 @@ pub enum Fate {
     CleanedUnwritten,
     /// Two writes interleaved on one folio with no common exclusive lock.
     Interleaved,
+    /// Cut data came back: a writeback IO carried the write's bytes to disk
+    /// while a truncate or punch cut them (the IO was in flight across the
+    /// cut), and the cut left its blocks behind.
+    WrittenBackAcrossCut,
+    /// Cut data came back: the page cache read it from a disk block the
+    /// cut should have freed or zeroed.
+    ReadCutBlock,
 }
 
 impl Fate {
@@ -104,6 +111,8 @@ impl Fate {
             Fate::MigratedUnlocked => "migrated the folio without its folio lock, copying it unsynchronised with the write",
             Fate::CleanedUnwritten => "cleared the folio's dirty flag without writing the write's data",
             Fate::Interleaved => "wrote the same folio while the other write was in flight",
+            Fate::WrittenBackAcrossCut => "wrote the folio's data to disk while the cut was in progress, and the cut left its blocks",
+            Fate::ReadCutBlock => "read the cut bytes back into the page cache from a disk block the cut left",
         }
     }
 }
@@ -349,6 +358,9 @@ pub fn culprit(ix: &Index, v: &ViolationRow) -> Option<Culprit> {
         .filter_map(|o| ix.ops.get(o).copied())
         .filter(|o| o.kind == OpKind::Write && o.ino == v.ino)
         .collect();
+    if let Some(c) = came_back(ix, v, lo, hi) {
+        return Some(c);
+    }
     match v.class.as_str() {
         // A tear may also be data lost on its way (a racy migration copy
         // mixes old and new sectors): follow each write's data first.
@@ -375,6 +387,110 @@ pub fn culprit(ix: &Index, v: &ViolationRow) -> Option<Culprit> {
             best
         }
     }
+}
+
+/// Stale where zeros are due: the held write's bytes, cut by a truncate or
+/// punch that began after it returned (the checker's "came back"). Follows
+/// the bytes to what put them back: a writeback IO of the held write's
+/// folio in flight across the cut, else the first read of these sectors
+/// from disk after the cut.
+fn came_back(ix: &Index, v: &ViolationRow, lo: u64, hi: u64) -> Option<Culprit> {
+    if v.class != "stale" {
+        return None;
+    }
+    let held = ix.ops.get(v.ops.first()?).copied()?;
+    let cut = v.ops[1..]
+        .iter()
+        .filter_map(|o| ix.ops.get(o).copied())
+        .filter(|o| o.finished())
+        .max_by_key(|o| (o.begin_ns, o.op))?;
+    if held.kind != OpKind::Write || !matches!(cut.kind, OpKind::Truncate | OpKind::Punch) {
+        return None;
+    }
+    let ev = &ix.trace.events;
+    let mut io: Option<usize> = None;
+    for at in ix.dirtied_in(held.op, v.ino, lo, hi) {
+        // The folio's own history, following migration to its successors.
+        let mut fid = ev[at].fid;
+        let mut from = at;
+        'folio: while let Some(list) = ix.by_fid.get(&(v.ino, fid)) {
+            for (n, &i) in list.iter().enumerate().filter(|(_, &i)| i > from) {
+                let e = &ev[i];
+                match e.kind() {
+                    Some(EventKind::FolioMigrated) => {
+                        (fid, from) = (e.b, i);
+                        continue 'folio;
+                    }
+                    Some(EventKind::FolioWritebackStart) if e.ts_ns < cut.end_ns => {
+                        let end = list[n + 1..]
+                            .iter()
+                            .copied()
+                            .find(|&j| ev[j].kind() == Some(EventKind::FolioWritebackEnd));
+                        let ended = end.map_or(u64::MAX, |j| ev[j].ts_ns);
+                        if ended >= cut.begin_ns {
+                            // The IO itself (built after the folio unlock),
+                            // else the start that snapshotted it.
+                            let stop = end.unwrap_or(ev.len());
+                            let built = (i..stop).find(|&j| {
+                                ev[j].fid == fid
+                                    && ev[j].kind() == Some(EventKind::FolioWritebackIo)
+                            });
+                            let at = built.unwrap_or(i);
+                            if io.is_none_or(|j| at < j) {
+                                io = Some(at);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            break;
+        }
+    }
+    let (i, fate) = match io {
+        Some(i) => (i, Fate::WrittenBackAcrossCut),
+        None => {
+            let i = ev.iter().position(|e| {
+                e.ts_ns > cut.end_ns
+                    && e.inode == v.ino
+                    && e.kind() == Some(EventKind::FolioUptodate)
+                    && {
+                        let first = e.folio * SECTORS_PER_PAGE;
+                        first < hi && lo < first + (SECTORS_PER_PAGE << e.a.min(20))
+                    }
+            })?;
+            (i, Fate::ReadCutBlock)
+        }
+    };
+    let e = &ev[i];
+    // The cut is the op whose effect was undone; what it held when the two
+    // met (its wait for the IO, or its own end) is what should have kept
+    // the bytes out.
+    let met = if fate == Fate::WrittenBackAcrossCut {
+        ev[i..]
+            .iter()
+            .find(|x| x.fid == e.fid && x.kind() == Some(EventKind::FolioWritebackEnd))
+            .map_or(cut.begin_ns, |x| x.ts_ns.clamp(cut.begin_ns, cut.end_ns))
+    } else {
+        cut.end_ns
+    };
+    let mut c = build(ix, v, i, fate, cut, met);
+    c.victim_locks = if fate == Fate::WrittenBackAcrossCut {
+        ix.lockset(cut.tid, met)
+    } else {
+        Vec::new()
+    };
+    c.common_exclusive = common(&c.locks, &c.victim_locks);
+    c.line = line(
+        &c,
+        if fate == Fate::WrittenBackAcrossCut {
+            "while it waited for the IO"
+        } else {
+            "(it had returned by then)"
+        },
+    );
+    c.line = format!("{} (op {}'s bytes came back)", c.line, held.op);
+    Some(c)
 }
 
 fn lost_data(ix: &Index, v: &ViolationRow, w: &OpRecord, lo: u64, hi: u64) -> Option<Culprit> {

@@ -291,3 +291,36 @@ fn reduced_patch_drop_names_the_failed_writers_truncation() {
         assert!(c.common_exclusive.is_empty(), "{}", c.line);
     }
 }
+
+#[test]
+fn cut_data_that_came_back_is_traced_to_the_writeback_io_across_the_cut() {
+    use lockline_engine::config::Inject;
+    let (_d, path) = disk(64 << 20);
+    let inject = Inject {
+        cut_to_recorded_size: true,
+        ..Inject::default()
+    };
+    let run = scenario::writeback_cut(&path, Build::Locked, inject).unwrap();
+    assert!(run.schedule_reached);
+    let t = trace(run.events, &run.checks);
+    let c = only(&t);
+    eprintln!("{}", c.line);
+    assert_eq!(c.fate, Fate::WrittenBackAcrossCut, "{}", c.line);
+    assert_eq!(c.victim_op, run.t_op, "{}", c.line);
+    assert!(
+        c.line
+            .contains(&format!("op {}'s bytes came back", run.w_op)),
+        "{}",
+        c.line
+    );
+    // The flusher held nothing; the truncate held the inode and block locks.
+    assert!(c.locks.is_empty(), "{}", c.line);
+    assert!(
+        c.victim_locks
+            .iter()
+            .any(|l| l.class == LockClass::PagecacheBlock),
+        "{}",
+        c.line
+    );
+    assert!(c.common_exclusive.is_empty(), "{}", c.line);
+}

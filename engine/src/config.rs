@@ -202,13 +202,19 @@ pub struct Inject {
     /// The write path publishes the new i_size before copying the data, so
     /// other writers decide they need no inode lock too early.
     pub isize_before_copy: bool,
+    /// A truncate down frees only the blocks the disk's recorded size
+    /// reaches (the model before issue 21): blocks a writeback IO mapped
+    /// before publishing its size survive the cut and an extend brings
+    /// their bytes back.
+    pub cut_to_recorded_size: bool,
 }
 
 impl Inject {
-    pub const NAMES: [&'static str; 3] = [
+    pub const NAMES: [&'static str; 4] = [
         "writeback-clear-after-copy",
         "migrate-without-folio-lock",
         "isize-before-copy",
+        "cut-to-recorded-size",
     ];
 
     /// Turns on the bug called `name`.
@@ -217,6 +223,7 @@ impl Inject {
             "writeback-clear-after-copy" => self.writeback_clear_after_copy = true,
             "migrate-without-folio-lock" => self.migrate_without_folio_lock = true,
             "isize-before-copy" => self.isize_before_copy = true,
+            "cut-to-recorded-size" => self.cut_to_recorded_size = true,
             _ => {
                 return Err(format!(
                     "unknown injected bug '{name}' (expected one of: {})",
@@ -232,6 +239,7 @@ impl Inject {
             self.writeback_clear_after_copy,
             self.migrate_without_folio_lock,
             self.isize_before_copy,
+            self.cut_to_recorded_size,
         ];
         Self::NAMES
             .into_iter()

@@ -40,7 +40,11 @@ pub(crate) fn set_disk_size(fs: &Fs, inode: &Inode, size: u64) -> Result<()> {
 /// including those a writeback IO mapped before its size was published.
 pub(crate) fn cut_disk_size(fs: &Fs, inode: &Inode, size: u64) -> Result<()> {
     let mut ds = inode.disk_size.lock();
-    fs.disk.truncate(inode.ino, size)?;
+    if fs.knobs.inject.cut_to_recorded_size {
+        fs.disk.set_size(inode.ino, size)?;
+    } else {
+        fs.disk.truncate(inode.ino, size)?;
+    }
     *ds = size;
     Ok(())
 }

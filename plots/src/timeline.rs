@@ -159,6 +159,8 @@ pub fn violation_timeline(
                 culprit::Fate::CleanedUnwritten => "cleaned it unwritten",
                 culprit::Fate::MigratedUnlocked => "migrated it unlocked",
                 culprit::Fate::Interleaved => "interleaved",
+                culprit::Fate::WrittenBackAcrossCut => "wrote it back across the cut",
+                culprit::Fate::ReadCutBlock => "read the cut block back",
             };
             (
                 lane(c.tid),

@@ -308,7 +308,14 @@ fn piece(
             if covers {
                 let mut v = vec![held];
                 v.extend_from_slice(&seg.cand_ops);
-                return Some((Class::Stale, Detail::Superseded { held }, v));
+                // The op that began last decides what was due: zeros after
+                // a truncate or punch, its data after a write.
+                let last = seg.cands.last().map(|&e| rec(e));
+                let detail = match last {
+                    Some(r) if r.kind != OpKind::Write => Detail::Resurrected { held, cut: r.op },
+                    _ => Detail::Superseded { held },
+                };
+                return Some((Class::Stale, detail, v));
             }
             // Data of an op that never said it wrote here: it displaced
             // whatever write was due (dropped), or it sits where zeros were

@@ -207,6 +207,10 @@ pub(crate) enum Detail {
     Foreign { held: u64 },
     /// Stale: the sectors hold `held`, which a later op superseded.
     Superseded { held: u64 },
+    /// Stale: the sectors hold `held` where zeros are due, because `cut`
+    /// (a truncate below them or a punch over them) began after `held`
+    /// returned and nothing wrote them since: cut data came back.
+    Resurrected { held: u64, cut: u64 },
     /// Torn: the sectors hold `held`, and other writes overlapping it in
     /// time hold other sectors of their common range.
     Mixed { held: u64 },
@@ -469,6 +473,20 @@ impl<'a> Explainer<'a> {
                 format!(
                     "{}; {sectors} {hold} {}, which finished before op {later} began",
                     self.who_did(later),
+                    self.who(held)
+                )
+            }
+            Detail::Resurrected { held, cut } => {
+                let what = match self.rec(cut).map(|r| r.kind) {
+                    Some(OpKind::Punch) => "punched",
+                    _ => "truncated",
+                };
+                format!(
+                    "{what} data came back: op {held}'s bytes, cut by op {cut}; {} {}; \
+                     {sectors} {hold} {}, which finished before op {cut} began, where zeros \
+                     are due",
+                    self.who(cut),
+                    self.did(cut),
                     self.who(held)
                 )
             }

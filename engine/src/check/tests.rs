@@ -296,8 +296,55 @@ fn truncated_then_extended_reads_zeros() {
     let bad = File::new(0).all(&w1).all(&w2);
     let r = run(&[w1, t, w2], &bad);
     assert_eq!(r.counts.stale, 16, "{r}");
+    assert!(
+        r.violations[0]
+            .explanation
+            .starts_with("truncated data came back: op 1's bytes, cut by op 2"),
+        "{r}"
+    );
     // Truncate alone: the size went back legitimately.
     assert_clean(&run(&[w1, t], &File::new(0).all(&w1).size(4 * K)));
+}
+
+/// Issue 21's pattern: written, cut below by a truncate, extended by a
+/// truncate up, read in the gap. Zeros are due in the whole gap; the old
+/// stamps there are cut data come back, named as such, and a write that
+/// covers part of the gap afterwards makes that part its own.
+#[test]
+fn truncated_range_extended_by_truncate_holds_zeros_not_old_stamps() {
+    let w1 = w(1, 40 * K, 8 * K, 0, 10);
+    let t = trunc(2, 20 * K + 100, 20, 30);
+    let up = trunc(3, 64 * K, 40, 50);
+    assert_clean(&run(&[w1, t, up], &File::new(64 * K)));
+    let r = run(&[w1, t, up], &File::new(64 * K).all(&w1));
+    assert_eq!(r.counts.stale, 16, "{r}");
+    assert_eq!(r.counts.dropped + r.counts.torn, 0, "{r}");
+    let v = &r.violations[0];
+    assert_eq!((v.first_sector, v.nr_sectors), (80, 16), "{r}");
+    assert_eq!(v.ops[0].op, 1, "the held op comes first");
+    assert!(
+        v.explanation
+            .starts_with("truncated data came back: op 1's bytes, cut by op 2"),
+        "{r}"
+    );
+    // A punch over the data, then the data again: the same class, said so.
+    let p = punch(4, 40 * K, 8 * K, 60, 70);
+    let r = run(&[w1, p], &File::new(48 * K).all(&w1));
+    assert!(
+        r.violations[0]
+            .explanation
+            .starts_with("punched data came back: op 1's bytes, cut by op 4"),
+        "{r}"
+    );
+    // A write over part of the gap after the extend: its data is due there.
+    let w2 = w(5, 40 * K, 4 * K, 60, 70);
+    let good = File::new(64 * K).all(&w2);
+    assert_clean(&run(&[w1, t, up, w2], &good));
+    let r = run(&[w1, t, up, w2], &File::new(64 * K).all(&w1).all(&w2));
+    assert_eq!(
+        r.counts.stale, 8,
+        "only the part no write covers since: {r}"
+    );
 }
 
 #[test]

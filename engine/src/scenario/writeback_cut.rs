@@ -13,19 +13,25 @@
 //! - The file is extended to EXTEND (ftruncate up) and [CUT, EXTEND) is
 //!   read: zeros are due there, since T cut W's bytes.
 //!
+//! Before the fix the disk's cut freed only blocks below the size it had
+//! recorded, which F had just published as CUT: W's blocks survived and the
+//! extend brought them back. `Inject::cut_to_recorded_size` plants that
+//! code again.
+//!
 //! Every build takes the same locks here (truncate takes the inode and
 //! block locks; writeback takes none of them), so the schedule is the same
 //! on all three.
 
 use super::{quiet_knobs, SERIAL};
 use crate::check::{self, CheckReport};
+use crate::config::Inject;
 use crate::fs::{Fs, MountOptions};
 use crate::history::History;
 use crate::probe::points::{set_hook, Hook};
 use crate::probe::recorder::Recorder;
 use crate::probe::{Event, EventKind, ThreadRole};
 use crate::writeback::{flush_all, SyncMode};
-use crate::{stamp, Build, Result};
+use crate::{stamp, Build, Knobs, Result};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -57,12 +63,15 @@ pub struct CutRun {
 }
 
 /// Runs the schedule on a freshly made lockline disk at `disk`.
-pub fn writeback_cut(disk: &Path, build: Build) -> Result<CutRun> {
+pub fn writeback_cut(disk: &Path, build: Build, inject: Inject) -> Result<CutRun> {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let rec = Recorder::new(1 << 22);
     let opts = MountOptions {
         build,
-        knobs: quiet_knobs(),
+        knobs: Knobs {
+            inject,
+            ..quiet_knobs()
+        },
         recorder: Some(rec.clone()),
     };
     let fs = Fs::mount(disk, opts.clone())?;

@@ -4,6 +4,7 @@
 
 mod append_mix;
 mod disjoint;
+mod fsx_mix;
 mod overlap;
 mod qemu_snapshot;
 mod runner;
@@ -44,6 +45,9 @@ pub struct ThreadCtx {
     rng: u64,
     /// Ops this thread has issued so far.
     pub n: u64,
+    /// The file size as this thread's own ops left it: a pattern whose one
+    /// writer changes the size (fsx-mix) plans against it.
+    pub size: u64,
 }
 
 impl ThreadCtx {
@@ -55,6 +59,7 @@ impl ThreadCtx {
             threads,
             rng,
             n: 0,
+            size: 0,
         }
     }
     pub fn next_u64(&mut self) -> u64 {
@@ -100,6 +105,12 @@ pub trait Pattern: Send + Sync {
     fn next(&self, t: &mut ThreadCtx) -> Op;
     /// Largest write this pattern issues (sizes the stamping buffer).
     fn max_write(&self) -> u64;
+    /// Microseconds the thread pauses after its op, so background threads
+    /// (flusher, mm) act between ops, as a program's think time lets them.
+    /// Free-running rounds only: the explorer decides who runs itself.
+    fn think_us(&self, _t: &mut ThreadCtx) -> u64 {
+        0
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -111,16 +122,18 @@ pub enum WorkloadKind {
     ClaimMix,
     TruncateMix,
     Disjoint,
+    FsxMix,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 6] = [
+    pub const ALL: [WorkloadKind; 7] = [
         WorkloadKind::Overlap,
         WorkloadKind::QemuSnapshot,
         WorkloadKind::AppendMix,
         WorkloadKind::ClaimMix,
         WorkloadKind::TruncateMix,
         WorkloadKind::Disjoint,
+        WorkloadKind::FsxMix,
     ];
 
     pub fn name(self) -> &'static str {
@@ -131,6 +144,7 @@ impl WorkloadKind {
             WorkloadKind::ClaimMix => "claim-mix",
             WorkloadKind::TruncateMix => "truncate-mix",
             WorkloadKind::Disjoint => "disjoint",
+            WorkloadKind::FsxMix => "fsx-mix",
         }
     }
 
@@ -146,6 +160,9 @@ impl WorkloadKind {
             }
             WorkloadKind::TruncateMix => "writers racing truncate down/up and punch hole",
             WorkloadKind::Disjoint => "each thread writes its own range (throughput)",
+            WorkloadKind::FsxMix => {
+                "fsx's mix from one writer: writes in and past EOF, truncate down/up, punch"
+            }
         }
     }
 
@@ -161,6 +178,7 @@ impl WorkloadKind {
                 file_size,
                 write_size,
             }),
+            WorkloadKind::FsxMix => Box::new(fsx_mix::FsxMix { file_size }),
         }
     }
 }

@@ -331,6 +331,10 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
                             first_error.lock().get_or_insert_with(|| e.to_string());
                         }
                     }
+                    let think = pattern.think_us(&mut t);
+                    if think > 0 {
+                        std::thread::sleep(Duration::from_micros(think));
+                    }
                 }
                 target.thread_finished(thread);
                 crate::probe::recorder::flush_current_thread();
