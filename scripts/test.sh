@@ -23,6 +23,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# fsx (the Rust port of xfstests' fsx), a real client of the mount
+# (`lockline client fsx`, tests/cli_mount.rs); builds in about a minute.
+command -v fsx >/dev/null || [ -x "$HOME/.cargo/bin/fsx" ] || {
+  echo "installing (cargo): fsx"
+  cargo install fsx --locked --quiet
+}
+export PATH="$HOME/.cargo/bin:$PATH"
+
 # Python readers of the trace format and the notebooks' kernel.
 if ! python3 -c "import polars, pyarrow, duckdb, matplotlib, nbclient, nbformat, ipykernel" 2>/dev/null; then
   echo "installing (pip): polars pyarrow duckdb matplotlib nbclient nbformat ipykernel"

@@ -18,6 +18,9 @@ pub enum Error {
     Shutdown,
     #[error("read error (injected)")]
     ReadError,
+    /// A store through a mapping to a page past EOF: SIGBUS to a program.
+    #[error("bad address: the mapped page lies past the end of the file")]
+    Fault,
     /// An explored schedule could not finish: a deadlock among its threads
     /// or a thread that panicked.
     #[error("{0}")]
@@ -35,6 +38,7 @@ impl Error {
             Error::Writeback(e) => *e,
             Error::Shutdown => libc::ESHUTDOWN,
             Error::ReadError => libc::EIO,
+            Error::Fault => libc::EFAULT,
             Error::Schedule(_) => libc::EDEADLK,
         }
     }

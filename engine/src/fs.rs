@@ -11,7 +11,7 @@ use crate::probe::points::{self, OpScope};
 use crate::probe::recorder::{self, Recorder};
 use crate::probe::{OpKind, ThreadRole};
 use crate::space::Space;
-use crate::{buffered_read, buffered_write, fallocate, mm, truncate, writeback};
+use crate::{buffered_read, buffered_write, fallocate, mm, page_fault, truncate, writeback};
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
 use std::path::Path;
@@ -359,6 +359,18 @@ impl Fs {
         });
         points::op_end(OpKind::Write, ino, pos, result_code(&r));
         r.map(|n| (pos, n))
+    }
+
+    /// A store through a shared writable mapping (page_fault.rs) as part
+    /// of an op the caller began: a write op in the history, whose trace
+    /// shows the faults' add-lock holds and page_mkwrite events instead of
+    /// the write path's. Bytes stored, or the fault's error if none.
+    pub fn map_write_in(&self, _op: &OpGuard, ino: u64, pos: u64, buf: &[u8]) -> Result<usize> {
+        let inode = self.inode(ino)?;
+        points::op_begin(OpKind::Write, ino, pos, buf.len() as u64);
+        let r = page_fault::map_write(self, &inode, pos, buf);
+        points::op_end(OpKind::Write, ino, pos, result_code(&r));
+        r
     }
 
     /// pread(): a buffered read.

@@ -23,6 +23,7 @@ pub mod kernel;
 pub mod locks;
 pub mod mm;
 pub mod namespace;
+pub mod page_fault;
 pub mod pagecache;
 pub mod perf;
 pub mod probe;

@@ -100,33 +100,32 @@ fn planted_migrate_without_folio_lock_is_found() {
 // isize-before-copy is driven deterministically in tests/torn.rs: its only
 // effect is on other writers' lock decisions, a narrow window for a workload.
 
-/// Issue 21's bug, planted back: fsx-mix (one writer extending, cutting
-/// and extending again while the flusher runs) finds it on its own, and
-/// the same runs without it are clean on the locked build.
+/// fsx-mix (one writer extending, storing through a mapping, cutting and
+/// extending again, in-place writers beside it) finds the planted
+/// writeback and migration bugs by itself; issue 21's planted bug
+/// (cut-to-recorded-size) needs a truncate to land inside a writeback IO of
+/// a few microseconds, which free-running rounds rarely hit: the explorer
+/// finds and replays it (tests/explore.rs).
 #[test]
-fn planted_cut_to_recorded_size_is_found_by_fsx_mix() {
+fn planted_bugs_are_found_by_fsx_mix() {
     let knobs = Knobs {
         writeback_interval_ms: 1,
         ..quiet_knobs()
     };
-    let planted = inject("cut-to-recorded-size", knobs.clone());
-    let r = hunt(Build::Locked, WorkloadKind::FsxMix, &planted, 80, 2000)
-        .expect("cut-to-recorded-size: no violation in 80 fsx-mix runs");
-    eprintln!(
-        "found after {} runs",
-        TRIES.load(std::sync::atomic::Ordering::Relaxed)
+    found_planted(
+        "writeback-clear-after-copy",
+        Build::Locked,
+        WorkloadKind::FsxMix,
+        knobs,
     );
-    assert!(hunt(Build::Locked, WorkloadKind::FsxMix, &knobs, 3, 2000).is_none());
-    let any = r
-        .summary
-        .checks
-        .iter()
-        .flat_map(|c| &c.violations)
-        .chain(&r.summary.reads.violations)
-        .any(|v| v.explanation.contains("data came back"));
-    assert!(
-        any,
-        "{:#?}",
-        r.summary.checks.last().unwrap().violations.first()
+    let knobs = Knobs {
+        migration_interval_us: 10,
+        ..quiet_knobs()
+    };
+    found_planted(
+        "migrate-without-folio-lock",
+        Build::Locked,
+        WorkloadKind::FsxMix,
+        knobs,
     );
 }

@@ -142,6 +142,11 @@ impl Filesystem for EngineFs {
         // Asynchronous direct IO lets the kernel keep several of one
         // client's AIO requests in flight at once (qemu-io aio_write).
         let _ = config.add_capabilities(InitFlags::FUSE_ASYNC_DIO);
+        // Shared mappings of our direct-IO files (kernel 6.6+): without it
+        // mmap(MAP_SHARED) fails with ENODEV and fsx's map ops cannot run.
+        // The mapped pages live in the kernel's page cache, not the
+        // engine's; the kernel writes them back as ordinary writes.
+        let _ = config.add_capabilities(InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP);
         let _ = config.set_max_write(MAX_WRITE);
         Ok(())
     }

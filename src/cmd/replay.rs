@@ -219,6 +219,10 @@ fn op_line(i: usize, op: &Op) -> String {
         Op::Append { len } => format!("op {i}: O_APPEND write of {len} bytes"),
         Op::Truncate { size } => format!("op {i}: truncate to {size}"),
         Op::Punch { offset, len } => format!("op {i}: punch {len} bytes at {offset}"),
+        Op::MapWrite { offset, len } => {
+            format!("op {i}: store {len} bytes at {offset} through a mapping")
+        }
+        Op::Read { offset, len } => format!("op {i}: read {len} bytes at {offset}"),
     }
 }
 

@@ -284,7 +284,7 @@ fn run_actor(actor: &Actor, fs: &Fs, file: &FsFile<'_>) {
                 super::sched::round_op(*i as u32);
                 // A failed op (an injected allocation failure) is in the
                 // history through its op_end; the checker judges it.
-                let _ = issue(file, *op, *thread, buf);
+                let _ = issue(file, *op, *thread, buf, None);
             }
         }
         Actor::Flusher => {
@@ -301,7 +301,10 @@ fn run_actor(actor: &Actor, fs: &Fs, file: &FsFile<'_>) {
 
 fn op_len(op: &Op) -> u64 {
     match *op {
-        Op::Write { len, .. } | Op::Append { len } => len,
+        Op::Write { len, .. }
+        | Op::Append { len }
+        | Op::MapWrite { len, .. }
+        | Op::Read { len, .. } => len,
         _ => 0,
     }
 }

@@ -31,6 +31,9 @@ impl Target for Counted<'_> {
     ) -> Result<u64> {
         self.inner.append(op, data, fill)
     }
+    fn map_write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> Result<u64> {
+        self.inner.map_write(op, offset, data)
+    }
     fn truncate(&self, size: u64) -> Result<()> {
         self.inner.truncate(size)
     }

@@ -85,6 +85,8 @@ probe_points! {
     lockline_thread_role => ThreadRole,
     lockline_round_begin => RoundBegin,
     lockline_folio_writeback_io => FolioWritebackIo,
+    lockline_page_mkwrite => PageMkwrite,
+    lockline_page_fault => PageFault,
 }
 
 /// Op ids come from one counter per process, so they stay unique within a

@@ -96,6 +96,14 @@ code_enum! {
         /// IO from the folio's pages here, after folio_unlock (bcachefs
         /// has no stable pages), so a writer may change them meanwhile
         FolioWritebackIo = 25 => "folio_writeback_io",
+        /// a = bytes of the folio made writable (up to i_size); mkwrite
+        /// dirtied the folio for a store through a shared mapping
+        /// (bch2_page_mkwrite)
+        PageMkwrite = 26 => "page_mkwrite",
+        /// a = folio order; a read fault (bch2_page_fault) found the folio
+        /// uptodate and returned, the pagecache add lock dropped: the
+        /// mapping may now read it, and a store faults again for write
+        PageFault = 27 => "page_fault",
     }
 }
 
@@ -186,6 +194,7 @@ impl EventKind {
                 | EventKind::FolioWritebackEnd
                 | EventKind::FolioMigrated
                 | EventKind::FolioTruncated
+                | EventKind::PageMkwrite
         )
     }
 

@@ -1,12 +1,13 @@
 //! `fsx-mix`: fsx's operation mix (xfstests ltp/fsx.c) on one file with
 //! one writer that changes its size: writes inside and past EOF (leaving
-//! holes), truncate down and up to unaligned sizes, punch hole. Thread 0
+//! holes), stores through a shared mapping (page faults and mkwrite),
+//! truncate down and up to unaligned sizes, punch hole. Thread 0
 //! is that writer; with one thread the stamp checker's verdict is exact
 //! (every sector has one last op). Further threads write in place inside
 //! the first FLOOR bytes, which the writer never truncates below, so they
 //! race its truncates and writeback without making its file inexact.
-//! Reads come from `--readers`; pauses between ops let the flusher and the
-//! mm threads act in between.
+//! The writer reads back between its ops (checked like `--readers`' reads);
+//! pauses between ops let the flusher and the mm threads act in between.
 
 use super::{Op, Pattern, Prepare, ThreadCtx};
 
@@ -42,19 +43,37 @@ impl Pattern for FsxMix {
         let floor = if t.threads > 1 { FLOOR } else { 0 };
         let size = t.size.max(floor);
         let op = match t.range(0, 100) {
+            // Reads of the file as it is, checked against the history (fsx
+            // reads between its writes, a third of its ops).
+            0..=24 if size > floor => {
+                let offset = t.range(floor / 512, size.div_ceil(512)) * 512;
+                Op::Read {
+                    offset,
+                    len: t
+                        .log_len(512, 256 << 10)
+                        .min(size.div_ceil(512) * 512 - offset),
+                }
+            }
+            // Stores through a shared mapping, inside the file (fsx's
+            // mapwrite extends first; here the size stays as it is).
+            25..=36 if size >= floor + 512 => {
+                let len = t.log_len(512, 64 << 10).min((size - floor) / 512 * 512);
+                let offset = t.range(floor / 512, (size - len) / 512 + 1) * 512;
+                Op::MapWrite { offset, len }
+            }
             // Writes: inside the file, or past EOF leaving a hole.
-            0..=54 => {
+            0..=64 => {
                 let len = t.log_len(512, 256 << 10).min(max - floor);
                 let top = if t.chance(50) { size.min(max) } else { max };
                 let offset = t.range(floor / 512, (top.max(floor + len) - len) / 512 + 1) * 512;
                 Op::Write { offset, len }
             }
             // Truncate down, to any byte (a partial block to zero).
-            55..=71 => Op::Truncate {
+            65..=79 => Op::Truncate {
                 size: t.range(floor, size.max(floor) + 1),
             },
             // Truncate up past EOF.
-            72..=85 => Op::Truncate {
+            80..=91 => Op::Truncate {
                 size: t.range(size, max + 1),
             },
             // Punch a hole inside the file.

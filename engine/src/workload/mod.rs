@@ -36,6 +36,18 @@ pub enum Op {
         offset: u64,
         len: u64,
     },
+    /// A store through a shared writable mapping of [offset, offset + len),
+    /// which the pattern keeps inside the file (past EOF is SIGBUS).
+    MapWrite {
+        offset: u64,
+        len: u64,
+    },
+    /// A pread by the writer itself, checked like a reader's (fsx reads
+    /// back between its writes).
+    Read {
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// Per-thread state a pattern draws from.

@@ -117,6 +117,9 @@ pub trait Target: Sync {
         data: &mut [u8],
         fill: &mut dyn FnMut(u64, &mut [u8]),
     ) -> Result<u64>;
+    /// A store of `data` at `offset` through a shared writable mapping
+    /// (mmap, memcpy, munmap), as op `op`: bytes stored.
+    fn map_write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> Result<u64>;
     /// One pread as op `op`: bytes read (fewer at EOF).
     fn read(&self, op: &OpGuard, offset: u64, buf: &mut [u8]) -> Result<usize>;
     fn truncate(&self, size: u64) -> Result<()>;
@@ -192,6 +195,11 @@ impl Target for FsFile<'_> {
             .append_in(op, self.ino, data, fill)
             .map(|(_, n)| n as u64)
     }
+    fn map_write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> Result<u64> {
+        self.fs
+            .map_write_in(op, self.ino, offset, data)
+            .map(|n| n as u64)
+    }
     fn read(&self, op: &OpGuard, offset: u64, buf: &mut [u8]) -> Result<usize> {
         self.fs.read_in(op, self.ino, offset, buf)
     }
@@ -246,42 +254,23 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
     let first_error = parking_lot::Mutex::new(None::<String>);
     let t0 = Instant::now();
     let writers_left = std::sync::atomic::AtomicU32::new(spec.threads);
-    let reads = parking_lot::Mutex::new(Vec::new());
-    let reads_not_kept = AtomicU64::new(0);
+    let keeper = ReadKeeper::default();
     std::thread::scope(|s| {
         for reader in 0..spec.readers {
-            let (writers_left, reads, reads_not_kept, first_error) =
-                (&writers_left, &reads, &reads_not_kept, &first_error);
+            let (writers_left, keeper, first_error) = (&writers_left, &keeper, &first_error);
             let thread = spec.threads + reader;
             s.spawn(move || {
                 // Readers pick write-size, sector-aligned ranges of the
                 // file's extent from their own stream.
                 let mut t = ThreadCtx::new(spec.seed ^ 0x7265_6164, thread, spec.threads);
-                let len = spec.write_size.clamp(512, 1 << 20) as usize & !511;
-                let span = spec.file_size.max(len as u64);
+                let len = spec.write_size.clamp(512, 1 << 20) & !511;
+                let span = spec.file_size.max(len);
                 target.thread_started(thread);
                 while writers_left.load(Ordering::Acquire) > 0 && !target.should_stop() {
                     let offset = (t.next_u64() % span.div_ceil(4096)) * 4096;
-                    let g = target.begin_op();
-                    let mut buf = vec![0u8; len];
-                    match target.read(&g, offset, &mut buf) {
-                        Ok(n) => {
-                            buf.truncate(n);
-                            let mut kept = reads.lock();
-                            if kept.len() < MAX_READS {
-                                kept.push(crate::check::ReadRecord {
-                                    op: g.op,
-                                    offset,
-                                    data: buf,
-                                });
-                            } else {
-                                reads_not_kept.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        Err(e) => {
-                            progress.errors.fetch_add(1, Ordering::Relaxed);
-                            first_error.lock().get_or_insert_with(|| e.to_string());
-                        }
+                    if let Err(e) = keeper.read(target, offset, len) {
+                        progress.errors.fetch_add(1, Ordering::Relaxed);
+                        first_error.lock().get_or_insert_with(|| e.to_string());
                     }
                 }
                 target.thread_finished(thread);
@@ -290,6 +279,7 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
         }
         for thread in 0..spec.threads {
             let (pattern, budget, stop, first_error) = (&pattern, &budget, &stop, &first_error);
+            let keeper = &keeper;
             let writers_left = &writers_left;
             s.spawn(move || {
                 // Readers stop when the last writer is done, even if one
@@ -320,12 +310,14 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
                     }
                     let op = pattern.next(&mut t);
                     t.n += 1;
-                    let r = issue(target, op, thread, &mut buf);
+                    let r = issue(target, op, thread, &mut buf, Some(keeper));
                     progress.ops.fetch_add(1, Ordering::Relaxed);
                     match r {
-                        Ok(n) => {
+                        // Bytes written: a writer's own reads are not.
+                        Ok(n) if !matches!(op, Op::Read { .. }) => {
                             progress.bytes.fetch_add(n, Ordering::Relaxed);
                         }
+                        Ok(_) => {}
                         Err(e) => {
                             progress.errors.fetch_add(1, Ordering::Relaxed);
                             first_error.lock().get_or_insert_with(|| e.to_string());
@@ -348,16 +340,61 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
         errors: progress.errors.load(Ordering::Relaxed) - errors0,
         first_error: first_error.into_inner(),
         seconds: t0.elapsed().as_secs_f64(),
-        reads: reads.into_inner(),
-        reads_not_kept: reads_not_kept.into_inner(),
+        reads: keeper.reads.into_inner(),
+        reads_not_kept: keeper.not_kept.into_inner(),
     })
 }
 
+/// The reads a run keeps for checking, up to [`MAX_READS`].
+#[derive(Default)]
+pub(crate) struct ReadKeeper {
+    reads: parking_lot::Mutex<Vec<crate::check::ReadRecord>>,
+    not_kept: AtomicU64,
+}
+
+impl ReadKeeper {
+    /// One pread of `len` bytes at `offset` as an op of its own, kept for
+    /// the check: bytes read.
+    fn read(&self, target: &dyn Target, offset: u64, len: u64) -> Result<u64> {
+        let g = target.begin_op();
+        let mut buf = vec![0u8; len as usize];
+        let n = target.read(&g, offset, &mut buf)?;
+        buf.truncate(n);
+        let mut kept = self.reads.lock();
+        if kept.len() < MAX_READS {
+            kept.push(crate::check::ReadRecord {
+                op: g.op,
+                offset,
+                data: buf,
+            });
+        } else {
+            self.not_kept.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(n as u64)
+    }
+}
+
 /// Issues one op of worker `thread` on `target`, its data stamped with the
-/// op's id; `buf` holds at least the pattern's largest write. Returns the
-/// bytes written.
-pub(crate) fn issue(target: &dyn Target, op: Op, thread: u32, buf: &mut [u8]) -> Result<u64> {
+/// op's id; `buf` holds at least the pattern's largest write. A read is
+/// kept for the check when there is a `keeper`. Returns the bytes written
+/// or read.
+pub(crate) fn issue(
+    target: &dyn Target,
+    op: Op,
+    thread: u32,
+    buf: &mut [u8],
+    keeper: Option<&ReadKeeper>,
+) -> Result<u64> {
     match op {
+        Op::Read { offset, len } => match keeper {
+            Some(k) => k.read(target, offset, len),
+            None => {
+                let g = target.begin_op();
+                target
+                    .read(&g, offset, &mut buf[..len as usize])
+                    .map(|n| n as u64)
+            }
+        },
         Op::Write { offset, len } => {
             let g = target.begin_op();
             let data = &mut buf[..len as usize];
@@ -369,6 +406,12 @@ pub(crate) fn issue(target: &dyn Target, op: Op, thread: u32, buf: &mut [u8]) ->
             let op = g.op;
             let data = &mut buf[..len as usize];
             target.append(&g, data, &mut |pos, d| stamp::fill(d, pos, op, thread))
+        }
+        Op::MapWrite { offset, len } => {
+            let g = target.begin_op();
+            let data = &mut buf[..len as usize];
+            stamp::fill(data, offset, g.op, thread);
+            target.map_write(&g, offset, data)
         }
         Op::Truncate { size } => target.truncate(size).map(|_| 0),
         Op::Punch { offset, len } => target.punch(offset, len).map(|_| 0),

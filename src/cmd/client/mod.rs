@@ -1,9 +1,10 @@
-//! `lockline client fio|qemu`: a real program drives the engine through
+//! `lockline client fio|qemu|fsx`: a real program drives the engine through
 //! a FUSE mount with pattern data, and the verdicts come from the program's
 //! own verification, after the run and again after an unmount, fsck and
 //! remount — the same three moments `run` checks at.
 
 mod fio;
+mod fsx;
 mod qemu;
 
 use crate::cmd::run::KnobArgs;
@@ -24,6 +25,7 @@ use std::time::Instant;
 pub enum Client {
     Fio,
     Qemu,
+    Fsx,
 }
 
 impl Client {
@@ -31,14 +33,17 @@ impl Client {
         match self {
             Client::Fio => "fio",
             Client::Qemu => "qemu",
+            Client::Fsx => "fsx",
         }
     }
 }
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The program: fio (verify=crc32c on disjoint segments) or qemu
-    /// (qemu-io snapshot mode and overlays, qemu-img bench and check).
+    /// The program: fio (verify=crc32c on disjoint segments), qemu
+    /// (qemu-io snapshot mode and overlays, qemu-img bench and check) or
+    /// fsx (fsx-rs seeds with its default mix, mmap included, each checked
+    /// against the same seed on tmpfs).
     #[arg(value_enum)]
     pub client: Client,
     /// Write path: locked, lockless or lockless-min.
@@ -50,7 +55,8 @@ pub struct Args {
     /// Format --disk even if it looks in use.
     #[arg(long)]
     pub force: bool,
-    /// Client threads (fio jobs, qemu regions in flight) and FUSE threads.
+    /// Client threads (fio jobs, qemu regions in flight, fsx seeds at a
+    /// time) and FUSE threads.
     #[arg(long, default_value_t = 4)]
     pub threads: u32,
     /// Record the probe events of the whole session and write a trace.
@@ -61,6 +67,12 @@ pub struct Args {
     pub json: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// fsx: seeds to run (1..=N), one file and one fsx process each.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: u64,
+    /// fsx: operations per seed.
+    #[arg(long, default_value_t = 20_000)]
+    pub ops: u64,
     #[command(flatten)]
     pub knobs: KnobArgs,
 }
@@ -161,10 +173,15 @@ impl Drop for Session<'_> {
     }
 }
 
+/// `tool` on PATH.
+fn find(tool: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
 fn need(tool: &str, package: &str) -> Result<()> {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
-    if found {
+    if find(tool).is_some() {
         Ok(())
     } else {
         Err(usage(format!(
@@ -187,6 +204,14 @@ pub fn run(a: Args) -> Result<u8> {
             need("qemu-io", "qemu-utils")?;
             need("qemu-img", "qemu-utils")?;
         }
+        Client::Fsx => {
+            if find("fsx").is_none() {
+                return Err(usage("fsx is not installed (cargo install fsx --locked)"));
+            }
+        }
+    }
+    if a.seeds == 0 || a.ops == 0 {
+        return Err(usage("--seeds and --ops must be at least 1"));
     }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -232,6 +257,7 @@ pub fn run(a: Args) -> Result<u8> {
     let (verdicts, fsck_problems) = match a.client {
         Client::Fio => fio::run(&mut s, a.threads)?,
         Client::Qemu => qemu::run(&mut s, a.threads)?,
+        Client::Fsx => fsx::run(&mut s, a.threads, a.seeds, a.ops)?,
     };
     s.unmount()?;
     let fsck_problems = fsck_problems + disk::fsck(&disk)?.problems.len();

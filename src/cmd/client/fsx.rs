@@ -1,0 +1,229 @@
+//! fsx as the client: fsx-rs (crate `fsx`, the Rust port of xfstests'
+//! fsx) with its default op mix — pread/pwrite, mapread/mapwrite through a
+//! shared mapping, truncate — plus punch hole, posix_fallocate and fsync,
+//! one file and one fsx process per seed, `threads` seeds at a time. fsx
+//! checks every read against its own image of the file. Every seed also
+//! runs on tmpfs: a seed that fails there too is fsx's failure, not the
+//! engine's, and the tmpfs file is the reference the mount's file must
+//! equal after a remount (fsx's sequence is a pure function of its seed).
+
+use super::{Session, Verdict};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// fsx's defaults, and the engine's other entry points turned on.
+const CONFIG: &str = "\
+[weights]
+punch_hole = 1
+posix_fallocate = 1
+fsync = 1
+fdatasync = 1
+";
+
+/// What one fsx run said.
+#[derive(Clone, Debug)]
+struct FsxRun {
+    ok: bool,
+    /// The line naming the miscompare or the error, when it failed.
+    failure: Option<String>,
+    output: String,
+}
+
+fn fsx(config: &Path, file: &Path, artifacts: &Path, seed: u64, ops: u64) -> Result<FsxRun> {
+    std::fs::create_dir_all(artifacts)?;
+    let o = Command::new("fsx")
+        .arg("-f")
+        .arg(config)
+        .arg("-P")
+        .arg(artifacts)
+        .args(["-N", &ops.to_string(), "-S", &seed.to_string()])
+        .arg(file)
+        .output()
+        .context("cannot run fsx")?;
+    let output =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    let ok = o.status.success() && output.contains("All operations completed A-OK");
+    Ok(FsxRun {
+        ok,
+        failure: (!ok).then(|| first_failure(&output)),
+        output,
+    })
+}
+
+/// fsx's own words for what went wrong: its first error line, else the
+/// last line it printed.
+fn first_failure(output: &str) -> String {
+    let lines = || output.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| {
+            l.contains("BAD DATA")
+                || l.contains("ERROR")
+                || l.contains("error")
+                || l.contains("panicked")
+                || l.contains("Size error")
+        })
+        .or_else(|| lines().next_back())
+        .unwrap_or("fsx failed without output")
+        .to_string()
+}
+
+/// One seed's fate on the mount and on tmpfs.
+struct Seed {
+    seed: u64,
+    mount: FsxRun,
+    tmpfs: FsxRun,
+}
+
+/// Where failing seeds' logs are kept: outside the scratch directory, which
+/// goes with the run.
+fn log_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("lockline-fsx-{}", std::process::id()))
+}
+
+fn keep_log(dir: &Path, s: &Seed) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("seed-{}.log", s.seed));
+    let text = format!(
+        "fsx -N ... -S {} on the lockline mount:\n{}\n\nthe same seed on tmpfs:\n{}",
+        s.seed, s.mount.output, s.tmpfs.output
+    );
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// The first byte where two files differ, or where one ends.
+fn first_difference(a: &Path, b: &Path) -> Result<Option<u64>> {
+    let (x, y) = (std::fs::read(a)?, std::fs::read(b)?);
+    let at = x.iter().zip(&y).position(|(p, q)| p != q);
+    Ok(match at {
+        Some(i) => Some(i as u64),
+        None if x.len() != y.len() => Some(x.len().min(y.len()) as u64),
+        None => None,
+    })
+}
+
+pub fn run(s: &mut Session, threads: u32, seeds: u64, ops: u64) -> Result<(Vec<Verdict>, usize)> {
+    let scratch = tempfile::Builder::new()
+        .prefix("lockline-fsx-")
+        .tempdir_in(shm())
+        .context("creating a tmpfs scratch directory")?;
+    let config = scratch.path().join("fsx.toml");
+    std::fs::write(&config, CONFIG)?;
+    let art = scratch.path().join("artifacts");
+    let list: Vec<u64> = (1..=seeds).collect();
+    let mut done: Vec<Seed> = Vec::new();
+    for chunk in list.chunks(threads.max(1) as usize) {
+        let runs: Vec<Result<Seed>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = chunk
+                .iter()
+                .map(|&seed| {
+                    let (config, art, scratch) = (&config, &art, scratch.path());
+                    let on_mount = s.path(&format!("fsx.{seed}"));
+                    sc.spawn(move || -> Result<Seed> {
+                        let mount = fsx(config, &on_mount, &art.join("mount"), seed, ops)?;
+                        let reference = scratch.join(format!("fsx.{seed}"));
+                        let tmpfs = fsx(config, &reference, &art.join("tmpfs"), seed, ops)?;
+                        Ok(Seed { seed, mount, tmpfs })
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().expect("fsx thread panicked"))
+                .collect()
+        });
+        for r in runs {
+            done.push(r?);
+        }
+    }
+
+    let logs = log_dir();
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for sd in done.iter().filter(|sd| !sd.mount.ok) {
+        let log = keep_log(&logs, sd)?;
+        let what = format!(
+            "seed {}: {} (log: {})",
+            sd.seed,
+            sd.mount.failure.as_deref().unwrap_or(""),
+            log.display()
+        );
+        if sd.tmpfs.ok {
+            ours.push(what);
+        } else {
+            theirs.push(what);
+        }
+    }
+    let mut out = vec![Verdict {
+        check: "after-run".into(),
+        what: format!(
+            "fsx seeds of {ops} ops ({} also failing on tmpfs: fsx's own)",
+            theirs.len()
+        ),
+        checked: seeds,
+        failed: ours.len() as u64,
+        first_failure: ours.first().or(theirs.first()).cloned(),
+    }];
+
+    // After a remount each file must equal the tmpfs run's, where both
+    // runs completed.
+    let fsck = s.remount()?;
+    let mut compared = 0;
+    let mut differ = Vec::new();
+    for sd in done.iter().filter(|sd| sd.mount.ok && sd.tmpfs.ok) {
+        compared += 1;
+        let reference = scratch.path().join(format!("fsx.{}", sd.seed));
+        if let Some(at) = first_difference(&s.path(&format!("fsx.{}", sd.seed)), &reference)? {
+            differ.push(format!(
+                "seed {}: differs from the tmpfs run at byte {at}",
+                sd.seed
+            ));
+        }
+    }
+    out.push(Verdict {
+        check: "after-remount".into(),
+        what: "fsx files equal to the tmpfs run's".into(),
+        checked: compared,
+        failed: differ.len() as u64,
+        first_failure: differ.first().cloned(),
+    });
+    Ok((out, fsck))
+}
+
+/// A tmpfs directory for the reference runs.
+fn shm() -> PathBuf {
+    let p = PathBuf::from("/dev/shm");
+    if p.is_dir() {
+        p
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fsx_failures_are_read_from_its_words() {
+        let out = "Using seed 7\n\
+            READ BAD DATA: offset = 0x1c000, size = 0x9e56, fname = /m/fsx.7\n\
+            OFFSET  GOOD    BAD     RANGE\n";
+        assert!(first_failure(out).starts_with("READ BAD DATA: offset = 0x1c000"));
+        assert_eq!(first_failure("something\nlast words\n"), "last words");
+        assert_eq!(first_failure(""), "fsx failed without output");
+    }
+
+    #[test]
+    fn files_are_compared_to_the_byte() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        std::fs::write(&a, [1, 2, 3, 4]).unwrap();
+        std::fs::write(&b, [1, 2, 3, 4]).unwrap();
+        assert_eq!(first_difference(&a, &b).unwrap(), None);
+        std::fs::write(&b, [1, 2, 9, 4]).unwrap();
+        assert_eq!(first_difference(&a, &b).unwrap(), Some(2));
+        std::fs::write(&b, [1, 2, 3]).unwrap();
+        assert_eq!(first_difference(&a, &b).unwrap(), Some(3));
+    }
+}
