@@ -502,8 +502,60 @@ fn client_bad_input_is_one_line_and_exit_2() {
         &lockline(["client", "fio", "--trace", "/nonexistent/dir/t"]),
         &[2],
     );
-    let o = lockline(["client", "fsx"]);
+    assert_error(&lockline(["client", "fsx", "--seeds", "0"]), &[2]);
+    assert_error(&lockline(["client", "fsx", "--ops", "0"]), &[2]);
+    assert_error(
+        &lockline(["client", "fsx", "--fsx-config", "/nonexistent.toml"]),
+        &[2],
+    );
+    let o = lockline(["client", "xfstests"]);
     assert_eq!(o.code, 2, "{o:?}");
+}
+
+/// fsx-rs through the mount, its default mix (mmap included) plus punch,
+/// fallocate and fsync, on every build with the busy knobs: no seed fails
+/// that passes on tmpfs, and every file equals the tmpfs run's after a
+/// remount.
+#[test]
+fn client_fsx_passes_on_every_build_with_busy_knobs() {
+    if !can_mount() || !have("fsx") {
+        return;
+    }
+    for build in ["locked", "lockless", "lockless-min"] {
+        let o = lockline([
+            "client",
+            "fsx",
+            "--build",
+            build,
+            "--threads",
+            "2",
+            "--seeds",
+            "10",
+            "--ops",
+            "20000",
+            "--writeback-ms",
+            "5",
+            "--migration-us",
+            "500",
+            "--compaction-ms",
+            "50",
+            "--reclaim",
+            "4M",
+            "--short-copy-rate",
+            "0.05",
+            "--json",
+        ]);
+        assert_ok(&o);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("one JSON object");
+        let verdicts = v["verdicts"].as_array().unwrap();
+        assert_eq!(verdicts.len(), 2, "{v}");
+        assert_eq!(verdicts[0]["check"], "after-run");
+        assert_eq!(verdicts[0]["checked"], 10, "{v}");
+        for c in verdicts {
+            assert_eq!(c["failed"], 0, "{build}: {c}");
+        }
+        assert_eq!(v["fsck_problems"], 0, "{build}");
+    }
 }
 
 #[test]

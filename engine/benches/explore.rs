@@ -102,6 +102,13 @@ const TARGETS: &[Target] = &[
         migration_us: 0,
         writeback_ms: 100,
     },
+    Target {
+        name: "planted cut-to-recorded-size (locked, issue 21: cut data comes back)",
+        template: "v1/locked/fsx-mix/t1/k8/w1/e0/inject=cut-to-recorded-size",
+        want: Want::Any,
+        migration_us: 0,
+        writeback_ms: 1,
+    },
 ];
 
 const CAP_S: f64 = 10.0;
@@ -228,7 +235,16 @@ fn main() {
     println!(
         "explore power: to the first violation, {seeds} seeds per strategy, {CAP_S} s cap each"
     );
-    for t in TARGETS {
+    // `-- --only TEXT`: the targets whose name contains TEXT.
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    for t in TARGETS
+        .iter()
+        .filter(|t| only.as_ref().is_none_or(|o| t.name.contains(o.as_str())))
+    {
         println!("\n{}  [{}]", t.name, t.template);
         for strategy in [
             StrategyKind::Pct,

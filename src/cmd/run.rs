@@ -76,7 +76,8 @@ pub struct KnobArgs {
     #[arg(long, default_value_t = 0.0)]
     pub read_error_rate: f64,
     /// Plant a known bug (test-only): writeback-clear-after-copy,
-    /// migrate-without-folio-lock, isize-before-copy. Repeatable.
+    /// migrate-without-folio-lock, isize-before-copy, cut-to-recorded-size.
+    /// Repeatable.
     #[arg(long = "inject", value_name = "BUG")]
     pub inject: Vec<String>,
 }
@@ -123,7 +124,8 @@ impl KnobArgs {
 /// The workload options `run` and `kernel` share.
 #[derive(clap::Args, Clone, Debug)]
 pub struct WorkloadArgs {
-    /// overlap, qemu-snapshot, append-mix, claim-mix, truncate-mix or disjoint.
+    /// overlap, qemu-snapshot, append-mix, claim-mix, truncate-mix, disjoint
+    /// or fsx-mix.
     #[arg(long, value_parser = |s: &str| s.parse::<WorkloadKind>())]
     pub workload: WorkloadKind,
     #[arg(long, default_value_t = 4)]

@@ -22,7 +22,8 @@ pub struct Args {
     /// locked, lockless or lockless-min.
     #[arg(long, value_parser = |s: &str| s.parse::<Build>())]
     build: Build,
-    /// overlap, qemu-snapshot, append-mix, claim-mix, truncate-mix or disjoint.
+    /// overlap, qemu-snapshot, append-mix, claim-mix, truncate-mix, disjoint
+    /// or fsx-mix.
     #[arg(long, value_parser = |s: &str| s.parse::<WorkloadKind>())]
     workload: WorkloadKind,
     /// A knob and the values to try, as `name=v1,v2,...` with the names

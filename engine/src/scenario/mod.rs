@@ -220,9 +220,7 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
         fs.read_in(&g, ino, OLD_EOF, &mut e_bytes_after)?;
         g.op
     };
-    let mut content = vec![0u8; size as usize];
-    fs.read(ino, 0, &mut content)?;
-    let mut events = rec.drain();
+    let events = rec.drain();
     let history = History::from_events(&events);
     let read_check = check::check_read(
         &history,
@@ -233,25 +231,15 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
             data: e_bytes_after.clone(),
         },
     );
-    let mut checks = vec![check::check(&history, ino, &content, check::AFTER_RUN)];
-    fs.fsync(ino)?;
-    fs.unmount()?;
-    drop(fs);
-
-    let fs = Fs::mount(disk, opts)?;
-    let ino = fs.open("/overlay", false)?;
+    let end = check_and_remount(fs, disk, opts, &rec, "/overlay", &history, events)?;
+    // What the disk kept of E's range (zeros past the end of the file).
     let mut e_bytes_after_remount = vec![0u8; E_LEN];
-    fs.read(ino, OLD_EOF, &mut e_bytes_after_remount)?;
-    let size_after_remount = fs.size(ino)?;
-    let mut content = vec![0u8; size_after_remount as usize];
-    fs.read(ino, 0, &mut content)?;
-    checks.push(check::check(&history, ino, &content, check::AFTER_REMOUNT));
-    fs.unmount()?;
-    events.extend(rec.drain());
-    events.sort_by_key(|e| (e.ts_ns, e.tid));
-    for c in &mut checks {
-        check::annotate_folios(c, &events);
+    if let Some(kept) = end.after_remount.get(OLD_EOF as usize..) {
+        let n = kept.len().min(E_LEN);
+        e_bytes_after_remount[..n].copy_from_slice(&kept[..n]);
     }
+    let size_after_remount = end.after_remount.len() as u64;
+    let (checks, events) = (end.checks, end.events);
     let schedule_reached = *reached.lock().unwrap_or_else(|p| p.into_inner());
     Ok(HazardRun {
         schedule_reached,
@@ -269,6 +257,65 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
         checks,
         events,
         ino,
+    })
+}
+
+/// How a schedule ends: the whole file checked against the history after
+/// the run and again after fsync, unmount and a fresh mount.
+struct Ending {
+    /// after-run, then after-remount, each with its folios annotated.
+    checks: Vec<CheckReport>,
+    /// The whole file as the fresh mount reads it.
+    after_remount: Vec<u8>,
+    /// `events` and those of both mounts since, sorted.
+    events: Vec<Event>,
+}
+
+/// Checks `path` (open as `fs`) against `history`, then fsyncs, unmounts,
+/// mounts `disk` again with `opts` and checks once more.
+fn check_and_remount(
+    fs: Arc<Fs>,
+    disk: &Path,
+    opts: MountOptions,
+    rec: &Arc<Recorder>,
+    path: &str,
+    history: &History,
+    mut events: Vec<Event>,
+) -> Result<Ending> {
+    let whole = |fs: &Fs, ino: u64| -> Result<Vec<u8>> {
+        let mut content = vec![0u8; fs.size(ino)? as usize];
+        fs.read(ino, 0, &mut content)?;
+        Ok(content)
+    };
+    let ino = fs.open(path, false)?;
+    let mut checks = vec![check::check(
+        history,
+        ino,
+        &whole(&fs, ino)?,
+        check::AFTER_RUN,
+    )];
+    fs.fsync(ino)?;
+    fs.unmount()?;
+    drop(fs);
+    let fs = Fs::mount(disk, opts)?;
+    let ino = fs.open(path, false)?;
+    let after_remount = whole(&fs, ino)?;
+    checks.push(check::check(
+        history,
+        ino,
+        &after_remount,
+        check::AFTER_REMOUNT,
+    ));
+    fs.unmount()?;
+    events.extend(rec.drain());
+    events.sort_by_key(|e| (e.ts_ns, e.tid));
+    for c in &mut checks {
+        check::annotate_folios(c, &events);
+    }
+    Ok(Ending {
+        checks,
+        after_remount,
+        events,
     })
 }
 

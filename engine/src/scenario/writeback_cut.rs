@@ -22,7 +22,7 @@
 //! block locks; writeback takes none of them), so the schedule is the same
 //! on all three.
 
-use super::{quiet_knobs, SERIAL};
+use super::{check_and_remount, quiet_knobs, SERIAL};
 use crate::check::{self, CheckReport};
 use crate::config::Inject;
 use crate::fs::{Fs, MountOptions};
@@ -160,9 +160,7 @@ pub fn writeback_cut(disk: &Path, build: Build, inject: Inject) -> Result<CutRun
         g.op
     };
     gap.copy_from_slice(&sectors[(CUT - from) as usize..]);
-    let mut content = vec![0u8; fs.size(ino)? as usize];
-    fs.read(ino, 0, &mut content)?;
-    let mut events = rec.drain();
+    let events = rec.drain();
     let history = History::from_events(&events);
     let read_check = check::check_read(
         &history,
@@ -173,26 +171,13 @@ pub fn writeback_cut(disk: &Path, build: Build, inject: Inject) -> Result<CutRun
             data: sectors,
         },
     );
-    let mut checks = vec![check::check(&history, ino, &content, check::AFTER_RUN)];
-    fs.fsync(ino)?;
-    fs.unmount()?;
-    drop(fs);
-
-    let fs = Fs::mount(disk, opts)?;
-    let ino = fs.open("/cut", false)?;
-    let mut content = vec![0u8; fs.size(ino)? as usize];
-    fs.read(ino, 0, &mut content)?;
-    let gap_after_remount = content
+    let end = check_and_remount(fs, disk, opts, &rec, "/cut", &history, events)?;
+    let gap_after_remount = end
+        .after_remount
         .get(CUT as usize..EXTEND as usize)
         .unwrap_or_default()
         .to_vec();
-    checks.push(check::check(&history, ino, &content, check::AFTER_REMOUNT));
-    fs.unmount()?;
-    events.extend(rec.drain());
-    events.sort_by_key(|e| (e.ts_ns, e.tid));
-    for c in &mut checks {
-        check::annotate_folios(c, &events);
-    }
+    let (checks, events) = (end.checks, end.events);
     let schedule_reached = *reached.lock().unwrap_or_else(|p| p.into_inner());
     Ok(CutRun {
         schedule_reached,

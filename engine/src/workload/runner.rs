@@ -90,10 +90,11 @@ pub struct RunOutcome {
     /// First error seen, for the summary.
     pub first_error: Option<String>,
     pub seconds: f64,
-    /// What the verifying readers read, in order (at most MAX_READS).
+    /// What the verifying readers read, then what the writers read
+    /// themselves (at most MAX_READS each).
     #[serde(skip)]
     pub reads: Vec<crate::check::ReadRecord>,
-    /// Reads made beyond MAX_READS, not kept.
+    /// Reads made beyond those budgets, not kept.
     pub reads_not_kept: u64,
 }
 
@@ -254,7 +255,10 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
     let first_error = parking_lot::Mutex::new(None::<String>);
     let t0 = Instant::now();
     let writers_left = std::sync::atomic::AtomicU32::new(spec.threads);
+    // Readers read flat out and would fill one budget at once: the
+    // writers' own reads (fsx-mix reads back between its ops) keep theirs.
     let keeper = ReadKeeper::default();
+    let own_reads = ReadKeeper::default();
     std::thread::scope(|s| {
         for reader in 0..spec.readers {
             let (writers_left, keeper, first_error) = (&writers_left, &keeper, &first_error);
@@ -279,7 +283,7 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
         }
         for thread in 0..spec.threads {
             let (pattern, budget, stop, first_error) = (&pattern, &budget, &stop, &first_error);
-            let keeper = &keeper;
+            let keeper = &own_reads;
             let writers_left = &writers_left;
             s.spawn(move || {
                 // Readers stop when the last writer is done, even if one
@@ -340,8 +344,12 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
         errors: progress.errors.load(Ordering::Relaxed) - errors0,
         first_error: first_error.into_inner(),
         seconds: t0.elapsed().as_secs_f64(),
-        reads: keeper.reads.into_inner(),
-        reads_not_kept: keeper.not_kept.into_inner(),
+        reads_not_kept: keeper.not_kept.into_inner() + own_reads.not_kept.into_inner(),
+        reads: {
+            let mut r = keeper.reads.into_inner();
+            r.extend(own_reads.reads.into_inner());
+            r
+        },
     })
 }
 

@@ -103,14 +103,32 @@ fn first_difference(a: &Path, b: &Path) -> Result<Option<u64>> {
     })
 }
 
-pub fn run(s: &mut Session, threads: u32, seeds: u64, ops: u64) -> Result<(Vec<Verdict>, usize)> {
+/// Runs seeds 1..=`seeds` of `ops` ops each, `threads` at a time, with fsx's
+/// config `config` (TOML text; None: [`CONFIG`]).
+pub fn run(
+    s: &mut Session,
+    threads: u32,
+    seeds: u64,
+    ops: u64,
+    config: Option<&str>,
+) -> Result<(Vec<Verdict>, usize)> {
     let scratch = tempfile::Builder::new()
         .prefix("lockline-fsx-")
         .tempdir_in(shm())
         .context("creating a tmpfs scratch directory")?;
+    let config_text = config;
     let config = scratch.path().join("fsx.toml");
-    std::fs::write(&config, CONFIG)?;
+    std::fs::write(&config, config_text.unwrap_or(CONFIG))?;
     let art = scratch.path().join("artifacts");
+    // One op on tmpfs first: a config fsx rejects would otherwise fail every
+    // seed on both sides and pass as fsx's own failures.
+    let probe = fsx(&config, &scratch.path().join("probe"), &art, 1, 1)?;
+    if !probe.ok {
+        anyhow::bail!(
+            "fsx does not run with this config: {}",
+            probe.failure.unwrap_or_default()
+        );
+    }
     let list: Vec<u64> = (1..=seeds).collect();
     let mut done: Vec<Seed> = Vec::new();
     for chunk in list.chunks(threads.max(1) as usize) {

@@ -73,6 +73,11 @@ pub struct Args {
     /// fsx: operations per seed.
     #[arg(long, default_value_t = 20_000)]
     pub ops: u64,
+    /// fsx: its own config file (TOML: flen, opsize, weights); default:
+    /// fsx's defaults (mmap included) plus punch hole, posix_fallocate,
+    /// fsync and fdatasync.
+    #[arg(long, value_name = "TOML")]
+    pub fsx_config: Option<PathBuf>,
     #[command(flatten)]
     pub knobs: KnobArgs,
 }
@@ -213,6 +218,13 @@ pub fn run(a: Args) -> Result<u8> {
     if a.seeds == 0 || a.ops == 0 {
         return Err(usage("--seeds and --ops must be at least 1"));
     }
+    let fsx_config = match &a.fsx_config {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| usage(format!("--fsx-config {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err(usage(
@@ -257,7 +269,7 @@ pub fn run(a: Args) -> Result<u8> {
     let (verdicts, fsck_problems) = match a.client {
         Client::Fio => fio::run(&mut s, a.threads)?,
         Client::Qemu => qemu::run(&mut s, a.threads)?,
-        Client::Fsx => fsx::run(&mut s, a.threads, a.seeds, a.ops)?,
+        Client::Fsx => fsx::run(&mut s, a.threads, a.seeds, a.ops, fsx_config.as_deref())?,
     };
     s.unmount()?;
     let fsck_problems = fsck_problems + disk::fsck(&disk)?.problems.len();

@@ -432,6 +432,8 @@ pub fn folio(app: &App, area: Rect, buf: &mut Buffer) {
                 Some(EventKind::FolioTruncated) => 'T',
                 Some(EventKind::FolioRemoved) => 'R',
                 Some(EventKind::FolioUptodate) => 'u',
+                Some(EventKind::PageFault) => 'f',
+                Some(EventKind::PageMkwrite) => 'K',
                 _ => continue,
             };
             let c = vp.col(e.ts_ns, w);
