@@ -223,6 +223,14 @@ fn op_line(i: usize, op: &Op) -> String {
             format!("op {i}: store {len} bytes at {offset} through a mapping")
         }
         Op::Read { offset, len } => format!("op {i}: read {len} bytes at {offset}"),
+        Op::Allocate {
+            offset,
+            len,
+            keep_size,
+        } => format!(
+            "op {i}: allocate {len} bytes at {offset}{}",
+            if keep_size { " (keep size)" } else { "" }
+        ),
     }
 }
 

@@ -202,7 +202,7 @@ fn run_on_hook(
     match id.workload.pattern(FILE_SIZE, 64 << 10).prepare() {
         Prepare::Empty => {}
         Prepare::Size(n) => file.truncate(n)?,
-        Prepare::Preallocate(n) => file.preallocate(n)?,
+        Prepare::Preallocate(n) => file.fallocate(0, n, false)?,
     }
     points::round_begin(1, ino);
     let panicked = parking_lot::Mutex::new(None::<String>);

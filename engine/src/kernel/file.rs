@@ -308,10 +308,17 @@ impl Target for KernelFile {
         })
     }
 
-    fn preallocate(&self, len: u64) -> crate::Result<()> {
-        self.simple_op(OpKind::Fallocate, 0, len, "fallocate", |fd| {
+    fn fallocate(&self, offset: u64, len: u64, keep_size: bool) -> crate::Result<()> {
+        self.simple_op(OpKind::Fallocate, offset, len, "fallocate", |fd| {
+            let mode = if keep_size {
+                libc::FALLOC_FL_KEEP_SIZE
+            } else {
+                0
+            };
             // SAFETY: valid fd.
-            unsafe { libc::fallocate(fd, 0, 0, len as libc::off_t) as libc::c_long }
+            unsafe {
+                libc::fallocate(fd, mode, offset as libc::off_t, len as libc::off_t) as libc::c_long
+            }
         })
     }
 

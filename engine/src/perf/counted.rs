@@ -40,8 +40,8 @@ impl Target for Counted<'_> {
     fn punch(&self, offset: u64, len: u64) -> Result<()> {
         self.inner.punch(offset, len)
     }
-    fn preallocate(&self, len: u64) -> Result<()> {
-        self.inner.preallocate(len)
+    fn fallocate(&self, offset: u64, len: u64, keep_size: bool) -> Result<()> {
+        self.inner.fallocate(offset, len, keep_size)
     }
     fn ino(&self) -> u64 {
         self.inner.ino()

@@ -1,7 +1,8 @@
 //! `fsx-mix`: fsx's operation mix (xfstests ltp/fsx.c) on one file with
 //! one writer that changes its size: writes inside and past EOF (leaving
 //! holes), stores through a shared mapping (page faults and mkwrite),
-//! truncate down and up to unaligned sizes, punch hole. Thread 0
+//! truncate down and up to unaligned sizes, punch hole, allocate with and
+//! without keep-size. Thread 0
 //! is that writer; with one thread the stamp checker's verdict is exact
 //! (every sector has one last op). Further threads write in place inside
 //! the first FLOOR bytes, which the writer never truncates below, so they
@@ -76,6 +77,16 @@ impl Pattern for FsxMix {
             80..=91 => Op::Truncate {
                 size: t.range(size, max + 1),
             },
+            // Allocate, past EOF too: with keep-size the size stays,
+            // without it the file grows to the end of the range.
+            92..=95 => {
+                let offset = t.range(floor / 512, max / 512) * 512;
+                Op::Allocate {
+                    offset,
+                    len: t.log_len(512, 256 << 10).min(max - offset),
+                    keep_size: t.chance(50),
+                }
+            }
             // Punch a hole inside the file.
             _ => {
                 let offset = t.range(floor / 512, size.max(floor + 512) / 512) * 512;
@@ -88,6 +99,11 @@ impl Pattern for FsxMix {
         t.size = match op {
             Op::Write { offset, len } => t.size.max(offset + len),
             Op::Truncate { size } => size,
+            Op::Allocate {
+                offset,
+                len,
+                keep_size: false,
+            } => t.size.max(offset + len),
             _ => t.size,
         };
         op

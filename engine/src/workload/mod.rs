@@ -42,6 +42,14 @@ pub enum Op {
         offset: u64,
         len: u64,
     },
+    /// fallocate mode 0 or FALLOC_FL_KEEP_SIZE: blocks allocated, reading
+    /// as zeros where nothing was written; without keep-size past EOF it
+    /// extends the file.
+    Allocate {
+        offset: u64,
+        len: u64,
+        keep_size: bool,
+    },
     /// A pread by the writer itself, checked like a reader's (fsx reads
     /// back between its writes).
     Read {

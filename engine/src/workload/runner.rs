@@ -125,8 +125,8 @@ pub trait Target: Sync {
     fn read(&self, op: &OpGuard, offset: u64, buf: &mut [u8]) -> Result<usize>;
     fn truncate(&self, size: u64) -> Result<()>;
     fn punch(&self, offset: u64, len: u64) -> Result<()>;
-    /// fallocate mode 0 over [0, len).
-    fn preallocate(&self, len: u64) -> Result<()>;
+    /// fallocate mode 0 (or FALLOC_FL_KEEP_SIZE) over [offset, offset + len).
+    fn fallocate(&self, offset: u64, len: u64, keep_size: bool) -> Result<()>;
     /// Inode number the events and the checker use for this file.
     fn ino(&self) -> u64;
     /// Called on each worker thread before its first op (e.g. to open
@@ -210,8 +210,8 @@ impl Target for FsFile<'_> {
     fn punch(&self, offset: u64, len: u64) -> Result<()> {
         self.fs.punch_hole(self.ino, offset, len)
     }
-    fn preallocate(&self, len: u64) -> Result<()> {
-        self.fs.fallocate(self.ino, 0, len, false)
+    fn fallocate(&self, offset: u64, len: u64, keep_size: bool) -> Result<()> {
+        self.fs.fallocate(self.ino, offset, len, keep_size)
     }
     fn ino(&self) -> u64 {
         self.ino
@@ -239,7 +239,7 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
     match pattern.prepare() {
         Prepare::Empty => {}
         Prepare::Size(n) => target.truncate(n)?,
-        Prepare::Preallocate(n) => target.preallocate(n)?,
+        Prepare::Preallocate(n) => target.fallocate(0, n, false)?,
     }
     let ino = target.ino();
 
@@ -262,6 +262,7 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
     std::thread::scope(|s| {
         for reader in 0..spec.readers {
             let (writers_left, keeper, first_error) = (&writers_left, &keeper, &first_error);
+            let pattern = &pattern;
             let thread = spec.threads + reader;
             s.spawn(move || {
                 // Readers pick write-size, sector-aligned ranges of the
@@ -275,6 +276,12 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
                     if let Err(e) = keeper.read(target, offset, len) {
                         progress.errors.fetch_add(1, Ordering::Relaxed);
                         first_error.lock().get_or_insert_with(|| e.to_string());
+                    }
+                    // Paced like the writers: a reader spinning while they
+                    // think would fill the recorder with its own reads.
+                    let think = pattern.think_us(&mut t);
+                    if think > 0 {
+                        std::thread::sleep(Duration::from_micros(think));
                     }
                 }
                 target.thread_finished(thread);
@@ -422,6 +429,11 @@ pub(crate) fn issue(
             target.map_write(&g, offset, data)
         }
         Op::Truncate { size } => target.truncate(size).map(|_| 0),
+        Op::Allocate {
+            offset,
+            len,
+            keep_size,
+        } => target.fallocate(offset, len, keep_size).map(|_| 0),
         Op::Punch { offset, len } => target.punch(offset, len).map(|_| 0),
     }
 }

@@ -81,12 +81,15 @@ fn log_dir() -> PathBuf {
     std::env::temp_dir().join(format!("lockline-fsx-{}", std::process::id()))
 }
 
-fn keep_log(dir: &Path, s: &Seed) -> Result<PathBuf> {
+fn keep_log(dir: &Path, s: &Seed, ops: u64, config_toml: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("seed-{}.log", s.seed));
     let text = format!(
-        "fsx -N ... -S {} on the lockline mount:\n{}\n\nthe same seed on tmpfs:\n{}",
-        s.seed, s.mount.output, s.tmpfs.output
+        "fsx -f fsx.toml -N {ops} -S {seed} on the lockline mount, with this fsx.toml:\n\
+         {config_toml}\n{}\n\nthe same seed on tmpfs:\n{}",
+        s.mount.output,
+        s.tmpfs.output,
+        seed = s.seed,
     );
     std::fs::write(&path, text)?;
     Ok(path)
@@ -104,21 +107,21 @@ fn first_difference(a: &Path, b: &Path) -> Result<Option<u64>> {
 }
 
 /// Runs seeds 1..=`seeds` of `ops` ops each, `threads` at a time, with fsx's
-/// config `config` (TOML text; None: [`CONFIG`]).
+/// config `config_toml` (None: [`CONFIG`]).
 pub fn run(
     s: &mut Session,
     threads: u32,
     seeds: u64,
     ops: u64,
-    config: Option<&str>,
+    config_toml: Option<&str>,
 ) -> Result<(Vec<Verdict>, usize)> {
     let scratch = tempfile::Builder::new()
         .prefix("lockline-fsx-")
         .tempdir_in(shm())
         .context("creating a tmpfs scratch directory")?;
-    let config_text = config;
+    let config_toml = config_toml.unwrap_or(CONFIG);
     let config = scratch.path().join("fsx.toml");
-    std::fs::write(&config, config_text.unwrap_or(CONFIG))?;
+    std::fs::write(&config, config_toml)?;
     let art = scratch.path().join("artifacts");
     // One op on tmpfs first: a config fsx rejects would otherwise fail every
     // seed on both sides and pass as fsx's own failures.
@@ -159,7 +162,7 @@ pub fn run(
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     for sd in done.iter().filter(|sd| !sd.mount.ok) {
-        let log = keep_log(&logs, sd)?;
+        let log = keep_log(&logs, sd, ops, config_toml)?;
         let what = format!(
             "seed {}: {} (log: {})",
             sd.seed,
