@@ -52,10 +52,11 @@ pub(crate) fn allocate(
     })
 }
 
-/// __bch2_truncate_folio for a punch edge: zero [start, end) inside one
-/// block through the page cache, reading the folio in first, and dirty it
-/// so the zeros reach the disk block that stays allocated.
-fn zero_partial_block(fs: &Fs, inode: &Inode, start: u64, end: u64) -> Result<()> {
+/// __bch2_truncate_folio for a punch edge or the block holding a new EOF:
+/// zero [start, end) inside one block through the page cache, reading the
+/// folio in first, and dirty it so the zeros reach the disk block that
+/// stays allocated.
+pub(crate) fn zero_partial_block(fs: &Fs, inode: &Inode, start: u64, end: u64) -> Result<()> {
     let f = inode
         .mapping
         .get_folio_locked(

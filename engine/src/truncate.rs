@@ -11,7 +11,7 @@ use crate::locks::two_state_lock::Side;
 use crate::pagecache::Fgp;
 use crate::probe::points;
 use crate::probe::EventKind;
-use crate::writeback;
+use crate::{fallocate, writeback};
 
 /// truncate_inode_pages_range(): drops cached folios wholly inside
 /// [start, end) and zeroes the parts of straddling folios inside it. Dirty
@@ -120,6 +120,13 @@ pub(crate) fn truncate(fs: &Fs, inode: &Inode, size: u64) -> Result<()> {
         let old = inode.i_size.read();
         if size < old {
             truncate_folio_edges(fs, inode, size, u64::MAX);
+            // The block holding the new EOF stays allocated: its tail is
+            // zeroed through the page cache (read in when not cached) and
+            // its sectors dirtied, so writeback carries the zeros to disk
+            // (__bch2_truncate_folio); the disk's cut leaves it alone.
+            if !size.is_multiple_of(BLOCK_SIZE) {
+                fallocate::zero_partial_block(fs, inode, size, size.next_multiple_of(BLOCK_SIZE))?;
+            }
             // truncate_setsize: i_size first, then the page cache.
             inode.i_size.lock().write(size);
             truncate_pagecache(fs, inode, size);

@@ -36,14 +36,15 @@ pub(crate) fn set_disk_size(fs: &Fs, inode: &Inode, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// Cuts the disk inode at `size` (truncate down): every block past it goes,
-/// including those a writeback IO mapped before its size was published.
+/// Cuts the disk inode at `size` (truncate down): every block wholly past
+/// it goes, including those a writeback IO mapped before its size was
+/// published; the block holding `size` is the page cache's to zero.
 pub(crate) fn cut_disk_size(fs: &Fs, inode: &Inode, size: u64) -> Result<()> {
     let mut ds = inode.disk_size.lock();
     if fs.knobs.inject.cut_to_recorded_size {
         fs.disk.set_size(inode.ino, size)?;
     } else {
-        fs.disk.truncate(inode.ino, size)?;
+        fs.disk.cut(inode.ino, size)?;
     }
     *ds = size;
     Ok(())

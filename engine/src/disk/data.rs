@@ -274,34 +274,11 @@ impl Disk {
         self.truncate(ino, size)
     }
 
-    /// Cuts the file at `size` (bch2_truncate's extent half, bch2_fpunch to
-    /// the end): every block wholly past it is freed and the tail of the
-    /// straddling block zeroed, whatever size the disk recorded before. A
-    /// writeback IO can map blocks past the recorded size (its size is
-    /// published after its data), so the recorded size does not bound what
-    /// must go; growing later must read zeros there.
+    /// Cuts the file at `size` and zeroes the tail of the straddling block on
+    /// disk, so growing again later reads zeros there: [`Disk::cut`] plus
+    /// the partial block, for a caller with no page cache in front.
     pub fn truncate(&self, ino: Ino, size: u64) -> Result<()> {
-        self.check_mounted()?;
-        check_range(0, size.div_ceil(BLOCK_SIZE))?;
-        let straddle = {
-            let mut st = self.state.lock();
-            let st = &mut *st;
-            st.file(ino)?;
-            let rec = st.inodes.get_mut(&ino).expect("checked");
-            rec.size = size;
-            st.dirty = true;
-            let keep = size.div_ceil(BLOCK_SIZE);
-            for (_, e) in rec.take(keep, MAX_FILE_BLOCKS - keep) {
-                st.alloc.free(e.disk, e.len);
-            }
-            match rec.map(size / BLOCK_SIZE, 1).first() {
-                Some(s) if !size.is_multiple_of(BLOCK_SIZE) => match s.map {
-                    Mapping::Written(d) => Some(d),
-                    _ => None,
-                },
-                _ => None,
-            }
-        };
+        let straddle = self.cut(ino, size)?;
         if let Some(d) = straddle {
             let mut buf = AlignedBuf::zeroed(BLOCK_SIZE as usize);
             self.dev.read_at(&mut buf, d * BLOCK_SIZE)?;
@@ -309,6 +286,37 @@ impl Disk {
             self.dev.write_at(&buf, d * BLOCK_SIZE)?;
         }
         Ok(())
+    }
+
+    /// Sets the size to `size` and frees every block wholly past it (the
+    /// extent half of bch2_truncate: bch2_fpunch from the size rounded up to
+    /// a block, to the end), whatever size the disk recorded before: a
+    /// writeback IO maps its blocks before its size is published, so the
+    /// recorded size does not bound what must go. The block holding `size`
+    /// is left as it is: the engine zeroes its tail through the page cache
+    /// and writeback writes it, as __bch2_truncate_folio does; rewriting it
+    /// here would race that writeback. Returns the disk block holding
+    /// `size` when it is written data and `size` is not block aligned.
+    pub fn cut(&self, ino: Ino, size: u64) -> Result<Option<u64>> {
+        self.check_mounted()?;
+        check_range(0, size.div_ceil(BLOCK_SIZE))?;
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        st.file(ino)?;
+        let rec = st.inodes.get_mut(&ino).expect("checked");
+        rec.size = size;
+        st.dirty = true;
+        let keep = size.div_ceil(BLOCK_SIZE);
+        for (_, e) in rec.take(keep, MAX_FILE_BLOCKS - keep) {
+            st.alloc.free(e.disk, e.len);
+        }
+        Ok(match rec.map(size / BLOCK_SIZE, 1).first() {
+            Some(s) if !size.is_multiple_of(BLOCK_SIZE) => match s.map {
+                Mapping::Written(d) => Some(d),
+                _ => None,
+            },
+            _ => None,
+        })
     }
 
     /// Runs an allocating step; on NoSpace with frees waiting for a commit,
