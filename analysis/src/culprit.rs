@@ -447,8 +447,21 @@ fn came_back(ix: &Index, v: &ViolationRow, lo: u64, hi: u64) -> Option<Culprit> 
             break;
         }
     }
-    let (i, fate) = match io {
-        Some(i) => (i, Fate::WrittenBackAcrossCut),
+    // The cut is the op whose effect was undone; what it held when the two
+    // met (its wait for the IO) is what should have kept the bytes out.
+    let (i, fate, met, when) = match io {
+        Some(i) => {
+            let met = ev[i..]
+                .iter()
+                .find(|x| x.fid == ev[i].fid && x.kind() == Some(EventKind::FolioWritebackEnd))
+                .map_or(cut.begin_ns, |x| x.ts_ns.clamp(cut.begin_ns, cut.end_ns));
+            (
+                i,
+                Fate::WrittenBackAcrossCut,
+                met,
+                "while it waited for the IO",
+            )
+        }
         None => {
             let i = ev.iter().position(|e| {
                 e.ts_ns > cut.end_ns
@@ -459,37 +472,22 @@ fn came_back(ix: &Index, v: &ViolationRow, lo: u64, hi: u64) -> Option<Culprit> 
                         first < hi && lo < first + (SECTORS_PER_PAGE << e.a.min(20))
                     }
             })?;
-            (i, Fate::ReadCutBlock)
+            (
+                i,
+                Fate::ReadCutBlock,
+                cut.end_ns,
+                "(it had returned by then)",
+            )
         }
     };
-    let e = &ev[i];
-    // The cut is the op whose effect was undone; what it held when the two
-    // met (its wait for the IO, or its own end) is what should have kept
-    // the bytes out.
-    let met = if fate == Fate::WrittenBackAcrossCut {
-        ev[i..]
-            .iter()
-            .find(|x| x.fid == e.fid && x.kind() == Some(EventKind::FolioWritebackEnd))
-            .map_or(cut.begin_ns, |x| x.ts_ns.clamp(cut.begin_ns, cut.end_ns))
-    } else {
-        cut.end_ns
-    };
     let mut c = build(ix, v, i, fate, cut, met);
-    c.victim_locks = if fate == Fate::WrittenBackAcrossCut {
-        ix.lockset(cut.tid, met)
-    } else {
-        Vec::new()
-    };
-    c.common_exclusive = common(&c.locks, &c.victim_locks);
-    c.line = line(
-        &c,
-        if fate == Fate::WrittenBackAcrossCut {
-            "while it waited for the IO"
-        } else {
-            "(it had returned by then)"
-        },
-    );
-    c.line = format!("{} (op {}'s bytes came back)", c.line, held.op);
+    if fate == Fate::WrittenBackAcrossCut {
+        // build() counts only locks held from the victim's own event on;
+        // the cut's locks at the meeting are the ones that matter here.
+        c.victim_locks = ix.lockset(cut.tid, met);
+        c.common_exclusive = common(&c.locks, &c.victim_locks);
+    }
+    c.line = format!("{} (op {}'s bytes came back)", line(&c, when), held.op);
     Some(c)
 }
 

@@ -214,23 +214,11 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
 
     let size = fs.size(ino)?;
     // A verifying read of E's range, as a `--readers` thread makes them.
-    let mut e_bytes_after = vec![0u8; E_LEN];
-    let read_op = {
-        let g = fs.begin_op();
-        fs.read_in(&g, ino, OLD_EOF, &mut e_bytes_after)?;
-        g.op
-    };
+    let read = verifying_read(&fs, ino, OLD_EOF, E_LEN)?;
+    let e_bytes_after = read.data.clone();
     let events = rec.drain();
     let history = History::from_events(&events);
-    let read_check = check::check_read(
-        &history,
-        ino,
-        &check::ReadRecord {
-            op: read_op,
-            offset: OLD_EOF,
-            data: e_bytes_after.clone(),
-        },
-    );
+    let read_check = check::check_read(&history, ino, &read);
     let end = check_and_remount(fs, disk, opts, &rec, "/overlay", &history, events)?;
     // What the disk kept of E's range (zeros past the end of the file).
     let mut e_bytes_after_remount = vec![0u8; E_LEN];
@@ -257,6 +245,19 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
         checks,
         events,
         ino,
+    })
+}
+
+/// A read of `len` bytes at `offset` as an op of its own, kept for
+/// `check::check_read`, as a `--readers` thread makes them.
+fn verifying_read(fs: &Fs, ino: u64, offset: u64, len: usize) -> Result<check::ReadRecord> {
+    let g = fs.begin_op();
+    let mut data = vec![0u8; len];
+    fs.read_in(&g, ino, offset, &mut data)?;
+    Ok(check::ReadRecord {
+        op: g.op,
+        offset,
+        data,
     })
 }
 

@@ -22,7 +22,7 @@
 //! block locks; writeback takes none of them), so the schedule is the same
 //! on all three.
 
-use super::{check_and_remount, quiet_knobs, SERIAL};
+use super::{check_and_remount, quiet_knobs, verifying_read, SERIAL};
 use crate::check::{self, CheckReport};
 use crate::config::Inject;
 use crate::fs::{Fs, MountOptions};
@@ -150,27 +150,13 @@ pub fn writeback_cut(disk: &Path, build: Build, inject: Inject) -> Result<CutRun
         fs.truncate_in(&g, ino, EXTEND)?;
         g.op
     };
-    let mut gap = vec![0u8; (EXTEND - CUT) as usize];
     // The check reads whole sectors: from the sector holding CUT.
     let from = CUT / 512 * 512;
-    let mut sectors = vec![0u8; (EXTEND - from) as usize];
-    let read_op = {
-        let g = fs.begin_op();
-        fs.read_in(&g, ino, from, &mut sectors)?;
-        g.op
-    };
-    gap.copy_from_slice(&sectors[(CUT - from) as usize..]);
+    let read = verifying_read(&fs, ino, from, (EXTEND - from) as usize)?;
+    let gap = read.data[(CUT - from) as usize..].to_vec();
     let events = rec.drain();
     let history = History::from_events(&events);
-    let read_check = check::check_read(
-        &history,
-        ino,
-        &check::ReadRecord {
-            op: read_op,
-            offset: from,
-            data: sectors,
-        },
-    );
+    let read_check = check::check_read(&history, ino, &read);
     let end = check_and_remount(fs, disk, opts, &rec, "/cut", &history, events)?;
     let gap_after_remount = end
         .after_remount

@@ -2,11 +2,11 @@
 //! one writer that changes its size: writes inside and past EOF (leaving
 //! holes), stores through a shared mapping (page faults and mkwrite),
 //! truncate down and up to unaligned sizes, punch hole, allocate with and
-//! without keep-size. Thread 0
-//! is that writer; with one thread the stamp checker's verdict is exact
-//! (every sector has one last op). Further threads write in place inside
-//! the first FLOOR bytes, which the writer never truncates below, so they
-//! race its truncates and writeback without making its file inexact.
+//! without keep-size. Thread 0 is that writer; with one thread the stamp
+//! checker's verdict is exact (every sector has one last op). Further
+//! threads write in place inside the first FLOOR bytes, which the writer
+//! never truncates below, so they race its truncates and writeback without
+//! making its file inexact.
 //! The writer reads back between its ops (checked like `--readers`' reads);
 //! pauses between ops let the flusher and the mm threads act in between.
 
