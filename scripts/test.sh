@@ -65,6 +65,6 @@ python3 notebooks/run_notebooks.py "$tmp/planted" "$tmp/locked" 2>&1 | grep -v "
 
 echo "== benchmark compiles and runs (quick)"
 cargo bench -p lockline-engine --bench engine -- --quick
-cargo bench -p lockline-engine --bench checker -- --quick
+cargo bench -p lockline-harness --bench checker -- --quick
 cargo bench -p lockline-tui --bench frame -- --quick
 echo "all tests passed"

@@ -7,13 +7,13 @@ use crate::exit::usage;
 use crate::trace_csv;
 use anyhow::{Context, Result};
 use lockline_analysis::{CounterSample, Trace, TraceMeta};
-use lockline_engine::check::CheckReport;
-use lockline_engine::explore::round::ScheduleRun;
-use lockline_engine::kernel::KernelReport;
-use lockline_engine::perf::PerfSample;
 use lockline_engine::probe::Event;
-use lockline_engine::rounds::RoundsReport;
-use lockline_engine::session::RunSummary;
+use lockline_harness::check::CheckReport;
+use lockline_harness::explore::round::ScheduleRun;
+use lockline_harness::kernel::KernelReport;
+use lockline_harness::perf::PerfSample;
+use lockline_harness::rounds::RoundsReport;
+use lockline_harness::session::RunSummary;
 use std::path::Path;
 
 fn uname() -> (String, String) {

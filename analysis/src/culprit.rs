@@ -13,8 +13,8 @@ use crate::holds::{holds_from_events, Hold};
 use crate::threads;
 use crate::trace::{Trace, ViolationRow};
 use lockline_engine::config::PAGE_SHIFT;
-use lockline_engine::history::OpRecord;
 use lockline_engine::probe::{Event, EventKind, LockClass, LockMode, OpKind};
+use lockline_harness::history::OpRecord;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 

@@ -5,8 +5,8 @@
 //! ends, and the events come out sorted by time.
 
 use crate::trace::{Trace, TraceMeta, SCHEMA_VERSION};
-use lockline_engine::history::History;
 use lockline_engine::probe::{Code, Event, EventKind, LockClass, LockMode, OpKind, NO_FOLIO};
+use lockline_harness::history::History;
 
 /// A small deterministic generator (SplitMix64): no rand dependency, same
 /// trace for the same seed on every machine.

@@ -2,9 +2,9 @@
 //! violations, counters) and its metadata. The Parquet store, the exports,
 //! `analyze`, the plots and later the TUI all read this one shape.
 
-use lockline_engine::check::{CheckReport, Violation};
-use lockline_engine::history::OpRecord;
 use lockline_engine::probe::Event;
+use lockline_harness::check::{CheckReport, Violation};
+use lockline_harness::history::OpRecord;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a table's columns change meaning or type. Readers refuse
@@ -135,7 +135,7 @@ impl Trace {
         checks: &[CheckReport],
         counters: Vec<CounterSample>,
     ) -> Trace {
-        let ops = lockline_engine::history::History::from_events(&events)
+        let ops = lockline_harness::history::History::from_events(&events)
             .ops()
             .to_vec();
         meta.schema_version = SCHEMA_VERSION;

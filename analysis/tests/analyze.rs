@@ -6,9 +6,9 @@
 use lockline_analysis::report::{analyze, AnalyzeOptions};
 use lockline_analysis::{Trace, TraceMeta};
 use lockline_engine::probe::{Code, Event, EventKind, LockClass, LockMode, NO_FOLIO};
-use lockline_engine::session::{quiet_progress, run_session, SessionSpec};
-use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
+use lockline_harness::session::{quiet_progress, run_session, SessionSpec};
+use lockline_harness::workload::{RunSpec, Stop, WorkloadKind};
 
 fn ev(ts: u64, tid: u32, kind: EventKind, class: LockClass, folio: u64) -> Event {
     Event {

@@ -6,9 +6,9 @@
 
 use lockline_analysis::chrome::{write, ChromeOptions};
 use lockline_analysis::{synth, Trace, TraceMeta, ViolationRow};
-use lockline_engine::session::{quiet_progress, run_session, SessionSpec};
-use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
+use lockline_harness::session::{quiet_progress, run_session, SessionSpec};
+use lockline_harness::workload::{RunSpec, Stop, WorkloadKind};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 

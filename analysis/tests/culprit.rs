@@ -6,14 +6,14 @@
 use lockline_analysis::consistency;
 use lockline_analysis::culprit::{culprits, Culprit, Fate};
 use lockline_analysis::{blame, Trace, TraceMeta};
-use lockline_engine::check::CheckReport;
 use lockline_engine::config::Inject;
 use lockline_engine::disk::{mkfs, MkfsOptions};
 use lockline_engine::probe::{Event, LockClass, LockMode};
-use lockline_engine::scenario::{self, quiet_knobs, EarlyExit};
-use lockline_engine::session::{quiet_progress, run_session, SessionSpec};
-use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
+use lockline_harness::check::CheckReport;
+use lockline_harness::scenario::{self, EarlyExit};
+use lockline_harness::session::{quiet_progress, run_session, SessionSpec};
+use lockline_harness::workload::{RunSpec, Stop, WorkloadKind};
 use std::path::PathBuf;
 
 fn disk(size: u64) -> (tempfile::TempDir, PathBuf) {
@@ -104,7 +104,7 @@ fn torn(build: Build, knobs: Knobs, initial: u64) {
 
 #[test]
 fn lockless_min_torn_write_names_both_writers_and_their_folio() {
-    torn(Build::LocklessMin, quiet_knobs(), 4 << 20);
+    torn(Build::LocklessMin, Knobs::quiet(), 4 << 20);
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn planted_isize_before_copy_torn_write_is_explained() {
         Build::Lockless,
         Knobs {
             inject,
-            ..quiet_knobs()
+            ..Knobs::quiet()
         },
         0,
     );
@@ -158,7 +158,7 @@ fn planted_migration_without_folio_lock_is_named() {
         "migrate-without-folio-lock",
         Knobs {
             migration_interval_us: 10,
-            ..quiet_knobs()
+            ..Knobs::quiet()
         },
     );
     assert!(consistency::check(&t).is_clean());
@@ -185,7 +185,7 @@ fn planted_writeback_clear_after_copy_is_named() {
         "writeback-clear-after-copy",
         Knobs {
             writeback_interval_ms: 1,
-            ..quiet_knobs()
+            ..Knobs::quiet()
         },
     );
     assert!(consistency::check(&t).is_clean());

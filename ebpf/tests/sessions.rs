@@ -5,12 +5,12 @@
 mod common;
 
 use lockline_ebpf::EbpfSource;
-use lockline_engine::history::History;
-use lockline_engine::kernel::{run_kernel_session_with, KernelFs, KernelSpec};
 use lockline_engine::probe::{EventKind, OpKind};
-use lockline_engine::session::{quiet_progress, run_session_with, SessionSpec};
-use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
+use lockline_harness::history::History;
+use lockline_harness::kernel::{run_kernel_session_with, KernelFs, KernelSpec};
+use lockline_harness::session::{quiet_progress, run_session_with, SessionSpec};
+use lockline_harness::workload::{RunSpec, Stop, WorkloadKind};
 use std::path::Path;
 
 fn run_spec(workload: WorkloadKind, ops: u64) -> RunSpec {

@@ -272,6 +272,18 @@ impl Default for Knobs {
 }
 
 impl Knobs {
+    /// Every background thread off (flusher, reclaim, migration,
+    /// compaction), so a test or scenario decides when things happen.
+    pub fn quiet() -> Knobs {
+        Knobs {
+            writeback_interval_ms: 0,
+            reclaim_limit_bytes: 0,
+            migration_interval_us: 0,
+            compaction_interval_ms: 0,
+            ..Knobs::default()
+        }
+    }
+
     /// A busy machine: what a distro kernel might run with, with the
     /// pressure turned up (5 ms writeback, reclaim above 4 MiB, a migration
     /// every 500 µs, compaction every 50 ms, 5% short copies) so a few

@@ -1,6 +1,6 @@
 //! CRC-32C (Castagnoli), the checksum bcachefs uses too: the disk's
 //! superblock and metadata, and every stamped sector. Slice-by-8 in
-//! software; stamp.rs adds the SSE4.2 path for whole sectors.
+//! software; the harness's stamp.rs adds the SSE4.2 path for whole sectors.
 
 const POLY: u32 = 0x82f6_3b78;
 
@@ -46,9 +46,10 @@ pub fn crc32c(data: &[u8]) -> u32 {
     !crc
 }
 
-/// One 8-byte step of the slice-by-8 table walk.
+/// One 8-byte step of the slice-by-8 table walk (the stamp checksum folds
+/// its own words through it).
 #[inline]
-pub(crate) fn step_sw(crc: u32, word: u64) -> u32 {
+pub fn step_sw(crc: u32, word: u64) -> u32 {
     let x = word ^ crc as u64;
     let t = &TABLES;
     t[7][(x & 0xff) as usize]

@@ -7,34 +7,24 @@
 
 pub mod buffered_read;
 pub mod buffered_write;
-pub mod check;
 pub mod config;
 pub mod crc32c;
 pub mod disk;
 pub mod error;
-pub mod explore;
 pub mod fallocate;
 pub mod fault;
 pub mod folio;
 pub mod fs;
-pub mod history;
 pub mod inode;
-pub mod kernel;
 pub mod locks;
 pub mod mm;
 pub mod namespace;
 pub mod page_fault;
 pub mod pagecache;
-pub mod perf;
 pub mod probe;
-pub mod rounds;
-pub mod scenario;
-pub mod session;
 pub mod space;
-pub mod stamp;
 pub mod truncate;
 pub mod usercopy;
-pub mod workload;
 pub mod writeback;
 
 pub use config::{Build, Knobs};

@@ -6,6 +6,7 @@ use crate::config::{PAGE_SHIFT, PAGE_SIZE};
 use crate::fault;
 use crate::folio::Folio;
 use crate::probe::points;
+use crate::probe::yield_point::{self, WaitKey};
 use crate::probe::{EventKind, MmAction, NO_FID};
 use parking_lot::{Condvar, Mutex};
 use std::collections::BTreeMap;
@@ -265,10 +266,10 @@ impl Mapping {
         if !folio.test_writeback() {
             return;
         }
-        if crate::explore::sched::controlled() {
-            let key = crate::explore::sched::Key::writeback(folio.ino, folio.index, folio.id);
+        if yield_point::controlled() {
+            let key = WaitKey::writeback(folio.ino, folio.index, folio.id);
             while folio.test_writeback() {
-                if !crate::explore::sched::block(key) {
+                if !yield_point::block(key) {
                     break;
                 }
             }

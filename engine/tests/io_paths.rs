@@ -12,7 +12,7 @@ const MIB: u64 = 1 << 20;
 fn write_inside_one_folio_then_read_back() {
     for build in Build::ALL {
         let d = disk(64 * MIB);
-        let fs = mount(&d, build, quiet_knobs());
+        let fs = mount(&d, build, Knobs::quiet());
         let ino = fs.open("/f", true).unwrap();
         assert_eq!(fs.write(ino, 0, &pattern(1, 0, 8192)).unwrap(), 8192);
         // Unaligned overwrite inside the first page.
@@ -30,7 +30,7 @@ fn writes_across_large_folio_boundaries() {
         let d = disk(64 * MIB);
         let knobs = Knobs {
             max_folio_order: 2,
-            ..quiet_knobs()
+            ..Knobs::quiet()
         };
         let fs = mount(&d, build, knobs);
         let ino = fs.open("/f", true).unwrap();
@@ -52,7 +52,7 @@ fn writes_across_large_folio_boundaries() {
 fn append_and_extend_update_i_size() {
     for build in Build::ALL {
         let d = disk(64 * MIB);
-        let fs = mount(&d, build, quiet_knobs());
+        let fs = mount(&d, build, Knobs::quiet());
         let ino = fs.open("/f", true).unwrap();
         fs.write(ino, 0, &pattern(1, 0, 1000)).unwrap();
         assert_eq!(fs.size(ino).unwrap(), 1000);
@@ -75,7 +75,7 @@ fn append_and_extend_update_i_size() {
 #[test]
 fn lockless_takes_inode_lock_only_to_extend() {
     let d = disk(64 * MIB);
-    let (fs, rec) = mount_recorded(&d, Build::Lockless, quiet_knobs());
+    let (fs, rec) = mount_recorded(&d, Build::Lockless, Knobs::quiet());
     let ino = fs.open("/f", true).unwrap();
     fs.write(ino, 0, &pattern(1, 0, 65536)).unwrap();
     rec.drain();
@@ -104,7 +104,7 @@ fn short_copies_restart_under_inode_lock_and_keep_data() {
     let d = disk(64 * MIB);
     let knobs = Knobs {
         short_copy_rate: 0.5,
-        ..quiet_knobs()
+        ..Knobs::quiet()
     };
     let (fs, rec) = mount_recorded(&d, Build::Lockless, knobs);
     let ino = fs.open("/f", true).unwrap();
@@ -145,7 +145,7 @@ fn truncate_and_punch_partial_large_folios() {
         let d = disk(64 * MIB);
         let knobs = Knobs {
             max_folio_order: 4,
-            ..quiet_knobs()
+            ..Knobs::quiet()
         };
         let fs = mount(&d, build, knobs);
         let ino = fs.open("/f", true).unwrap();
@@ -164,7 +164,7 @@ fn truncate_and_punch_partial_large_folios() {
         assert_eq!(read_all(&fs, ino), want, "{build} truncate");
         // Everything survives writeback and a remount.
         fs.unmount().unwrap();
-        let fs = mount(&d, build, quiet_knobs());
+        let fs = mount(&d, build, Knobs::quiet());
         let ino = fs.open("/f", false).unwrap();
         assert_eq!(read_all(&fs, ino), want, "{build} after remount");
         fs.unmount().unwrap();
@@ -195,7 +195,7 @@ fn data_survives_unmount_and_remount_with_background_threads() {
     let c = fs.counters.snapshot();
     assert!(c.folios_written > 0 && c.reclaimed_folios > 0, "{c:?}");
     fs.unmount().unwrap();
-    let fs = mount(&d, Build::Lockless, quiet_knobs());
+    let fs = mount(&d, Build::Lockless, Knobs::quiet());
     let ino = fs.open("/dir-less-file", false).unwrap();
     assert_eq!(read_all(&fs, ino), want);
     fs.unmount().unwrap();
@@ -210,7 +210,7 @@ fn fsynced_data_survives_kill_9() {
             &d.0,
             lockline_engine::MountOptions {
                 build: Build::Lockless,
-                knobs: quiet_knobs(),
+                knobs: Knobs::quiet(),
                 recorder: None,
             },
         )
@@ -246,7 +246,7 @@ fn fsynced_data_survives_kill_9() {
     child.wait().unwrap();
     let r = lockline_engine::disk::fsck(&d.path).unwrap();
     assert!(r.problems.is_empty(), "{:?}", r.problems);
-    let fs = mount(&d, Build::Locked, quiet_knobs());
+    let fs = mount(&d, Build::Locked, Knobs::quiet());
     let ino = fs.open("/synced", false).unwrap();
     let got = read_all(&fs, ino);
     assert!(got.len() >= 300_000);
@@ -262,7 +262,7 @@ struct TestDiskRef(std::path::PathBuf);
 #[test]
 fn need_inode_lock_is_counted_with_its_restart() {
     let d = disk(64 * MIB);
-    let (fs, _rec) = mount_recorded(&d, Build::Lockless, quiet_knobs());
+    let (fs, _rec) = mount_recorded(&d, Build::Lockless, Knobs::quiet());
     let ino = fs.open("/f", true).unwrap();
     fs.truncate(ino, 4 * MIB).unwrap();
     let data = pattern(7, 0, 2 * MIB as usize);

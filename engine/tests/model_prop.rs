@@ -34,7 +34,7 @@ fn check(build: Build, order: u8, ops: &[Op]) -> Result<(), TestCaseError> {
     let d = disk(64 << 20);
     let knobs = Knobs {
         max_folio_order: order,
-        ..quiet_knobs()
+        ..Knobs::quiet()
     };
     let mut fs = mount(&d, build, knobs.clone());
     let mut ino = fs.open("/p", true).unwrap();

@@ -9,8 +9,8 @@ use crate::error::PlotError;
 use crate::render::{about, both};
 use crate::timeline_draw::{Bar, OpBox, Timeline};
 use lockline_analysis::{blame, culprit, holds_from_events, threads, Trace, ViolationRow};
-use lockline_engine::history::OpRecord;
 use lockline_engine::probe::OpKind;
+use lockline_harness::history::OpRecord;
 use std::path::{Path, PathBuf};
 
 /// The window's margin on each side, as a share of its length.

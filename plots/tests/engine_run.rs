@@ -4,10 +4,10 @@
 
 use lockline_analysis::{Trace, TraceMeta};
 use lockline_engine::probe::Event;
-use lockline_engine::session::SessionSpec;
-use lockline_engine::session::{quiet_progress, run_session, SessionReport};
-use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
+use lockline_harness::session::SessionSpec;
+use lockline_harness::session::{quiet_progress, run_session, SessionReport};
+use lockline_harness::workload::{RunSpec, Stop, WorkloadKind};
 use std::path::PathBuf;
 
 /// The demo's busy knobs with more short copies, so that a few hundred

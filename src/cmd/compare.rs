@@ -14,14 +14,14 @@ use anyhow::{Context, Result};
 use lockline_analysis::compare::{Column, Comparison, Kind, RepBuilder, RunFacts, Setup};
 use lockline_analysis::report::{analyze, AnalyzeOptions};
 use lockline_analysis::Trace;
-use lockline_engine::check::Counts;
 use lockline_engine::disk::{self, MkfsOptions};
-use lockline_engine::kernel::{KernelFs, KernelReport, KernelSpec};
-use lockline_engine::rounds::DEFAULT_ROUND_OPS;
-use lockline_engine::rounds::{run_rounds, Live, RoundInfo, RoundsReport, RoundsSpec};
-use lockline_engine::session::SessionSpec;
-use lockline_engine::workload::{RunSpec, Stop};
 use lockline_engine::Build;
+use lockline_harness::check::Counts;
+use lockline_harness::kernel::{KernelFs, KernelReport, KernelSpec};
+use lockline_harness::rounds::DEFAULT_ROUND_OPS;
+use lockline_harness::rounds::{run_rounds, Live, RoundInfo, RoundsReport, RoundsSpec};
+use lockline_harness::session::SessionSpec;
+use lockline_harness::workload::{RunSpec, Stop};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -532,7 +532,7 @@ fn kernel_rep(
     p: &Plan,
     k: &KernelColumn,
     probe: Probe,
-    progress: &lockline_engine::workload::Progress,
+    progress: &lockline_harness::workload::Progress,
     bar: Option<&indicatif::ProgressBar>,
     runs: &mut Runs,
     keep: bool,

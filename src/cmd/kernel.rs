@@ -8,11 +8,11 @@ use crate::exit::{self, parse_size, usage};
 use crate::probe_choice::{self, Probe};
 use crate::trace_out;
 use anyhow::Result;
-use lockline_engine::kernel::{
+use lockline_engine::probe::Event;
+use lockline_harness::kernel::{
     run_kernel_session_with, KernelError, KernelFs, KernelReport, KernelSpec,
 };
-use lockline_engine::probe::Event;
-use lockline_engine::workload::{Progress, RunSpec};
+use lockline_harness::workload::{Progress, RunSpec};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -114,7 +114,7 @@ pub fn session(
 /// Whether a kernel run could start here (root, the programs), without
 /// creating anything: the one-line reason when not.
 pub fn preflight(spec: &KernelSpec) -> Result<(), String> {
-    lockline_engine::kernel::preflight(spec).map_err(|e| e.to_string())
+    lockline_harness::kernel::preflight(spec).map_err(|e| e.to_string())
 }
 
 /// Missing tools, not root and bad sizes are the user's to fix (exit 2);

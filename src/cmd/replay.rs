@@ -6,11 +6,11 @@
 use crate::exit::{self, usage};
 use crate::trace_out::{self, ScheduleSummary};
 use anyhow::Result;
-use lockline_engine::explore::id::ScheduleId;
-use lockline_engine::explore::minimize::minimize;
-use lockline_engine::explore::round::{canonical, run_schedule, Actor, ScheduleRun};
 use lockline_engine::probe::Event;
-use lockline_engine::workload::Op;
+use lockline_harness::explore::id::ScheduleId;
+use lockline_harness::explore::minimize::minimize;
+use lockline_harness::explore::round::{canonical, run_schedule, Actor, ScheduleRun};
+use lockline_harness::workload::Op;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -82,7 +82,7 @@ fn first_difference(a: &[Event], b: &[Event]) -> Option<String> {
 fn describe(e: &Event) -> String {
     format!(
         "{} inode {} folio {} op {} a {} b {}",
-        lockline_engine::explore::sched::describe(*e),
+        lockline_harness::explore::sched::describe(*e),
         e.inode,
         e.folio,
         e.op,

@@ -6,14 +6,14 @@ use crate::exit::{self, parse_size, usage};
 use crate::probe_choice::{self, Probe};
 use crate::trace_out;
 use anyhow::Result;
-use lockline_engine::check::{self, CheckReport};
 use lockline_engine::config::{Inject, MigrateMode, SourceFaultMode, SourceFaults};
-use lockline_engine::perf::Counts;
 use lockline_engine::probe::{Event, ExternalTracer};
-use lockline_engine::rounds::{run_rounds, Live, RoundsReport, RoundsSpec, DEFAULT_ROUND_OPS};
-use lockline_engine::session::{RunSummary, SessionSpec};
-use lockline_engine::workload::{Progress, RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
+use lockline_harness::check::{self, CheckReport};
+use lockline_harness::perf::Counts;
+use lockline_harness::rounds::{run_rounds, Live, RoundsReport, RoundsSpec, DEFAULT_ROUND_OPS};
+use lockline_harness::session::{RunSummary, SessionSpec};
+use lockline_harness::workload::{Progress, RunSpec, Stop, WorkloadKind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -544,7 +544,7 @@ pub fn print_outcome_of(s: &RunSummary, shown: Option<&CheckReport>) {
     if r.reads > 0 {
         println!(
             "  {:<14} {} reads, {} sectors: {} with violations, {} dropped, {} stale sectors{}",
-            lockline_engine::check::DURING_RUN,
+            lockline_harness::check::DURING_RUN,
             r.reads,
             r.sectors,
             r.bad_reads,

@@ -8,11 +8,11 @@ use super::run::KnobArgs;
 use crate::exit::{self, parse_size, usage};
 use crate::sweep_stats::{combinations, effects, KnobEffect, Rate};
 use anyhow::{Context, Result};
-use lockline_engine::check::Counts;
-use lockline_engine::rounds::{run_rounds, RoundsSpec, DEFAULT_ROUND_OPS};
-use lockline_engine::session::SessionSpec;
-use lockline_engine::workload::{Progress, RunSpec, Stop, WorkloadKind};
 use lockline_engine::{Build, Knobs};
+use lockline_harness::check::Counts;
+use lockline_harness::rounds::{run_rounds, RoundsSpec, DEFAULT_ROUND_OPS};
+use lockline_harness::session::SessionSpec;
+use lockline_harness::workload::{Progress, RunSpec, Stop, WorkloadKind};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -238,8 +238,8 @@ pub fn run(a: Args) -> Result<u8> {
             b.set_message(format!("[{}/{}] {label}", i + 1, combos.len()));
             b
         });
-        let live = |l: lockline_engine::rounds::Live| {
-            if let (Some(b), lockline_engine::rounds::Live::RoundDone { .. }) = (&bar, l) {
+        let live = |l: lockline_harness::rounds::Live| {
+            if let (Some(b), lockline_harness::rounds::Live::RoundDone { .. }) = (&bar, l) {
                 b.inc(1);
             }
         };

@@ -4,8 +4,8 @@
 
 use crate::error::{Result, StoreError};
 use lockline_analysis::{CounterSample, TraceMeta, ViolationRow};
-use lockline_engine::history::{OpRecord, UNFINISHED};
 use lockline_engine::probe::{Event, EventKind, LockMode, OpKind, NO_FOLIO};
+use lockline_harness::history::{OpRecord, UNFINISHED};
 use polars::prelude::*;
 use std::path::Path;
 

@@ -9,7 +9,7 @@ fn sample() -> Trace {
     let mut t = synth::generate(20_000, 3, 9);
     // An unfinished op: its end_ns is written as null.
     if let Some(o) = t.ops.last_mut() {
-        o.end_ns = lockline_engine::history::UNFINISHED;
+        o.end_ns = lockline_harness::history::UNFINISHED;
         o.result = 0;
     }
     // Workload threads' ops carry their stamp index; others null.
@@ -241,9 +241,9 @@ fn bad_input_gets_one_line_each() {
 
 #[test]
 fn a_real_run_round_trips() {
-    use lockline_engine::session::{quiet_progress, run_session, SessionSpec};
-    use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
     use lockline_engine::{Build, Knobs};
+    use lockline_harness::session::{quiet_progress, run_session, SessionSpec};
+    use lockline_harness::workload::{RunSpec, Stop, WorkloadKind};
     let dir = tempfile::tempdir().unwrap();
     let run = RunSpec {
         workload: WorkloadKind::TruncateMix,

@@ -6,8 +6,8 @@
 use lockline_analysis::report::{analyze, AnalyzeOptions};
 use lockline_analysis::{synth, Trace, TraceMeta};
 use lockline_engine::disk::{mkfs, MkfsOptions};
-use lockline_engine::scenario::{self, EarlyExit};
 use lockline_engine::Build;
+use lockline_harness::scenario::{self, EarlyExit};
 use lockline_tui::state::{App, Focus, Tab};
 use lockline_tui::{Key, Msg};
 use ratatui::backend::TestBackend;

@@ -5,8 +5,8 @@
 
 use super::sample::RepSample;
 use super::stats::{mann_whitney, MannWhitney, Method, Spread, ALPHA};
-use lockline_engine::check::Counts;
 use lockline_engine::probe::{LockClass, OpKind};
+use lockline_harness::check::Counts;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -269,7 +269,7 @@ fn summarize(c: &Column) -> ColumnSummary {
             }
         })
         .collect();
-    let perf = |f: fn(&lockline_engine::perf::Counts) -> Option<u64>| {
+    let perf = |f: fn(&lockline_harness::perf::Counts) -> Option<u64>| {
         spread_of(reps, |r| f(&r.facts.perf).map(|v| v as f64))
     };
     let total = |f: fn(&RepSample) -> Option<u64>| -> Option<u64> {

@@ -6,10 +6,10 @@ use crate::holds_from_events;
 use crate::report::Analysis;
 use crate::stats::{Dist, LockStats, LockStatsAcc};
 use crate::trace::Trace;
-use lockline_engine::check::Counts;
-use lockline_engine::history::OpRecord;
-use lockline_engine::perf;
 use lockline_engine::probe::OpKind;
+use lockline_harness::check::Counts;
+use lockline_harness::history::OpRecord;
+use lockline_harness::perf;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -176,7 +176,7 @@ fn mib_s(bytes: u64, seconds: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockline_engine::history::UNFINISHED;
+    use lockline_harness::history::UNFINISHED;
 
     fn op(kind: OpKind, begin: u64, end: u64) -> OpRecord {
         OpRecord {

@@ -2,8 +2,8 @@
 //! and on real engine runs, where none may appear.
 
 use super::*;
-use lockline_engine::history::{OpRecord, UNFINISHED};
 use lockline_engine::probe::{Code, OpKind, NO_FOLIO};
+use lockline_harness::history::{OpRecord, UNFINISHED};
 
 const INO: u64 = 5;
 
@@ -455,9 +455,9 @@ fn synthetic_trace_is_clean() {
 
 #[test]
 fn engine_runs_are_clean() {
-    use lockline_engine::session::{quiet_progress, run_session, SessionSpec};
-    use lockline_engine::workload::{RunSpec, Stop, WorkloadKind};
     use lockline_engine::{Build, Knobs};
+    use lockline_harness::session::{quiet_progress, run_session, SessionSpec};
+    use lockline_harness::workload::{RunSpec, Stop, WorkloadKind};
     for (build, workload) in [
         (Build::Lockless, WorkloadKind::QemuSnapshot),
         (Build::Locked, WorkloadKind::TruncateMix),

@@ -6,8 +6,8 @@ pub mod rwsem;
 pub mod spinlock;
 pub mod two_state_lock;
 
-use crate::explore::sched::{self, Key};
 use crate::probe::points;
+use crate::probe::yield_point::{self as sched, WaitKey};
 use crate::probe::{LockClass, LockMode};
 
 /// Takes a lock through `try_fast`, falling back to the blocking `slow`
@@ -26,7 +26,7 @@ pub(crate) fn acquire_traced(
     if !try_fast() {
         points::lock_wait(class, mode, inode, folio, fid);
         if sched::controlled() {
-            acquire_scheduled(Key::lock(class, inode, folio, fid), try_fast, slow);
+            acquire_scheduled(WaitKey::lock(class, inode, folio, fid), try_fast, slow);
         } else {
             slow();
         }
@@ -37,7 +37,7 @@ pub(crate) fn acquire_traced(
 /// Under the explore scheduler a thread never sleeps in the OS: it parks
 /// on the lock's key until a release lets it try again.
 #[cold]
-fn acquire_scheduled(key: Key, try_fast: impl Fn() -> bool, slow: impl FnOnce()) {
+fn acquire_scheduled(key: WaitKey, try_fast: impl Fn() -> bool, slow: impl FnOnce()) {
     while !try_fast() {
         if !sched::block(key) {
             // Control given up: sleep as usual.

@@ -46,7 +46,7 @@ pub fn migrate_folio(fs: &Fs, inode: &Inode, old: &Arc<Folio>) -> bool {
         match migrate_pass(fs, inode, old) {
             Pass::Moved => return true,
             Pass::Skipped => return false,
-            Pass::Busy if pass + 1 < PASSES => crate::explore::sched::pause(PASS_PAUSE),
+            Pass::Busy if pass + 1 < PASSES => crate::probe::yield_point::pause(PASS_PAUSE),
             Pass::Busy => {}
         }
     }

@@ -24,6 +24,7 @@ pub mod points;
 pub mod recorder;
 mod schema;
 pub mod tracer;
+pub mod yield_point;
 
 pub use schema::*;
 pub use tracer::ExternalTracer;

@@ -9,8 +9,8 @@ use super::hist::Hist;
 use super::spans::SpanList;
 use lockline_analysis::holds::{Pairer, Step};
 use lockline_analysis::Hold;
-use lockline_engine::history::{OpRecord, UNFINISHED};
 use lockline_engine::probe::{Event, EventKind, LockClass, OpKind};
+use lockline_harness::history::{OpRecord, UNFINISHED};
 use std::collections::{HashMap, VecDeque};
 
 /// Lock classes in drawing priority: when several are held in one cell

@@ -546,7 +546,7 @@ impl App {
             .collect();
         roles.append(&mut events);
         let events = roles;
-        let ops = lockline_engine::history::History::from_events(&events)
+        let ops = lockline_harness::history::History::from_events(&events)
             .ops()
             .to_vec();
         let violations = self

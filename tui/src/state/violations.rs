@@ -8,7 +8,7 @@ use lockline_analysis::culprit::Culprit;
 use lockline_analysis::lints::Finding;
 use lockline_analysis::report::Analysis;
 use lockline_analysis::ViolationRow;
-use lockline_engine::history::UNFINISHED;
+use lockline_harness::history::UNFINISHED;
 
 #[derive(Clone, Debug)]
 pub struct Violation {
