@@ -11,6 +11,7 @@ pub mod culprit;
 pub mod holds;
 pub mod lints;
 pub mod report;
+pub mod run_trace;
 pub mod stats;
 pub mod synth;
 pub mod threads;

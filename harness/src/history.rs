@@ -69,11 +69,88 @@ pub fn from_events(events: &[Event]) -> History {
     History::from_events(events)
 }
 
+/// What one event did to the ops being paired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpStep {
+    /// An op began; the caller keeps it at the slot it passed.
+    Began(OpRecord),
+    /// The op kept at `slot` ended.
+    Ended { slot: usize, end_ns: u64, result: i64 },
+    /// An op_end with no open op_begin (its begin was lost or dropped).
+    Orphan,
+    /// Not an op event.
+    Nothing,
+}
+
+/// Pairs op_begin and op_end events as they come, in time order: each
+/// op_end closes the latest open op_begin of the same op id, thread, kind
+/// and inode. The key is that wide because one op id can span nested ops
+/// (fsync's writeback runs under the fsync's id) and background work all
+/// runs as op 0. The history and the TUI's ingest both pair through it.
+#[derive(Debug, Default)]
+pub struct OpPairer {
+    open: HashMap<(u64, u32, u8, u64), Vec<usize>>,
+}
+
+impl OpPairer {
+    /// Slots of the open-op map, for memory accounting.
+    pub fn open_capacity(&self) -> usize {
+        self.open.capacity()
+    }
+
+    /// Feeds one event; `slot` is where the caller will keep the op if it
+    /// begins here.
+    pub fn push(&mut self, e: &Event, slot: usize) -> OpStep {
+        let begin = match e.kind() {
+            Some(EventKind::OpBegin) => true,
+            Some(EventKind::OpEnd) => false,
+            _ => return OpStep::Nothing,
+        };
+        let Some(kind) = e.op_kind() else {
+            return OpStep::Nothing;
+        };
+        let key = (e.op, e.tid, kind as u8, e.inode);
+        match begin {
+            true => {
+                self.open.entry(key).or_default().push(slot);
+                OpStep::Began(OpRecord {
+                    op: e.op,
+                    tid: e.tid,
+                    kind,
+                    ino: e.inode,
+                    offset: e.a,
+                    len: e.b,
+                    begin_ns: e.ts_ns,
+                    end_ns: UNFINISHED,
+                    result: 0,
+                    thread: None,
+                    round: 0,
+                })
+            }
+            false => {
+                let Some(open) = self.open.get_mut(&key) else {
+                    return OpStep::Orphan;
+                };
+                let slot = open.pop();
+                // A key's ops are nested: keep no empty entries.
+                if open.is_empty() {
+                    self.open.remove(&key);
+                }
+                match slot {
+                    Some(slot) => OpStep::Ended {
+                        slot,
+                        end_ns: e.ts_ns,
+                        result: e.b as i64,
+                    },
+                    None => OpStep::Orphan,
+                }
+            }
+        }
+    }
+}
+
 impl History {
-    /// Pairs each op_end with the latest open op_begin of the same op id,
-    /// thread, kind and inode. The key is that wide because one op id can
-    /// span nested ops (fsync's writeback runs under the fsync's id) and
-    /// background work all runs as op 0.
+    /// Pairs the op events in time order through [`OpPairer`].
     pub fn from_events(events: &[Event]) -> History {
         let mut idx: Vec<usize> = events
             .iter()
@@ -107,34 +184,23 @@ impl History {
             i => rounds[i - 1].1,
         };
 
-        type Key = (u64, u32, u8, u64);
-        let mut open: HashMap<Key, Vec<usize>> = HashMap::new();
-        let mut ops = Vec::new();
+        let mut pairer = OpPairer::default();
+        let mut ops: Vec<OpRecord> = Vec::new();
         let mut orphan_ends = 0;
         for i in idx {
             let e = &events[i];
-            let Some(kind) = e.op_kind() else { continue };
-            let key = (e.op, e.tid, kind as u8, e.inode);
-            if e.kind() == Some(EventKind::OpBegin) {
-                open.entry(key).or_default().push(ops.len());
-                ops.push(OpRecord {
-                    op: e.op,
-                    tid: e.tid,
-                    kind,
-                    ino: e.inode,
-                    offset: e.a,
-                    len: e.b,
-                    begin_ns: e.ts_ns,
-                    end_ns: UNFINISHED,
-                    result: 0,
-                    thread: workers.get(&e.tid).copied(),
-                    round: round_at(e.ts_ns),
-                });
-            } else if let Some(r) = open.get_mut(&key).and_then(|v| v.pop()) {
-                ops[r].end_ns = e.ts_ns;
-                ops[r].result = e.b as i64;
-            } else {
-                orphan_ends += 1;
+            match pairer.push(e, ops.len()) {
+                OpStep::Began(mut o) => {
+                    o.thread = workers.get(&e.tid).copied();
+                    o.round = round_at(e.ts_ns);
+                    ops.push(o);
+                }
+                OpStep::Ended { slot, end_ns, result } => {
+                    ops[slot].end_ns = end_ns;
+                    ops[slot].result = result;
+                }
+                OpStep::Orphan => orphan_ends += 1,
+                OpStep::Nothing => {}
             }
         }
         let mut h = History::from_records(ops);

@@ -11,12 +11,11 @@
 //! [`PUMP_PERIOD`] and, when asked, hands a copy to a live consumer (the
 //! TUI). [`crate::session::run_session_with`] is one round of this.
 
-use crate::check::{self, CheckReport, Counts, ReadChecks};
+use crate::check::{self, CheckReport, Counts, EngineFile, ReadChecks};
 use crate::history::History;
 use crate::perf::{run_counted, PerfReport, PerfSample};
 use crate::session::{RunSummary, SessionReport, SessionSpec};
 use crate::workload::{FsFile, Progress, RunOutcome, RunSpec, Stop};
-use lockline_engine::config::{Build, Knobs};
 use lockline_engine::disk::{self, MkfsOptions};
 use lockline_engine::error::{Error, Result};
 use lockline_engine::fs::{CountersSnapshot, Fs, MountOptions};
@@ -106,25 +105,17 @@ pub struct RoundInfo {
     pub lost_events: u64,
 }
 
-/// What [`run_rounds`] reports: the keys of a [`SessionReport`] (totals
-/// over the rounds; `checks` holds every round's three checks, each with
-/// its `round`) plus the rounds'.
+/// What [`run_rounds`] reports: one checked run's report (totals over the
+/// rounds; `checks` holds every round's three checks, each with its
+/// `round`) and the rounds' own keys beside it.
 #[derive(Clone, Debug, Serialize)]
 pub struct RoundsReport {
-    pub build: Build,
     /// ops, bytes, seconds (the workloads' wall time) and throughput
     /// summed over the rounds; `violations` summed over the rounds' final
-    /// checks; `seed` the first round's.
+    /// checks; `seed` the first round's; engine counters summed over the
+    /// rounds' mounts; perf per workload thread index, summed.
     #[serde(flatten)]
-    pub summary: RunSummary,
-    pub knobs: Knobs,
-    pub injected: Vec<&'static str>,
-    /// Engine counters summed over the rounds' mounts.
-    pub engine: CountersSnapshot,
-    /// Per workload thread index, summed over the rounds.
-    pub perf: PerfReport,
-    #[serde(skip)]
-    pub perf_samples: Vec<PerfSample>,
+    pub session: SessionReport,
     /// Rounds run (the last one possibly cut short by a stop).
     pub rounds: u64,
     /// Ops per round asked for (None for a single run stopped otherwise).
@@ -144,20 +135,12 @@ pub struct RoundsReport {
 impl RoundsReport {
     /// The report as a single session's (the rounds' own keys dropped).
     pub fn into_session(self) -> SessionReport {
-        SessionReport {
-            build: self.build,
-            summary: self.summary,
-            knobs: self.knobs,
-            injected: self.injected,
-            engine: self.engine,
-            perf: self.perf,
-            perf_samples: self.perf_samples,
-        }
+        self.session
     }
 
     /// The checks of one round, in order.
     pub fn round_checks(&self, round: u64) -> impl Iterator<Item = &CheckReport> + '_ {
-        self.summary.checks.iter().filter(move |c| c.round == round)
+        self.session.summary.checks.iter().filter(move |c| c.round == round)
     }
 
     /// The final check (after remount) of the first round with a violation.
@@ -169,7 +152,7 @@ impl RoundsReport {
     /// round when none had one: what a summary shows.
     pub fn shown_check(&self) -> Option<&CheckReport> {
         self.first_violating_check()
-            .or_else(|| self.summary.checks.last())
+            .or_else(|| self.session.summary.checks.last())
     }
 }
 
@@ -317,14 +300,6 @@ impl Pump<'_> {
             live(l);
         }
     }
-}
-
-fn read_whole(fs: &Fs, ino: u64) -> Result<Vec<u8>> {
-    let size = fs.size(ino)? as usize;
-    let mut buf = vec![0u8; size];
-    let n = fs.read(ino, 0, &mut buf)?;
-    buf.truncate(n);
-    Ok(buf)
 }
 
 /// `/dir/name.ext` as round `round`'s file: `/dir/name.r<round>.ext`.
@@ -485,11 +460,20 @@ impl Rounds<'_, '_> {
             outcome.reads_not_kept,
         ));
 
-        let mut checks = Vec::new();
-        let checked = |label: &str, content: &[u8], checks: &mut Vec<CheckReport>| {
-            let mut c = check::check(&history, ino, content, label);
-            c.round = round;
-            if pump.live.is_some() && label != check::AFTER_REMOUNT {
+        if !matches!(self.plan, Plan::Single) {
+            // The next round runs on the remount: its knobs' seed.
+            self.opts.knobs.seed = self.spec.knobs.seed + round;
+        }
+        let mut file = EngineFile {
+            fs,
+            mounted,
+            disk: &self.spec.disk,
+            opts: &self.opts,
+            ino,
+            retired: None,
+        };
+        let checked = check::check_round(&mut file, &history, ino, round, |c| {
+            if pump.live.is_some() && c.label != check::AFTER_REMOUNT {
                 let mut shown = c.clone();
                 check::annotate_folios(&mut shown, &pump.events.lock()[start..]);
                 pump.send(Live::Check {
@@ -497,21 +481,11 @@ impl Rounds<'_, '_> {
                     check: shown,
                 });
             }
-            checks.push(c);
-        };
-        checked(check::AFTER_RUN, &read_whole(fs, ino)?, &mut checks);
-        fs.fsync(ino)?;
-        checked(check::AFTER_FSYNC, &read_whole(fs, ino)?, &mut checks);
-        t.engine += fs.counters.snapshot();
-        fs.unmount()?;
-        *mounted = false;
-        if !matches!(self.plan, Plan::Single) {
-            // The next round runs on this mount: its knobs' seed.
-            self.opts.knobs.seed = self.spec.knobs.seed + round;
+        });
+        if let Some(c) = file.retired {
+            t.engine += c;
         }
-        *fs = Fs::mount(&self.spec.disk, self.opts.clone())?;
-        *mounted = true;
-        checked(check::AFTER_REMOUNT, &read_whole(fs, ino)?, &mut checks);
+        let mut checks = checked?.checks;
         // The old mount's background threads have exited and handed over.
         pump.pump_own()?;
         {
@@ -695,13 +669,15 @@ fn run_plan(
     summary.probe_notes = notes;
     let first = t.rounds.iter().find(|r| r.violations.total() > 0);
     let report = RoundsReport {
-        build: spec.build,
-        summary,
-        knobs: spec.knobs.clone(),
-        injected: spec.knobs.inject.enabled(),
-        engine: t.engine,
-        perf: t.perf,
-        perf_samples: t.perf_samples,
+        session: SessionReport {
+            build: spec.build,
+            summary,
+            knobs: spec.knobs.clone(),
+            injected: spec.knobs.inject.enabled(),
+            engine: t.engine,
+            perf: t.perf,
+            perf_samples: t.perf_samples,
+        },
         rounds: t.rounds.len() as u64,
         round_ops,
         rounds_with_violations: t.rounds.iter().filter(|r| r.violations.total() > 0).count() as u64,

@@ -17,16 +17,6 @@ fn scratch() -> (tempfile::TempDir, PathBuf) {
     (d, img)
 }
 
-fn verdict(r: &ScheduleRun) -> Vec<(String, u64, u64, u64)> {
-    r.checks
-        .iter()
-        .map(|c| {
-            let n = c.counts;
-            (c.label.clone(), n.dropped, n.stale, n.torn)
-        })
-        .collect()
-}
-
 fn spec(template: &str, strategy: StrategyKind, img: &Path) -> ExploreSpec {
     ExploreSpec {
         template: format!("{template}/explicit:").parse().unwrap(),
@@ -59,7 +49,7 @@ fn every_strategy_replays_bit_for_bit() {
         assert!(a.lost_control.is_none(), "{id}: {:?}", a.lost_control);
         assert!(a.events.len() > 50, "{id}: {} events", a.events.len());
         assert_eq!(canonical(&a.events), canonical(&b.events), "{id}");
-        assert_eq!(verdict(&a), verdict(&b), "{id}");
+        assert_eq!(a.verdict(), b.verdict(), "{id}");
         assert_eq!(a.switches, b.switches, "{id}");
         // The switches it took are the whole schedule.
         let c = run_schedule(&a.explicit_id(), &img).unwrap();
@@ -138,10 +128,10 @@ fn planted_migration_bug_is_found_and_replays() {
             let again = run_schedule(&f.id.parse().unwrap(), &img).unwrap();
             assert!(again.violating(), "{}", f.id);
             assert_eq!(canonical(&again.events), canonical(&run.events));
-            assert_eq!(verdict(&again), verdict(&run));
+            assert_eq!(again.verdict(), run.verdict());
         }
         let explicit = run_schedule(&f.explicit.parse().unwrap(), &img).unwrap();
-        assert_eq!(verdict(&explicit), verdict(&run), "{}", f.explicit);
+        assert_eq!(explicit.verdict(), run.verdict(), "{}", f.explicit);
     }
 }
 

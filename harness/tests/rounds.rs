@@ -89,11 +89,11 @@ fn three_rounds_one_trace() {
     let (report, events, seen, live_events) = run(&s, &r, &stop, |_| {});
     assert_eq!(report.rounds, 3);
     assert!(!report.interrupted);
-    assert_eq!(report.summary.ops, 450);
+    assert_eq!(report.session.summary.ops, 450);
     assert_eq!(
-        report.summary.op_errors, 0,
+        report.session.summary.op_errors, 0,
         "{:?}",
-        report.summary.first_error
+        report.session.summary.first_error
     );
 
     // One marker per round, in order, on the round's own file.
@@ -135,14 +135,14 @@ fn three_rounds_one_trace() {
     assert!(per_round.iter().all(|&n| n > 0), "{per_round:?}");
 
     // Three checks per round, each with its round; readers checked per round.
-    let rounds: Vec<u64> = report.summary.checks.iter().map(|c| c.round).collect();
+    let rounds: Vec<u64> = report.session.summary.checks.iter().map(|c| c.round).collect();
     assert_eq!(rounds, [1, 1, 1, 2, 2, 2, 3, 3, 3]);
-    for c in &report.summary.checks {
+    for c in &report.session.summary.checks {
         assert_eq!(c.ino, inos[c.round as usize - 1]);
     }
-    assert!(report.summary.reads.reads > 0);
-    assert_eq!(report.summary.reads.bad_reads, 0);
-    assert_eq!(report.summary.violations.total(), 0, "locked lost data");
+    assert!(report.session.summary.reads.reads > 0);
+    assert_eq!(report.session.summary.reads.bad_reads, 0);
+    assert_eq!(report.session.summary.violations.total(), 0, "locked lost data");
     assert_eq!(report.rounds_with_violations, 0);
 
     // Live: every event once, each round's checks in order, then its end.
@@ -197,7 +197,7 @@ fn stop_ends_the_run_after_the_round() {
     });
     assert_eq!(report.rounds, 2);
     assert!(report.interrupted);
-    assert_eq!(report.summary.checks.len(), 6);
+    assert_eq!(report.session.summary.checks.len(), 6);
     assert_eq!(last_not_events(&seen), Some(&Seen::Done(2)));
 }
 
@@ -219,9 +219,9 @@ fn stop_interrupts_a_round_and_still_checks_it() {
     });
     assert_eq!(report.rounds, 1);
     assert!(report.interrupted);
-    assert!(report.summary.ops < 100_000_000);
+    assert!(report.session.summary.ops < 100_000_000);
     let labels: Vec<&str> = report
-        .summary
+        .session.summary
         .checks
         .iter()
         .map(|c| c.label.as_str())
@@ -230,7 +230,7 @@ fn stop_interrupts_a_round_and_still_checks_it() {
         labels,
         [check::AFTER_RUN, check::AFTER_FSYNC, check::AFTER_REMOUNT]
     );
-    assert_eq!(report.summary.violations.total(), 0, "locked lost data");
+    assert_eq!(report.session.summary.violations.total(), 0, "locked lost data");
     assert_eq!(last_not_events(&seen), Some(&Seen::Done(1)));
     assert!(!events.is_empty());
 }
@@ -251,8 +251,8 @@ fn ops_in_total_split_into_rounds() {
         .expect("rounds");
     let ops: Vec<u64> = report.per_round.iter().map(|r| r.ops).collect();
     assert_eq!(ops, [200, 200, 100]);
-    assert_eq!(report.summary.ops, 500);
-    assert_eq!(report.summary.violations.total(), 0);
+    assert_eq!(report.session.summary.ops, 500);
+    assert_eq!(report.session.summary.violations.total(), 0);
     assert_eq!(report.first_violation_round, None);
 
     // Rounds until a deadline: at least one.
@@ -319,5 +319,5 @@ fn rounds_find_lockless_min_tearing() {
     assert_eq!(c.label, check::AFTER_REMOUNT);
     assert!(c.counts.torn > 0);
     eprintln!("torn in round {first} of 40");
-    assert_eq!(report.summary.violations, c.counts);
+    assert_eq!(report.session.summary.violations, c.counts);
 }

@@ -11,6 +11,7 @@ use crate::exit::{self, parse_size, usage};
 use crate::probe_choice::{self, Probe};
 use crate::trace_out;
 use anyhow::{Context, Result};
+use lockline_analysis::run_trace;
 use lockline_analysis::compare::{Column, Comparison, Kind, RepBuilder, RunFacts, Setup};
 use lockline_analysis::report::{analyze, AnalyzeOptions};
 use lockline_analysis::Trace;
@@ -301,21 +302,21 @@ fn rounds_with(per_round: &[RoundInfo]) -> Counts {
 
 fn engine_facts(r: &RoundsReport) -> RunFacts {
     RunFacts {
-        ops: r.summary.ops,
-        bytes: r.summary.bytes,
-        seconds: r.summary.seconds,
+        ops: r.session.summary.ops,
+        bytes: r.session.summary.bytes,
+        seconds: r.session.summary.seconds,
         rounds: r.rounds,
         rounds_with_violations: r.rounds_with_violations,
         rounds_with: rounds_with(&r.per_round),
-        violations: r.summary.violations,
+        violations: r.session.summary.violations,
         first_violation_round: r.first_violation_round,
         first_violation_s: r.first_violation_s,
-        perf: r.perf.total,
-        restarts: Some(r.engine.restarts),
-        need_inode_lock: Some(r.engine.need_inode_lock),
-        events: r.summary.events,
-        lost_events: r.summary.lost_events,
-        op_errors: r.summary.op_errors,
+        perf: r.session.perf.total,
+        restarts: Some(r.session.engine.restarts),
+        need_inode_lock: Some(r.session.engine.need_inode_lock),
+        events: r.session.summary.events,
+        lost_events: r.session.summary.lost_events,
+        op_errors: r.session.summary.op_errors,
         interrupted: r.interrupted,
     }
 }
@@ -442,7 +443,7 @@ pub fn run(a: Args) -> Result<u8> {
                 break 'reps;
             }
             let facts = engine_facts(&report);
-            let trace = trace_out::rounds_trace(&report, events)?;
+            let trace = run_trace::rounds_trace(&report, events)?;
             let mut b = RepBuilder::new();
             runs[i].add(&mut b, &facts, 0.0, trace, keep);
             runs[i].column.reps.push(b.finish(rep));
@@ -571,7 +572,7 @@ fn kernel_rep(
         if let Some(bar) = bar {
             bar.set_prefix(format!("round {round}, {bad} with violations; "));
         }
-        let mut trace = trace_out::kernel_trace(&report, events)?;
+        let mut trace = run_trace::kernel_trace(&report, events)?;
         if keep {
             // The repetition's rounds as one trace, as the engine's are.
             if let Some(prev) = runs.last.take().filter(|_| round > 1) {

@@ -7,6 +7,7 @@ use crate::cmd::run::print_summary;
 use crate::exit;
 use crate::trace_out;
 use anyhow::{Context, Result};
+use lockline_analysis::run_trace;
 use lockline_engine::{Build, Knobs};
 use lockline_harness::check::Counts;
 use lockline_harness::rounds::{run_rounds, Live, RoundsSpec, DEFAULT_ROUND_OPS as ROUND_OPS};
@@ -135,7 +136,7 @@ pub fn run(a: Args) -> Result<u8> {
                 live,
                 &exit::SIGINT_SEEN,
             )?;
-            let t = trace_out::rounds_trace(&report, events)?;
+            let t = run_trace::rounds_trace(&report, events)?;
             (report, t)
         };
         if tty && !a.tui {
@@ -153,13 +154,13 @@ pub fn run(a: Args) -> Result<u8> {
             build,
             rounds: report.rounds,
             rounds_with_violations: report.rounds_with_violations,
-            ops: report.summary.ops,
-            bytes: report.summary.bytes,
-            seconds: report.summary.seconds,
-            violations: report.summary.violations,
-            restarts: report.engine.restarts,
-            events: report.summary.events,
-            lost: report.summary.lost_events,
+            ops: report.session.summary.ops,
+            bytes: report.session.summary.bytes,
+            seconds: report.session.summary.seconds,
+            violations: report.session.summary.violations,
+            restarts: report.session.engine.restarts,
+            events: report.session.summary.events,
+            lost: report.session.summary.lost_events,
             first,
             trace: trace.clone(),
         });

@@ -5,6 +5,7 @@
 use crate::exit::{self, usage};
 use crate::trace_out;
 use anyhow::{Context, Result};
+use lockline_analysis::run_trace;
 use lockline_engine::config::Inject;
 use lockline_engine::Build;
 use lockline_harness::explore::id::{ScheduleId, StrategySpec};
@@ -234,7 +235,7 @@ pub fn run(a: Args) -> Result<u8> {
     }
     let mut trace_note = None;
     if let Some(run) = &first {
-        trace_out::write(&a.trace, &trace_out::schedule_trace(run)?)?;
+        trace_out::write(&a.trace, &run_trace::schedule_trace(run)?)?;
         trace_note = Some(a.trace.display().to_string());
     }
     if a.json {

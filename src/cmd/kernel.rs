@@ -8,6 +8,7 @@ use crate::exit::{self, parse_size, usage};
 use crate::probe_choice::{self, Probe};
 use crate::trace_out;
 use anyhow::Result;
+use lockline_analysis::run_trace;
 use lockline_engine::probe::Event;
 use lockline_harness::kernel::{
     run_kernel_session_with, KernelError, KernelFs, KernelReport, KernelSpec,
@@ -66,7 +67,7 @@ pub fn run(a: Args) -> Result<u8> {
     let label = format!("{} on kernel {} [{source}]", a.work.workload, a.fs);
     let (report, events) = with_progress(label, !a.json, |p| session(&spec, choice, p))?;
     if let Some(path) = &a.trace {
-        trace_out::write(path, &trace_out::kernel_trace(&report, events)?)?;
+        trace_out::write(path, &run_trace::kernel_trace(&report, events)?)?;
     }
     if a.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -5,8 +5,8 @@
 //! whole of it until `q`. Quitting early
 //! stops the run after the current round's checks.
 
-use crate::trace_out;
 use anyhow::{anyhow, Result};
+use lockline_analysis::run_trace;
 use lockline_analysis::report::{analyze, AnalyzeOptions};
 use lockline_analysis::{Trace, TraceMeta, ViolationRow};
 use lockline_engine::probe::ExternalTracer;
@@ -109,7 +109,7 @@ pub fn run(
                 let _ = tx.send(Msg::Events(
                     order.lock().unwrap_or_else(|e| e.into_inner()).flush(),
                 ));
-                let trace = trace_out::rounds_trace(&report, events)?;
+                let trace = run_trace::rounds_trace(&report, events)?;
                 let done = format!(
                     "run finished: {} rounds, {} with violations{}; q quits",
                     report.rounds,

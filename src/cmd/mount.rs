@@ -7,6 +7,7 @@ use crate::cmd::run::KnobArgs;
 use crate::exit::{self, usage};
 use crate::trace_out;
 use anyhow::{Context, Result};
+use lockline_analysis::run_trace;
 use lockline_engine::probe::recorder::Recorder;
 use lockline_engine::{Build, Fs, MountOptions};
 use lockline_fuse::{is_fuse_mount, MountConfig};
@@ -314,7 +315,7 @@ fn serve(a: &Args, knobs: lockline_engine::Knobs, mnt: &Path) -> Result<u8> {
         let stats = rec.stats();
         let events = rec.drain();
         let n = events.len();
-        let trace = trace_out::mount_trace(
+        let trace = run_trace::mount_trace(
             a.build.name(),
             &knobs,
             a.threads as u32,

@@ -4,8 +4,10 @@
 //! lose data, printed as steps a developer can write a test from.
 
 use crate::exit::{self, usage};
-use crate::trace_out::{self, ScheduleSummary};
+use crate::trace_out;
+use lockline_harness::explore::saved::ScheduleSummary;
 use anyhow::Result;
+use lockline_analysis::run_trace;
 use lockline_engine::probe::Event;
 use lockline_harness::explore::id::ScheduleId;
 use lockline_harness::explore::minimize::minimize;
@@ -109,11 +111,11 @@ pub fn run(a: Args) -> Result<u8> {
     let (against, difference) = match &expected {
         Some((path, events, verdict)) => {
             let mut d = first_difference(events, &run.events);
-            if d.is_none() && *verdict != trace_out::verdict(&run) {
+            if d.is_none() && *verdict != run.verdict() {
                 d = Some(format!(
                     "verdict {:?} vs {:?}",
                     verdict,
-                    trace_out::verdict(&run)
+                    run.verdict()
                 ));
             }
             (path.display().to_string(), d)
@@ -121,11 +123,11 @@ pub fn run(a: Args) -> Result<u8> {
         None => {
             let again = run_schedule(&id, &image)?;
             let mut d = first_difference(&run.events, &again.events);
-            if d.is_none() && trace_out::verdict(&run) != trace_out::verdict(&again) {
+            if d.is_none() && run.verdict() != again.verdict() {
                 d = Some(format!(
                     "verdict {:?} vs {:?}",
-                    trace_out::verdict(&run),
-                    trace_out::verdict(&again)
+                    run.verdict(),
+                    again.verdict()
                 ));
             }
             ("second run".to_string(), d)
@@ -148,7 +150,7 @@ pub fn run(a: Args) -> Result<u8> {
     };
     let shown: &ScheduleRun = minimized.as_ref().map(|m| &m.run).unwrap_or(&run);
     if let Some(p) = &a.save {
-        trace_out::write(p, &trace_out::schedule_trace(shown)?)?;
+        trace_out::write(p, &run_trace::schedule_trace(shown)?)?;
     }
     let report = Report {
         schedule: id.to_string(),
@@ -157,14 +159,14 @@ pub fn run(a: Args) -> Result<u8> {
         identical: difference.is_none(),
         difference,
         events: run.events.len(),
-        verdict: trace_out::verdict(&run),
+        verdict: run.verdict(),
         violating: run.violating(),
         minimized: minimized.as_ref().map(|m| Minimal {
             schedule: m.run.explicit_id().to_string(),
             tries: m.tries,
             ops: ops_lines(&m.run),
             steps: step_lines(&m.run),
-            verdict: trace_out::verdict(&m.run),
+            verdict: m.run.verdict(),
         }),
     };
     if a.json {

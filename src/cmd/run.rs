@@ -6,6 +6,7 @@ use crate::exit::{self, parse_size, usage};
 use crate::probe_choice::{self, Probe};
 use crate::trace_out;
 use anyhow::Result;
+use lockline_analysis::run_trace;
 use lockline_engine::config::{Inject, MigrateMode, SourceFaultMode, SourceFaults};
 use lockline_engine::probe::{Event, ExternalTracer};
 use lockline_engine::{Build, Knobs};
@@ -269,7 +270,7 @@ pub fn run(a: Args) -> Result<u8> {
             choice.reason, "q quits (after this round's checks)"
         );
         let (mut report, trace) = crate::cmd::live::run(&spec, &rounds, choice.tracer, &title)?;
-        report.summary.probe_reason = choice.reason;
+        report.session.summary.probe_reason = choice.reason;
         print_summary(&report, a.trace.as_deref());
         if let Some(path) = &a.trace {
             trace_out::write(path, &trace)?;
@@ -281,7 +282,7 @@ pub fn run(a: Args) -> Result<u8> {
     exit::install_sigint();
     let (mut report, events) =
         run_rounds_with_progress(&spec, &rounds, !a.json, choice.tracer, &exit::SIGINT_SEEN)?;
-    report.summary.probe_reason = choice.reason;
+    report.session.summary.probe_reason = choice.reason;
 
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -294,7 +295,7 @@ pub fn run(a: Args) -> Result<u8> {
     let interrupted = report.interrupted;
     // Last, so the trace takes the events without a copy.
     if let Some(path) = &a.trace {
-        trace_out::write(path, &trace_out::rounds_trace(&report, events)?)?;
+        trace_out::write(path, &run_trace::rounds_trace(&report, events)?)?;
     }
     // 128 + SIGINT, as a shell reports a Ctrl-C'd command.
     Ok(if interrupted {
@@ -428,33 +429,33 @@ pub fn with_progress_bar<T>(
 pub fn print_summary(r: &RoundsReport, trace: Option<&std::path::Path>) {
     println!(
         "{} on {}: {} ops, {} MiB in {:.2} s = {:.1} MiB/s, {} threads, seed {}",
-        r.summary.workload,
-        r.build,
-        r.summary.ops,
-        r.summary.bytes >> 20,
-        r.summary.seconds,
-        r.summary.throughput_mib_s,
-        r.summary.threads,
-        r.summary.seed
+        r.session.summary.workload,
+        r.session.build,
+        r.session.summary.ops,
+        r.session.summary.bytes >> 20,
+        r.session.summary.seconds,
+        r.session.summary.throughput_mib_s,
+        r.session.summary.threads,
+        r.session.summary.seed
     );
-    if !r.injected.is_empty() {
-        println!("injected bugs: {}", r.injected.join(", "));
+    if !r.session.injected.is_empty() {
+        println!("injected bugs: {}", r.session.injected.join(", "));
     }
     println!("{}", rounds_line(r));
-    print_outcome_of(&r.summary, r.shown_check());
-    let e = &r.engine;
+    print_outcome_of(&r.session.summary, r.shown_check());
+    let e = &r.session.engine;
     println!(
         "engine: {} short copies, {} restarts, {} post-EOF truncates, {} folios written, {} reclaimed, {} migrated",
         e.short_copies, e.restarts, e.post_eof_truncates, e.folios_written, e.reclaimed_folios, e.migrated_folios
     );
-    if !r.perf.per_thread.is_empty() {
+    if !r.session.perf.per_thread.is_empty() {
         println!(
             "perf ({} worker threads): {}",
-            r.perf.per_thread.len(),
-            perf_line(&r.perf.total)
+            r.session.perf.per_thread.len(),
+            perf_line(&r.session.perf.total)
         );
     }
-    print_events_line(&r.summary);
+    print_events_line(&r.session.summary);
     if let Some(t) = trace {
         println!("trace: {}", t.display());
     }

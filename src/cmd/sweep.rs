@@ -266,12 +266,12 @@ pub fn run(a: Args) -> Result<u8> {
             values: vals,
             rate: Rate::wilson(bad, trusted.len() as u64),
             suspect_rounds: report.per_round.len() as u64 - trusted.len() as u64,
-            violations: report.summary.violations,
+            violations: report.session.summary.violations,
             first_violation_s: report.first_violation_s,
             first_violation_round: report.first_violation_round,
-            ops: report.summary.ops,
+            ops: report.session.summary.ops,
             seconds: report.wall_seconds,
-            lost_events: report.summary.lost_events,
+            lost_events: report.session.summary.lost_events,
         };
         if show {
             let w = label_width(&names, std::slice::from_ref(&cell));

@@ -28,9 +28,11 @@
 mod classify;
 mod content;
 mod report;
+mod round;
 
 use crate::stamp::SECTOR;
 pub use report::{CheckReport, Class, Counts, OpWindow, ShortFile, Violation};
+pub use round::{check_round, read_whole, Checked, EngineFile, Remountable};
 
 use crate::history::{History, OpRecord, UNFINISHED};
 

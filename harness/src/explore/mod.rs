@@ -11,6 +11,7 @@
 pub mod id;
 pub mod minimize;
 pub mod round;
+pub mod saved;
 pub mod sched;
 pub mod strategy;
 

@@ -6,7 +6,7 @@
 use super::id::{ScheduleId, StrategySpec};
 use super::sched::{Aborted, Outcome, Sched, Switch, SwitchAt};
 use super::strategy::{Bounded, Explicit, Pct, RandomWalk, Strategy};
-use crate::check::{self, CheckReport};
+use crate::check::{self, CheckReport, EngineFile};
 use crate::history::History;
 use crate::workload::{issue, FsFile, Op, Prepare, Target, ThreadCtx};
 use lockline_engine::disk::{mkfs, MkfsOptions};
@@ -242,24 +242,16 @@ fn run_on_hook(
         return Err(Error::Schedule(format!("schedule {id}: {why}")));
     }
     let history = History::from_events(&sched.events_so_far());
-    let mut checks = Vec::new();
-    let read_whole = |fs: &Fs| -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; fs.size(ino)? as usize];
-        let n = fs.read(ino, 0, &mut buf)?;
-        buf.truncate(n);
-        Ok(buf)
+    let (mut fs, mut mounted) = (fs, true);
+    let mut file = EngineFile {
+        fs: &mut fs,
+        mounted: &mut mounted,
+        disk: image,
+        opts: &opts,
+        ino,
+        retired: None,
     };
-    let mut checked = |label: &str, content: &[u8]| {
-        let mut c = check::check(&history, ino, content, label);
-        c.round = 1;
-        checks.push(c);
-    };
-    checked(check::AFTER_RUN, &read_whole(&fs)?);
-    fs.fsync(ino)?;
-    checked(check::AFTER_FSYNC, &read_whole(&fs)?);
-    fs.unmount()?;
-    let fs = Fs::mount(image, opts)?;
-    checked(check::AFTER_REMOUNT, &read_whole(&fs)?);
+    let mut checks = check::check_round(&mut file, &history, ino, 1, |_| {})?.checks;
     fs.unmount()?;
     let events = sched.events_so_far();
     for c in &mut checks {

@@ -15,7 +15,7 @@ use crate::workload::{Progress, RunSpec, Stop, Target};
 use lockline_engine::probe::recorder::{Recorder, DEFAULT_CAPACITY};
 use lockline_engine::probe::{Event, ExternalTracer};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone, Debug)]
@@ -207,40 +207,27 @@ pub fn run_kernel_session_with(
     let history = History::from_events(&events);
     let reads = check::check_reads(&history, ino, &outcome.reads, outcome.reads_not_kept);
     events.extend(take(&mut tracer)?);
-    let mut checks = Vec::new();
-    checks.push(check::check(
-        &history,
+    let mut remountable = KernelRemount {
+        file: Some(file),
+        mount: Some(mount),
+        dev: &dev.dev,
+        mnt: &work.mnt,
+        fstype: spec.fs.name(),
+        path: &path,
         ino,
-        &file.read_all()?,
-        check::AFTER_RUN,
-    ));
-    file.fsync()?;
-    checks.push(check::check(
-        &history,
-        ino,
-        &file.read_all()?,
-        check::AFTER_FSYNC,
-    ));
+        before_unmount: &mut || {
+            events.extend(rec.drain());
+            events.extend(take(&mut tracer)?);
+            events.sort_by_key(|e| (e.ts_ns, e.tid));
+            Ok(())
+        },
+    };
+    let checks = check::check_round(&mut remountable, &history, ino, 0, |_| {})?.checks;
+    let KernelRemount { file, mount, .. } = remountable;
     drop(file);
-    events.extend(rec.drain());
-    events.extend(take(&mut tracer)?);
-    events.sort_by_key(|e| (e.ts_ns, e.tid));
-
-    // Remount: the page cache is gone, what is read back is on the disk.
-    mount.unmount()?;
-    let mount = Mount::new(&dev.dev, &work.mnt, spec.fs.name())?;
-    let file = KernelFile::open_existing(&path)?;
-    let content = file.read_all()?;
-    if file.ino() != ino {
-        return Err(KernelError::Invalid(format!(
-            "{}: inode changed across remount ({ino} -> {})",
-            path.display(),
-            file.ino()
-        )));
+    if let Some(m) = mount {
+        m.unmount()?;
     }
-    checks.push(check::check(&history, ino, &content, check::AFTER_REMOUNT));
-    drop(file);
-    mount.unmount()?;
     let device = DeviceInfo {
         loop_device: dev.dev.display().to_string(),
         image: work.image.display().to_string(),
@@ -289,4 +276,60 @@ pub fn run_kernel_session_with(
         notes,
     };
     Ok((report, events))
+}
+
+/// The kernel file system's side of `check::check_round`: the file on a
+/// mount of the loop device, and a remount that closes it, lets the caller
+/// take the events so far, unmounts, mounts again and reopens the file.
+struct KernelRemount<'a> {
+    file: Option<KernelFile>,
+    mount: Option<Mount>,
+    dev: &'a Path,
+    mnt: &'a Path,
+    fstype: &'a str,
+    path: &'a Path,
+    ino: u64,
+    before_unmount: &'a mut dyn FnMut() -> Result<()>,
+}
+
+impl KernelRemount<'_> {
+    fn file(&self) -> Result<&KernelFile> {
+        self.file
+            .as_ref()
+            .ok_or_else(|| KernelError::Invalid("the file is closed".into()))
+    }
+}
+
+impl check::Remountable for KernelRemount<'_> {
+    type Error = KernelError;
+
+    fn read_whole(&mut self) -> Result<Vec<u8>> {
+        self.file()?.read_all()
+    }
+
+    fn fsync(&mut self) -> Result<()> {
+        self.file()?.fsync()
+    }
+
+    /// The page cache goes with the mount: what is read back after is on
+    /// the disk.
+    fn remount(&mut self) -> Result<()> {
+        self.file = None;
+        (self.before_unmount)()?;
+        if let Some(m) = self.mount.take() {
+            m.unmount()?;
+        }
+        self.mount = Some(Mount::new(self.dev, self.mnt, self.fstype)?);
+        let file = KernelFile::open_existing(self.path)?;
+        if file.ino() != self.ino {
+            return Err(KernelError::Invalid(format!(
+                "{}: inode changed across remount ({} -> {})",
+                self.path.display(),
+                self.ino,
+                file.ino()
+            )));
+        }
+        self.file = Some(file);
+        Ok(())
+    }
 }

@@ -25,7 +25,7 @@
 //! reduced patch (lockless-min) N holds no inode lock there either, so the
 //! same truncation drops E's write.
 
-use crate::check::{self, CheckReport};
+use crate::check::{self, CheckReport, EngineFile};
 use crate::history::History;
 use crate::stamp;
 use lockline_engine::fs::{Fs, MountOptions};
@@ -252,9 +252,9 @@ fn verifying_read(fs: &Fs, ino: u64, offset: u64, len: usize) -> Result<check::R
 }
 
 /// How a schedule ends: the whole file checked against the history after
-/// the run and again after fsync, unmount and a fresh mount.
+/// the run, after fsync, and after unmount and a fresh mount.
 struct Ending {
-    /// after-run, then after-remount, each with its folios annotated.
+    /// The three checks, each with its folios annotated.
     checks: Vec<CheckReport>,
     /// The whole file as the fresh mount reads it.
     after_remount: Vec<u8>,
@@ -262,10 +262,11 @@ struct Ending {
     events: Vec<Event>,
 }
 
-/// Checks `path` (open as `fs`) against `history`, then fsyncs, unmounts,
-/// mounts `disk` again with `opts` and checks once more.
+/// Checks `path` (open as `fs`) against `history` (`check::check_round`),
+/// then unmounts the fresh mount and annotates the checks with every
+/// event since.
 fn check_and_remount(
-    fs: Arc<Fs>,
+    mut fs: Arc<Fs>,
     disk: &Path,
     opts: MountOptions,
     rec: &Arc<Recorder>,
@@ -273,30 +274,18 @@ fn check_and_remount(
     history: &History,
     mut events: Vec<Event>,
 ) -> Result<Ending> {
-    let whole = |fs: &Fs, ino: u64| -> Result<Vec<u8>> {
-        let mut content = vec![0u8; fs.size(ino)? as usize];
-        fs.read(ino, 0, &mut content)?;
-        Ok(content)
+    let ino = fs.open(path, false)?;
+    let mut mounted = true;
+    let mut file = EngineFile {
+        fs: &mut fs,
+        mounted: &mut mounted,
+        disk,
+        opts: &opts,
+        ino,
+        retired: None,
     };
-    let ino = fs.open(path, false)?;
-    let mut checks = vec![check::check(
-        history,
-        ino,
-        &whole(&fs, ino)?,
-        check::AFTER_RUN,
-    )];
-    fs.fsync(ino)?;
-    fs.unmount()?;
-    drop(fs);
-    let fs = Fs::mount(disk, opts)?;
-    let ino = fs.open(path, false)?;
-    let after_remount = whole(&fs, ino)?;
-    checks.push(check::check(
-        history,
-        ino,
-        &after_remount,
-        check::AFTER_REMOUNT,
-    ));
+    let check::Checked { mut checks, kept } =
+        check::check_round(&mut file, history, ino, 0, |_| {})?;
     fs.unmount()?;
     events.extend(rec.drain());
     events.sort_by_key(|e| (e.ts_ns, e.tid));
@@ -305,7 +294,7 @@ fn check_and_remount(
     }
     Ok(Ending {
         checks,
-        after_remount,
+        after_remount: kept,
         events,
     })
 }

@@ -11,6 +11,7 @@ use crate::cmd::run::KnobArgs;
 use crate::exit::{self, usage};
 use crate::trace_out;
 use anyhow::{Context, Result};
+use lockline_analysis::run_trace;
 use lockline_engine::disk::{self, MkfsOptions};
 use lockline_engine::probe::recorder::Recorder;
 use lockline_engine::{Build, Fs, Knobs, MountOptions};
@@ -292,7 +293,7 @@ pub fn run(a: Args) -> Result<u8> {
     }
     if let (Some(path), Some(rec)) = (&a.trace, &recorder) {
         let lost = rec.stats().dropped;
-        let trace = trace_out::mount_trace(
+        let trace = run_trace::mount_trace(
             a.build.name(),
             &knobs,
             a.threads,

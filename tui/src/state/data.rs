@@ -10,7 +10,7 @@ use super::spans::SpanList;
 use lockline_analysis::holds::{Pairer, Step};
 use lockline_analysis::Hold;
 use lockline_engine::probe::{Event, EventKind, LockClass, OpKind};
-use lockline_harness::history::{OpRecord, UNFINISHED};
+use lockline_harness::history::{OpPairer, OpRecord, OpStep, UNFINISHED};
 use std::collections::{HashMap, VecDeque};
 
 /// Lock classes in drawing priority: when several are held in one cell
@@ -154,7 +154,7 @@ pub struct Data {
     /// Ops in begin order; slot = op_base + position.
     pub ops: VecDeque<OpRecord>,
     op_base: usize,
-    open_ops: HashMap<(u64, u32, u8, u64), Vec<usize>>,
+    op_pairer: OpPairer,
     /// op id → slot of the user op carrying it (not its nested writeback).
     op_slot: HashMap<u64, usize>,
     /// Ops named by violations, kept past eviction.
@@ -320,52 +320,27 @@ impl Data {
                     Step::Nothing => {}
                 }
             }
-            EventKind::OpBegin => {
-                let Some(k) = e.op_kind() else { return };
+            EventKind::OpBegin | EventKind::OpEnd => {
                 let slot = self.op_base + self.ops.len();
-                self.open_ops
-                    .entry((e.op, e.tid, k as u8, e.inode))
-                    .or_default()
-                    .push(slot);
-                if e.op != 0 && k != OpKind::Writeback {
-                    self.op_slot.insert(e.op, slot);
-                }
-                self.ops.push_back(OpRecord {
-                    op: e.op,
-                    tid: e.tid,
-                    kind: k,
-                    ino: e.inode,
-                    offset: e.a,
-                    len: e.b,
-                    begin_ns: e.ts_ns,
-                    end_ns: UNFINISHED,
-                    result: 0,
-                    thread: None,
-                    round: 0,
-                });
-                self.lanes[li].op_count += 1;
-            }
-            EventKind::OpEnd => {
-                let Some(k) = e.op_kind() else { return };
-                let key = (e.op, e.tid, k as u8, e.inode);
-                let Some(open) = self.open_ops.get_mut(&key) else {
-                    return;
-                };
-                let slot = open.pop();
-                // Op ids never repeat: keep no empty entries.
-                if open.is_empty() {
-                    self.open_ops.remove(&key);
-                }
-                let Some(slot) = slot else { return };
-                if slot < self.op_base {
-                    return;
-                }
-                let o = &mut self.ops[slot - self.op_base];
-                o.end_ns = e.ts_ns;
-                o.result = e.b as i64;
-                self.lanes[li].ops.insert(o.begin_ns, e.ts_ns);
-                if k == OpKind::Write && o.result > 0 {
-                    Self::series_add(&mut self.bytes_series, first, e.ts_ns, o.result as u64);
+                match self.op_pairer.push(e, slot) {
+                    OpStep::Began(o) => {
+                        if o.op != 0 && o.kind != OpKind::Writeback {
+                            self.op_slot.insert(o.op, slot);
+                        }
+                        self.ops.push_back(o);
+                        self.lanes[li].op_count += 1;
+                    }
+                    // Ops evicted from the window are no longer kept.
+                    OpStep::Ended { slot, end_ns, result } if slot >= self.op_base => {
+                        let o = &mut self.ops[slot - self.op_base];
+                        o.end_ns = end_ns;
+                        o.result = result;
+                        self.lanes[li].ops.insert(o.begin_ns, end_ns);
+                        if o.kind == OpKind::Write && o.result > 0 {
+                            Self::series_add(&mut self.bytes_series, first, end_ns, o.result as u64);
+                        }
+                    }
+                    _ => {}
                 }
             }
             EventKind::ThreadRole => {
@@ -507,7 +482,7 @@ impl Data {
                     + l.holds.capacity() * (std::mem::size_of::<Hold>() + 8)
             })
             .sum();
-        let maps = (self.open_ops.capacity() + self.op_slot.capacity()) * 48;
+        let maps = (self.op_pairer.open_capacity() + self.op_slot.capacity()) * 48;
         ev + lanes + maps + self.ops.capacity() * std::mem::size_of::<OpRecord>()
     }
 }
