@@ -2,9 +2,16 @@
 //! the analysis. Each subcommand lives in cmd/; errors reach the user as one
 //! line and a distinct exit code.
 
+mod args;
 mod cmd;
 mod exit;
+mod kernel_run;
 mod probe_choice;
+mod progress;
+mod scratch;
+mod summary;
+mod ui;
+mod watch_pid;
 mod sweep_stats;
 mod trace_csv;
 mod trace_out;

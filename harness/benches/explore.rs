@@ -120,20 +120,14 @@ fn scratch() -> tempfile::TempDir {
 /// Schedules and seconds to the first wanted violation, or None in CAP_S.
 fn explore_once(t: &Target, strategy: StrategyKind, seed: u64) -> (Option<(u64, f64)>, u64) {
     let d = scratch();
+    let template = format!("{}/explicit:", t.template)
+        .parse()
+        .expect("template");
     let spec = ExploreSpec {
-        template: format!("{}/explicit:", t.template)
-            .parse()
-            .expect("template"),
-        strategy,
-        depth: 3,
-        bound: 1,
         seed,
-        per_program: 8,
-        max_schedules: None,
         max_seconds: Some(CAP_S),
         all: true,
-        shard: (1, 1),
-        image: d.path().join("explore.img"),
+        ..ExploreSpec::new(template, strategy, d.path().join("explore.img"))
     };
     let stop = AtomicBool::new(false);
     let t0 = Instant::now();
@@ -286,18 +280,11 @@ fn main() {
             StrategyKind::Random,
         ),
     ] {
+        let template_id = format!("{template}/explicit:").parse().unwrap();
         let spec = ExploreSpec {
-            template: format!("{template}/explicit:").parse().unwrap(),
-            strategy,
-            depth: 3,
-            bound: 1,
-            seed: 1,
-            per_program: 8,
             max_schedules: Some(n),
-            max_seconds: None,
             all: true,
-            shard: (1, 1),
-            image: d.path().join("locked.img"),
+            ..ExploreSpec::new(template_id, strategy, d.path().join("locked.img"))
         };
         let (r, _) = explore::explore(&spec, &AtomicBool::new(false), |_| {}).expect("explore");
         println!(

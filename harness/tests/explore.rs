@@ -18,18 +18,10 @@ fn scratch() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn spec(template: &str, strategy: StrategyKind, img: &Path) -> ExploreSpec {
+    let template = format!("{template}/explicit:").parse().unwrap();
     ExploreSpec {
-        template: format!("{template}/explicit:").parse().unwrap(),
-        strategy,
-        depth: 3,
-        bound: 1,
-        seed: 1,
-        per_program: 8,
         max_schedules: Some(60),
-        max_seconds: None,
-        all: false,
-        shard: (1, 1),
-        image: img.to_path_buf(),
+        ..ExploreSpec::new(template, strategy, img.to_path_buf())
     }
 }
 

@@ -5,8 +5,9 @@
 //! the baseline and a verdict per build, or one JSON object; with --out,
 //! the table as markdown, the JSON, the last repetition's traces and plots.
 
-use crate::cmd::kernel as kcmd;
-use crate::cmd::run::{with_progress_bar, KnobArgs, WorkloadArgs};
+use crate::args::{KnobArgs, RoundArgs, Unsaid, WorkloadArgs};
+use crate::kernel_run;
+use crate::progress::with_progress_bar;
 use crate::exit::{self, parse_size, usage};
 use crate::probe_choice::{self, Probe};
 use crate::trace_out;
@@ -19,7 +20,6 @@ use lockline_engine::disk::{self, MkfsOptions};
 use lockline_engine::Build;
 use lockline_harness::check::Counts;
 use lockline_harness::kernel::{KernelFs, KernelReport, KernelSpec};
-use lockline_harness::rounds::DEFAULT_ROUND_OPS;
 use lockline_harness::rounds::{run_rounds, Live, RoundInfo, RoundsReport, RoundsSpec};
 use lockline_harness::session::SessionSpec;
 use lockline_harness::workload::{RunSpec, Stop};
@@ -47,13 +47,9 @@ pub struct Args {
     builds: String,
     #[command(flatten)]
     work: WorkloadArgs,
-    /// Exactly this many checked rounds per repetition (the default, 20,
-    /// unless --seconds or --ops is given).
-    #[arg(long, conflicts_with_all = ["seconds", "ops"])]
-    rounds: Option<u64>,
-    /// Ops per round.
-    #[arg(long, default_value_t = DEFAULT_ROUND_OPS)]
-    round_ops: u64,
+    /// Per repetition: 20 rounds unless --rounds, --seconds or --ops says.
+    #[command(flatten)]
+    rounds: RoundArgs,
     /// Repetitions per build, interleaved.
     #[arg(long, default_value_t = 5)]
     repeat: u32,
@@ -193,21 +189,12 @@ fn plan(a: &Args) -> Result<Plan> {
     let knobs = a.knobs.knobs(a.work.seed)?;
     let run = a.work.spec();
     run.validate().map_err(|e| usage(e.to_string()))?;
-    let rounds = RoundsSpec {
-        rounds: match (a.rounds, a.work.seconds, a.work.ops) {
-            (Some(n), _, _) => Some(n),
-            (None, None, None) => Some(DEFAULT_ROUNDS),
-            _ => None,
-        },
-        seconds: a.work.seconds.filter(|_| a.rounds.is_none()),
-        round_ops: a.round_ops,
-    };
-    rounds.validate().map_err(|e| usage(e.to_string()))?;
+    let rounds = a.rounds.spec(&a.work, Unsaid::Rounds(DEFAULT_ROUNDS))?;
     let mut notes = Vec::new();
     let mut kernels = Vec::new();
     for fs in kernel_fs {
-        let spec = kcmd::spec_for(fs, round_run(&run, 1, a.round_ops), a.size, None)?;
-        match kcmd::preflight(&spec) {
+        let spec = kernel_run::spec_for(fs, round_run(&run, 1, rounds.round_ops), a.size, None)?;
+        match kernel_run::preflight(&spec) {
             Ok(()) => kernels.push(KernelColumn { fs, spec }),
             Err(why) => notes.push(format!("kernel-{fs} column skipped: {why}")),
         }
@@ -566,7 +553,7 @@ fn kernel_rep(
         };
         let choice = probe_choice::choose(probe, probe_choice::Target::Kernel)?;
         let at = t0.elapsed().as_secs_f64();
-        let (report, events) = kcmd::session(&spec, choice, progress)?;
+        let (report, events) = kernel_run::session(&spec, choice, progress)?;
         let facts = kernel_facts(&report, t0.elapsed().as_secs_f64() - at);
         bad += facts.rounds_with_violations;
         if let Some(bar) = bar {

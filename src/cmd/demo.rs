@@ -3,8 +3,9 @@
 //! a distro-like config (large folios, migration, compaction, reclaim
 //! pressure, occasional short copies), then a side-by-side table.
 
-use crate::cmd::run::print_summary;
 use crate::exit;
+use crate::summary::print_summary;
+use crate::ui;
 use crate::trace_out;
 use anyhow::{Context, Result};
 use lockline_analysis::run_trace;
@@ -56,7 +57,7 @@ struct Row {
 
 pub fn run(a: Args) -> Result<u8> {
     if a.tui {
-        crate::cmd::tui::check_terminal()?;
+        ui::check_terminal()?;
     }
     if a.threads == 0 {
         return Err(crate::exit::usage("--threads must be at least 1"));
@@ -110,7 +111,9 @@ pub fn run(a: Args) -> Result<u8> {
         };
         let (report, trace_t) = if a.tui {
             let title = format!("demo: {build} (builds: lockless-min, lockless, locked); q: next");
-            crate::cmd::live::run(&spec, &rounds, None, &title)?
+            let exporter = ui::exporter(ui::export_dir(None)?);
+            lockline_tui::source::rounds::run(&spec, &rounds, None, &title, Some(exporter))
+                .map_err(|e| anyhow::anyhow!(e))?
         } else {
             let with_violations = std::sync::atomic::AtomicU64::new(0);
             let live = |l: Live| {

@@ -2,11 +2,12 @@
 //! the controlled scheduler, each checked; the first violating schedule's
 //! id, explanation and trace. `--merge` joins the JSON reports of shards.
 
+use crate::args::InjectArgs;
 use crate::exit::{self, usage};
+use crate::scratch::{scratch_dir, scratch_image};
 use crate::trace_out;
 use anyhow::{Context, Result};
 use lockline_analysis::run_trace;
-use lockline_engine::config::Inject;
 use lockline_engine::Build;
 use lockline_harness::explore::id::{ScheduleId, StrategySpec};
 use lockline_harness::explore::{self, ExploreReport, ExploreSpec, Progress, StrategyKind};
@@ -67,9 +68,8 @@ pub struct Args {
     /// pass), migrate (one folio migration), both (comma-separated) or none.
     #[arg(long, default_value = "flusher,migrate", value_parser = parse_background)]
     pub background: Background,
-    /// Plant a known bug (test-only). Repeatable.
-    #[arg(long = "inject", value_name = "BUG")]
-    pub inject: Vec<String>,
+    #[command(flatten)]
+    pub inject: InjectArgs,
     /// Where the first violating schedule's trace goes (Parquet directory,
     /// or a .csv of its events).
     #[arg(long, default_value = "explore-trace")]
@@ -86,43 +86,6 @@ pub struct Args {
     /// instead of exploring.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub merge: Vec<PathBuf>,
-}
-
-/// Removes the scratch image it names when dropped.
-pub struct RemoveOnDrop(Option<PathBuf>);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if let Some(p) = &self.0 {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-/// The scratch image: `--disk` if given (it must not exist: every schedule
-/// formats it afresh, and it is removed at the end), else one in `scratch`.
-pub fn scratch_image(
-    disk: Option<&Path>,
-    scratch: &tempfile::TempDir,
-    name: &str,
-) -> Result<(PathBuf, RemoveOnDrop)> {
-    match disk {
-        Some(d) if d.exists() || d.symlink_metadata().is_ok() => Err(usage(format!(
-            "{} exists: schedules format their scratch disk afresh, give a path that does not exist",
-            d.display()
-        ))),
-        Some(d) => Ok((d.to_path_buf(), RemoveOnDrop(Some(d.to_path_buf())))),
-        None => Ok((scratch.path().join(name), RemoveOnDrop(None))),
-    }
-}
-
-/// A scratch directory where explore's disks go by default
-/// (`explore::scratch_parent`).
-pub fn scratch_dir() -> Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix("lockline-")
-        .tempdir_in(explore::scratch_parent())
-        .context("creating a scratch directory")
 }
 
 /// Which background threads a schedule runs.
@@ -163,10 +126,7 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 
 /// The schedule-id template the spec's schedules share.
 fn template(a: &Args) -> Result<ScheduleId> {
-    let mut inject = Inject::default();
-    for b in &a.inject {
-        inject.enable(b).map_err(usage)?;
-    }
+    let inject = a.inject.inject()?;
     let id = ScheduleId {
         build: a.build,
         workload: a.workload,

@@ -6,7 +6,6 @@ pub mod explore;
 pub mod export;
 pub mod fsck;
 pub mod kernel;
-pub mod live;
 pub mod mkfs;
 pub mod mount;
 pub mod probes;

@@ -3,7 +3,7 @@
 //! mount goes away; then everything is written back and committed, and the
 //! trace is written if one was asked for.
 
-use crate::cmd::run::KnobArgs;
+use crate::args::KnobArgs;
 use crate::exit::{self, usage};
 use crate::trace_out;
 use anyhow::{Context, Result};
@@ -117,7 +117,7 @@ pub fn run(a: Args) -> Result<u8> {
     }
     if a.tui {
         // Before anything is mounted: a UI that cannot start is one line.
-        crate::cmd::tui::check_terminal()?;
+        crate::ui::check_terminal()?;
         lockline_ebpf::probe_available()
             .map_err(|e| usage(format!("--tui watches the daemon with eBPF: {e}")))?;
     }
@@ -128,7 +128,7 @@ pub fn run(a: Args) -> Result<u8> {
     if !a.tui {
         return Ok(exit::OK);
     }
-    let watched = crate::cmd::watch::watch_pid(pid as i32, None, None);
+    let watched = crate::watch_pid::watch_pid(pid as i32, None, None);
     let unmounted = umount(UmountArgs {
         mountpoint: mnt.clone(),
         timeout: 120,

@@ -4,6 +4,7 @@
 //! lose data, printed as steps a developer can write a test from.
 
 use crate::exit::{self, usage};
+use crate::scratch::{scratch_dir, scratch_image};
 use crate::trace_out;
 use lockline_harness::explore::saved::ScheduleSummary;
 use anyhow::Result;
@@ -102,8 +103,8 @@ pub fn run(a: Args) -> Result<u8> {
         Some(p) => Some(load_expected(p, &id)?),
         None => None,
     };
-    let scratch = super::explore::scratch_dir()?;
-    let (image, _gone) = super::explore::scratch_image(a.disk.as_deref(), &scratch, "replay.img")?;
+    let scratch = scratch_dir()?;
+    let (image, _gone) = scratch_image(a.disk.as_deref(), &scratch, "replay.img")?;
     let run = run_schedule(&id, &image)?;
     if let Some(why) = &run.lost_control {
         eprintln!("lockline: note: the scheduler lost control ({why}): this run is not exact");

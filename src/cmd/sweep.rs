@@ -4,11 +4,11 @@
 //! move the rate when flipped alone — the kernel-config bisection done on
 //! the model.
 
-use super::run::KnobArgs;
+use crate::args::KnobArgs;
 use crate::exit::{self, parse_size, usage};
 use crate::sweep_stats::{combinations, effects, KnobEffect, Rate};
 use anyhow::{Context, Result};
-use lockline_engine::{Build, Knobs};
+use lockline_engine::Build;
 use lockline_harness::check::Counts;
 use lockline_harness::rounds::{run_rounds, RoundsSpec, DEFAULT_ROUND_OPS};
 use lockline_harness::session::SessionSpec;
@@ -60,50 +60,6 @@ pub struct Args {
     /// The other knobs (held fixed), as `run` takes them.
     #[command(flatten)]
     base: KnobArgs,
-}
-
-/// Sets the knob `run` calls `--name` to `value` (parsed as `run` parses it).
-fn set_knob(k: &mut Knobs, name: &str, value: &str) -> Result<(), String> {
-    let num = |v: &str| {
-        v.parse::<f64>()
-            .map_err(|_| format!("{name}: '{v}' is not a number"))
-    };
-    let int = |v: &str| {
-        v.parse::<u64>()
-            .map_err(|_| format!("{name}: '{v}' is not a whole number"))
-    };
-    match name {
-        "large-folios" => {
-            k.large_folios = match value {
-                "on" | "true" | "1" => true,
-                "off" | "false" | "0" => false,
-                _ => return Err(format!("large-folios: '{value}' is not on or off")),
-            }
-        }
-        "max-folio-order" => {
-            k.max_folio_order = u8::try_from(int(value)?).map_err(|_| format!("{name}: {value} is too large"))?
-        }
-        "writeback-ms" => k.writeback_interval_ms = int(value)?,
-        "reclaim" => k.reclaim_limit_bytes = parse_size(value).map_err(|e| format!("{name}: {e}"))?,
-        "migration-us" => k.migration_interval_us = int(value)?,
-        "compaction-ms" => k.compaction_interval_ms = int(value)?,
-        "migrate-mode" => k.migrate_mode = value.parse()?,
-        "short-copy-rate" => k.short_copy_rate = num(value)?,
-        "iov-segments" => {
-            k.iov_segments = u32::try_from(int(value)?).map_err(|_| format!("{name}: {value} is too large"))?
-        }
-        "source-fault-rate" => k.source_faults.rate = num(value)?,
-        "source-fault-mode" => k.source_faults.mode = value.parse()?,
-        "alloc-fail-rate" => k.alloc_fail_rate = num(value)?,
-        "fragmentation" => k.fragmentation = num(value)?,
-        "read-error-rate" => k.read_error_rate = num(value)?,
-        _ => {
-            return Err(format!(
-                "unknown knob '{name}' (large-folios, max-folio-order, writeback-ms, reclaim, migration-us, compaction-ms, migrate-mode, short-copy-rate, iov-segments, source-fault-rate, source-fault-mode, alloc-fail-rate, fragmentation, read-error-rate)"
-            ))
-        }
-    }
-    Ok(())
 }
 
 /// `name=v1,v2` split and checked.
@@ -178,17 +134,15 @@ pub fn run(a: Args) -> Result<u8> {
                 .map_err(|e| usage(format!("--out {}: cannot create it: {e}", o.display())))?;
         }
     }
-    let base = a.base.knobs(a.seed)?;
     // Every combination's knobs, checked before the first mkfs.
     let combos = combinations(&values.iter().map(Vec::len).collect::<Vec<_>>());
     let mut knobs = Vec::new();
     for c in &combos {
-        let mut k = base.clone();
+        let mut k = a.base.clone();
         for (i, &v) in c.iter().enumerate() {
-            set_knob(&mut k, &names[i], &values[i][v]).map_err(usage)?;
+            k.set(&names[i], &values[i][v]).map_err(usage)?;
         }
-        k.validate().map_err(usage)?;
-        knobs.push(k);
+        knobs.push(k.knobs(a.seed)?);
     }
     let run = RunSpec {
         workload: a.workload,
@@ -428,19 +382,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn knobs_parse_as_run_takes_them() {
-        let mut k = Knobs::default();
-        set_knob(&mut k, "large-folios", "off").unwrap();
-        set_knob(&mut k, "reclaim", "4M").unwrap();
-        set_knob(&mut k, "short-copy-rate", "0.05").unwrap();
-        set_knob(&mut k, "migration-us", "50").unwrap();
-        assert!(!k.large_folios);
-        assert_eq!(k.reclaim_limit_bytes, 4 << 20);
-        assert_eq!(k.migration_interval_us, 50);
-        assert!(set_knob(&mut k, "colour", "red")
-            .unwrap_err()
-            .contains("unknown knob"));
-        assert!(set_knob(&mut k, "large-folios", "maybe").is_err());
+    fn knob_lists_parse() {
         assert!(parse_knob("reclaim=").is_err());
         assert!(parse_knob("reclaim").is_err());
         assert_eq!(

@@ -83,6 +83,25 @@ pub struct ExploreSpec {
 }
 
 impl ExploreSpec {
+    /// Schedules of `template` by `strategy` on `image`, with `explore`'s
+    /// defaults: depth 3, bound 1, seed 1, 8 schedules per program, no
+    /// limit, stop at the first violation, one shard.
+    pub fn new(template: ScheduleId, strategy: StrategyKind, image: PathBuf) -> ExploreSpec {
+        ExploreSpec {
+            template,
+            strategy,
+            depth: 3,
+            bound: 1,
+            seed: 1,
+            per_program: 8,
+            max_schedules: None,
+            max_seconds: None,
+            all: false,
+            shard: (1, 1),
+            image,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Invalid(m));
         let (k, n) = self.shard;

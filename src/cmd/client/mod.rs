@@ -7,7 +7,7 @@ mod fio;
 mod fsx;
 mod qemu;
 
-use crate::cmd::run::KnobArgs;
+use crate::args::KnobArgs;
 use crate::exit::{self, usage};
 use crate::trace_out;
 use anyhow::{Context, Result};

@@ -1,53 +1,13 @@
-//! Data sources: a finished trace replayed as the same messages a live run
-//! sends, on a thread of its own so the screen is up while a large trace
-//! loads and its analysis runs.
+//! A finished trace replayed as the same messages a live run sends, on a
+//! thread of its own so the screen is up while a large trace loads and its
+//! analysis runs.
 
+use super::BATCH;
 use crate::event::Msg;
 use lockline_analysis::report::{analyze, Analysis, AnalyzeOptions};
 use lockline_analysis::{threads, Trace};
-use lockline_engine::probe::Event;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::Sender;
-
-/// Events per batch.
-pub const BATCH: usize = 65_536;
-
-/// How far behind the newest event a live source holds events back:
-/// per-CPU rings (eBPF) and per-thread buffers (the recorder) hand events
-/// over out of order, and a release ingested before its acquire would
-/// leave a lock held forever.
-pub const REORDER_NS: u64 = 200_000_000;
-
-/// Puts live batches back in time order: events are released once the
-/// newest seen is REORDER_NS past them.
-#[derive(Debug, Default)]
-pub struct Reorder {
-    pending: Vec<Event>,
-    newest: u64,
-}
-
-impl Reorder {
-    /// Takes a batch; returns the events now safe to ingest, sorted.
-    pub fn push(&mut self, batch: Vec<Event>) -> Vec<Event> {
-        if batch.is_empty() {
-            return Vec::new();
-        }
-        self.newest = self
-            .newest
-            .max(batch.iter().map(|e| e.ts_ns).max().unwrap_or(0));
-        self.pending.extend(batch);
-        self.pending.sort_by_key(|e| (e.ts_ns, e.tid));
-        let cut = self.newest.saturating_sub(REORDER_NS);
-        let n = self.pending.partition_point(|e| e.ts_ns < cut);
-        let rest = self.pending.split_off(n);
-        std::mem::replace(&mut self.pending, rest)
-    }
-
-    /// Everything still held back (the source has ended).
-    pub fn flush(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.pending)
-    }
-}
 
 /// perf counter tracks summed over threads: each thread's track is
 /// cumulative, so its last sample is its total.
@@ -140,28 +100,4 @@ pub fn spawn_replay(
             let _ = tx.send(d);
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(ts: u64) -> Event {
-        Event {
-            ts_ns: ts,
-            ..Event::default()
-        }
-    }
-
-    #[test]
-    fn reorder_releases_in_time_order_once_safe() {
-        let mut r = Reorder::default();
-        let s = REORDER_NS;
-        assert!(r.push(vec![at(s + 10), at(s + 5)]).is_empty());
-        // A late event older than ones already pending goes before them.
-        let out = r.push(vec![at(s + 1), at(3 * s)]);
-        let ts: Vec<u64> = out.iter().map(|e| e.ts_ns).collect();
-        assert_eq!(ts, vec![s + 1, s + 5, s + 10]);
-        assert_eq!(r.flush().len(), 1);
-    }
 }

@@ -1,24 +1,23 @@
-//! `run --tui` and `demo --tui`: checked rounds shown live. The rounds run
+//! Checked rounds shown live (`run --tui`, `demo --tui`). The rounds run
 //! on their own thread and hand events, checks and round ends to the UI as
 //! they happen; when the run ends its trace is analysed (culprits, lints)
 //! and replayed into the UI at full resolution, which stays open on the
-//! whole of it until `q`. Quitting early
-//! stops the run after the current round's checks.
+//! whole of it until `q`. Quitting early stops the run after the current
+//! round's checks.
 
-use anyhow::{anyhow, Result};
-use lockline_analysis::run_trace;
+use super::{replay_messages, Feed};
+use crate::state::data::Retention;
+use crate::state::App;
+use crate::term::{self, Exporter};
+use crate::Msg;
 use lockline_analysis::report::{analyze, AnalyzeOptions};
+use lockline_analysis::run_trace;
 use lockline_analysis::{Trace, TraceMeta, ViolationRow};
 use lockline_engine::probe::ExternalTracer;
 use lockline_harness::rounds::{run_rounds, Live, RoundsReport, RoundsSpec};
 use lockline_harness::session::SessionSpec;
 use lockline_harness::workload::Progress;
-use lockline_tui::source::{replay_messages, Reorder};
-use lockline_tui::state::data::Retention;
-use lockline_tui::state::App;
-use lockline_tui::{term, Msg};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::Mutex;
 
 /// What a live run leaves: its report and its trace (events, ops,
@@ -45,20 +44,15 @@ fn meta(spec: &SessionSpec, source: &str) -> TraceMeta {
 }
 
 /// Forwards what the rounds hand out to the UI, in time order.
-fn forward(tx: &Sender<Msg>, order: &Mutex<Reorder>, l: Live) {
-    let mut order = order.lock().unwrap_or_else(|e| e.into_inner());
+fn forward(feed: &Mutex<Feed>, l: Live) {
+    let mut feed = feed.lock().unwrap_or_else(|e| e.into_inner());
     match l {
         Live::Events(b) => {
-            let ready = order.push(b);
-            if !ready.is_empty() {
-                let _ = tx.send(Msg::Events(ready));
-            }
+            feed.push(b);
         }
         Live::Check { round, check } => {
-            // The round's workload has ended: its events are all in, and
-            // the checks' ops must be ingested before their verdicts.
-            let _ = tx.send(Msg::Events(order.flush()));
-            let _ = tx.send(Msg::Check {
+            feed.flush();
+            feed.say(Msg::Check {
                 label: check.label.clone(),
                 round: Some(round),
                 violations: ViolationRow::from_checks(std::slice::from_ref(&check)),
@@ -67,7 +61,7 @@ fn forward(tx: &Sender<Msg>, order: &Mutex<Reorder>, l: Live) {
         Live::RoundDone {
             round, violations, ..
         } => {
-            let _ = tx.send(Msg::Round {
+            feed.say(Msg::Round {
                 round,
                 violations: violations.total(),
             });
@@ -77,39 +71,37 @@ fn forward(tx: &Sender<Msg>, order: &Mutex<Reorder>, l: Live) {
 
 /// Runs the rounds with the UI on this thread; returns when the user
 /// quits. `title` goes to the status bar at the start (the demo says which
-/// build this is).
+/// build this is); `exporter` is what `e` calls. Errors are one line.
 pub fn run(
     spec: &SessionSpec,
     rounds: &RoundsSpec,
     tracer: Option<Box<dyn ExternalTracer>>,
     title: &str,
-) -> Result<Outcome> {
-    crate::cmd::tui::check_terminal()?;
+    exporter: Option<Exporter>,
+) -> Result<Outcome, String> {
+    term::check_terminal()?;
     let source = if tracer.is_some() { "ebpf" } else { "inproc" };
     let (tx, rx) = std::sync::mpsc::channel();
     let _ = tx.send(Msg::Meta(Box::new(meta(spec, source))));
     let _ = tx.send(Msg::Status(title.to_string()));
     let stop = AtomicBool::new(false);
-    let order = Mutex::new(Reorder::default());
-    let export = crate::cmd::tui::export_dir(None)?;
+    let feed = Mutex::new(Feed::new(tx.clone(), false));
     std::thread::scope(|s| {
         let runner = {
-            let (tx, stop, order) = (tx.clone(), &stop, &order);
-            s.spawn(move || -> Result<Outcome> {
+            let (tx, stop, feed) = (tx.clone(), &stop, &feed);
+            s.spawn(move || -> Result<Outcome, String> {
                 let progress = Progress::default();
-                let cb = |l: Live| forward(&tx, order, l);
+                let cb = |l: Live| forward(feed, l);
                 let r = run_rounds(spec, rounds, &progress, tracer, Some(&cb), stop);
                 let (report, events) = match r {
                     Ok(x) => x,
                     Err(e) => {
                         let _ = tx.send(Msg::Done(format!("run failed: {e}")));
-                        return Err(anyhow!(e));
+                        return Err(e.to_string());
                     }
                 };
-                let _ = tx.send(Msg::Events(
-                    order.lock().unwrap_or_else(|e| e.into_inner()).flush(),
-                ));
-                let trace = run_trace::rounds_trace(&report, events)?;
+                feed.lock().unwrap_or_else(|e| e.into_inner()).flush();
+                let trace = run_trace::rounds_trace(&report, events).map_err(|e| e.to_string())?;
                 let done = format!(
                     "run finished: {} rounds, {} with violations{}; q quits",
                     report.rounds,
@@ -140,10 +132,10 @@ pub fn run(
             })
         };
         let app = App::new(true, Some(Retention::default()));
-        let ui = term::run(app, rx, tx, Some(crate::cmd::tui::exporter(export)));
+        let ui = term::run(app, rx, tx, exporter);
         stop.store(true, Ordering::Relaxed);
-        let out = runner.join().map_err(|_| anyhow!("the run panicked"))?;
-        ui.map_err(|e| anyhow!("terminal: {e}"))?;
+        let out = runner.join().map_err(|_| "the run panicked".to_string())?;
+        ui.map_err(|e| format!("terminal: {e}"))?;
         out
     })
 }
