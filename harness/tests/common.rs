@@ -12,18 +12,15 @@ use lockline_harness::session::{quiet_progress, run_session, SessionReport, Sess
 use lockline_harness::workload::{RunSpec, Stop, WorkloadKind};
 
 pub fn session(build: Build, workload: WorkloadKind, knobs: Knobs, seconds: f64) -> SessionReport {
-    session_with(build, workload, knobs, Stop::Seconds(seconds), 32 << 20, 7)
-}
-
-pub fn session_with(
-    build: Build,
-    workload: WorkloadKind,
-    knobs: Knobs,
-    stop: Stop,
-    file_size: u64,
-    seed: u64,
-) -> SessionReport {
-    session_reading(build, workload, knobs, stop, file_size, seed, 0)
+    session_reading(
+        build,
+        workload,
+        knobs,
+        Stop::Seconds(seconds),
+        32 << 20,
+        7,
+        0,
+    )
 }
 
 pub fn session_reading(
@@ -75,7 +72,7 @@ pub fn hunt(
                 seed,
                 ..knobs.clone()
             };
-            session_with(build, workload, knobs, Stop::Ops(ops), 4 << 20, seed)
+            session_reading(build, workload, knobs, Stop::Ops(ops), 4 << 20, seed, 0)
         })
         .inspect(|_| {
             TRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

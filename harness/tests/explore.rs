@@ -209,7 +209,7 @@ fn minimized_schedule_still_loses_data_and_is_smaller() {
 
 #[test]
 fn hazard_minimizes_to_the_hand_written_schedule() {
-    // engine/tests/hazard.rs forces, by hand, two writes E and N into one
+    // harness/tests/hazard.rs forces, by hand, two writes E and N into one
     // interleaving, after a truncate that sets i_size: E (extending)
     // stopped holding its folio before it publishes i_size, N's early exit
     // truncating the page cache from the old i_size and waiting for E's

@@ -30,13 +30,14 @@ fn lockless_min_drops_writes_when_folio_allocations_fail() {
             seed,
             ..knobs.clone()
         };
-        let r = session_with(
+        let r = session_reading(
             Build::LocklessMin,
             WorkloadKind::AppendMix,
             knobs,
             Stop::Ops(300),
             4 << 20,
             seed,
+            0,
         );
         worst(&r).dropped > 0
     });
@@ -44,7 +45,7 @@ fn lockless_min_drops_writes_when_folio_allocations_fail() {
     eprintln!("dropped after {runs} runs");
     // Without allocation failures the same rounds tear but never drop.
     for seed in 1..=runs.min(40) as u64 {
-        let r = session_with(
+        let r = session_reading(
             Build::LocklessMin,
             WorkloadKind::AppendMix,
             Knobs {
@@ -54,6 +55,7 @@ fn lockless_min_drops_writes_when_folio_allocations_fail() {
             Stop::Ops(300),
             4 << 20,
             seed,
+            0,
         );
         assert_eq!(worst(&r).dropped, 0, "seed {seed} dropped without faults");
     }

@@ -29,6 +29,9 @@ fn rss_mib() -> f64 {
 
 fn frames(app: &mut App, w: u16, h: u16, label: &str, n: usize) {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    // As the terminal does: the state learns the size the frames are
+    // drawn at, so cursor steps are a cell of this timeline.
+    app.on_msg(Msg::Resize(w, h));
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
         // Alternate cursor steps so each frame redraws and re-queries.
@@ -96,6 +99,7 @@ fn live(quick: bool) {
         }
     }
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
+    live.on_msg(Msg::Resize(200, 50));
     let t = Instant::now();
     term.draw(|f| lockline_tui::view::draw(f, &live)).unwrap();
     println!(

@@ -1,7 +1,9 @@
 //! The terminal side: raw mode and the alternate screen (restored on quit,
 //! on panic, on SIGINT/SIGTERM and on errors), an input thread and a clock
 //! thread feeding the one message channel, and the loop that applies
-//! messages and draws at most ~30 times a second.
+//! messages and draws at most ~30 times a second. The state learns the
+//! terminal's size from a `Msg::Resize` before the first frame and on
+//! every resize after it, so it maps clicks with the layout drawn.
 
 use crate::event::{Key, Msg};
 use crate::state::{Action, App};
@@ -145,6 +147,10 @@ pub fn run(
     spawn_input(tx.clone(), stop.clone());
     spawn_clock(tx, stop.clone());
     let r = (|| -> io::Result<()> {
+        // The layout the first frame is drawn with; resizes after it come
+        // through the channel.
+        let (w, h) = crossterm::terminal::size()?;
+        app.on_msg(Msg::Resize(w, h));
         let mut last = Instant::now() - FRAME;
         let mut dirty = true;
         loop {

@@ -1,23 +1,45 @@
 //! The UI drawn into ratatui's TestBackend: each view on a synthetic
 //! trace, and the deterministic hazard schedule's trace (a real dropped
 //! write) from opening on its violation through the jump to its blame
-//! window.
+//! window. Like the terminal, each draw at a size follows a
+//! `Msg::Resize` to it, so clicks and steps map with the layout drawn.
 
 use lockline_analysis::report::{analyze, AnalyzeOptions};
 use lockline_analysis::{synth, Trace, TraceMeta};
 use lockline_engine::disk::{mkfs, MkfsOptions};
 use lockline_engine::Build;
 use lockline_harness::scenario::{self, EarlyExit};
+use lockline_tui::layout::Layout;
 use lockline_tui::state::{App, Focus, Tab};
+use lockline_tui::view::style::CURSOR_BG;
 use lockline_tui::{Key, Msg};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::Terminal;
 
-fn screen(app: &App, w: u16, h: u16) -> String {
+/// What a `w` x `h` terminal shows: the resize it sends, then a frame.
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    text(&frame(app, w, h))
+}
+
+fn frame(app: &mut App, w: u16, h: u16) -> Buffer {
+    app.on_msg(Msg::Resize(w, h));
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| lockline_tui::view::draw(f, app)).unwrap();
-    text(t.backend().buffer())
+    t.backend().buffer().clone()
+}
+
+/// The columns drawn with the cursor's background.
+fn cursor_cols(b: &Buffer) -> Vec<u16> {
+    let a = b.area;
+    let mut v: Vec<u16> = (0..a.height)
+        .flat_map(|y| (0..a.width).map(move |x| (x, y)))
+        .filter(|&p| b[p].bg == CURSOR_BG)
+        .map(|(x, _)| x)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 fn text(b: &Buffer) -> String {
@@ -63,8 +85,8 @@ fn hazard_trace() -> (Trace, scenario::HazardRun) {
 #[test]
 fn synthetic_trace_draws_lanes_axis_and_panes() {
     let t = synth::generate(20_000, 3, 7);
-    let app = App::from_trace(&t, Some(analyze(&t, &AnalyzeOptions::default())));
-    let s = screen(&app, 140, 40);
+    let mut app = App::from_trace(&t, Some(analyze(&t, &AnalyzeOptions::default())));
+    let s = screen(&mut app, 140, 40);
     // Lanes named, holds drawn, an axis with units, the panes' titles.
     assert!(s.contains("Timeline"), "{s}");
     assert!(
@@ -91,23 +113,23 @@ fn each_detail_tab_draws() {
     // Put the cursor in the middle, where locks are held.
     let mid = (t.events[0].ts_ns + t.events.last().unwrap().ts_ns) / 2;
     app.vp.goto(mid);
-    let s = screen(&app, 120, 40);
+    let s = screen(&mut app, 120, 40);
     assert!(s.contains("holds"), "{s}");
     key(&mut app, Key::Char('3'));
     assert_eq!(app.tab, Tab::Stats);
-    let s = screen(&app, 120, 40);
+    let s = screen(&mut app, 120, 40);
     assert!(s.contains("pagecache_add") && s.contains("p99"), "{s}");
     key(&mut app, Key::Char('4'));
-    let s = screen(&app, 120, 40);
+    let s = screen(&mut app, 120, 40);
     assert!(
         s.contains("whole trace:") && s.contains("truncate-without-block-lock"),
         "{s}"
     );
     key(&mut app, Key::Char('2'));
-    let s = screen(&app, 120, 40);
+    let s = screen(&mut app, 120, 40);
     assert!(s.contains("inode 2, bytes"), "{s}");
     key(&mut app, Key::Char('?'));
-    let s = screen(&app, 120, 40);
+    let s = screen(&mut app, 120, 40);
     assert!(s.contains("keys") && s.contains("blame window"), "{s}");
     key(&mut app, Key::Char('x'));
     assert!(!app.help);
@@ -116,11 +138,11 @@ fn each_detail_tab_draws() {
 #[test]
 fn small_terminal_gets_a_message_not_garbage() {
     let t = synth::generate(1_000, 2, 1);
-    let app = App::from_trace(&t, None);
-    let s = screen(&app, 60, 20);
+    let mut app = App::from_trace(&t, None);
+    let s = screen(&mut app, 60, 20);
     assert!(s.contains("needs at least 80x24"), "{s}");
     // 80x24 itself draws the whole layout.
-    let s = screen(&app, 80, 24);
+    let s = screen(&mut app, 80, 24);
     assert!(s.contains("Timeline") && s.contains("Violations"), "{s}");
 }
 
@@ -138,7 +160,7 @@ fn hazard_opens_on_its_violation_and_jumps_to_the_blame_window() {
     assert!(v.row.ops.contains(&run.e_op));
     let c = v.culprit.as_ref().expect("the analysis names the culprit");
     assert_eq!(c.op, run.n_op);
-    let s = screen(&app, 160, 50);
+    let s = screen(&mut app, 160, 50);
     assert!(s.contains("dropped"), "{s}");
     assert!(s.contains(&format!("{}", run.e_op)), "{s}");
     let expl: String = v.row.explanation.chars().take(30).collect();
@@ -161,7 +183,7 @@ fn hazard_opens_on_its_violation_and_jumps_to_the_blame_window() {
     assert!(app.vp.span < fit.span);
     assert_eq!(app.vp.cursor, c.ts_ns);
     assert!(app.highlight.tids.contains(&run.n_tid) && app.highlight.tids.contains(&run.e_tid));
-    let s = screen(&app, 160, 50);
+    let s = screen(&mut app, 160, 50);
     assert!(s.contains('═') && s.contains('▼'), "{s}");
     // Who held what at the culprit's instant: N, in its op, holding the
     // add lock and not the inode lock.
@@ -183,7 +205,7 @@ fn hazard_opens_on_its_violation_and_jumps_to_the_blame_window() {
     let before = axis(&s);
     key(&mut app, Key::Char('+'));
     key(&mut app, Key::Char('+'));
-    let zoomed = screen(&app, 160, 50);
+    let zoomed = screen(&mut app, 160, 50);
     assert_ne!(axis(&zoomed), before);
     let span = app.vp.span;
     key(&mut app, Key::ShiftRight);
@@ -195,7 +217,7 @@ fn hazard_opens_on_its_violation_and_jumps_to_the_blame_window() {
     // truncation.
     key(&mut app, Key::Enter);
     key(&mut app, Key::Char('2'));
-    let s = screen(&app, 160, 50);
+    let s = screen(&mut app, 160, 50);
     assert!(s.contains(&format!("folio {}", v.folio())), "{s}");
     assert!(s.contains('T'), "no truncation mark:\n{s}");
 }
@@ -234,7 +256,7 @@ fn live_messages_arrive_in_batches_and_checks_add_violations() {
     // Panning pauses following; End resumes it.
     key(&mut app, Key::ShiftLeft);
     assert!(!app.vp.follow);
-    let s = screen(&app, 120, 30);
+    let s = screen(&mut app, 120, 30);
     assert!(s.contains("PAUSED"), "{s}");
     key(&mut app, Key::End);
     assert!(app.vp.follow);
@@ -247,4 +269,63 @@ fn live_messages_arrive_in_batches_and_checks_add_violations() {
     let v = app.violations.current().unwrap();
     let c = v.culprit.as_ref().expect("culprit attached by content");
     assert_eq!(c.op, run.n_op);
+}
+
+#[test]
+fn a_click_puts_the_cursor_in_the_column_clicked() {
+    let t = synth::generate(5_000, 3, 5);
+    let mut app = App::from_trace(&t, None);
+    app.on_msg(Msg::Resize(200, 50));
+    let l = Layout::of_size(200, 50);
+    assert_eq!(app.layout, l);
+    let cells = l.cells;
+    assert!(cells.width > 100 && cells.height > 3, "{cells:?}");
+    for col in [cells.x, cells.x + 37, cells.x + 101, cells.right() - 1] {
+        app.on_msg(Msg::Click {
+            col,
+            row: cells.y + 1,
+        });
+        assert_eq!(app.focus, Focus::Timeline);
+        // The time of the column the view draws there, and the view draws
+        // the cursor in that column.
+        assert_eq!(
+            app.vp.cursor,
+            app.vp.time_at(col - cells.x, cells.width),
+            "col {col}"
+        );
+        assert_eq!(cursor_cols(&frame(&mut app, 200, 50)), vec![col]);
+    }
+    // Outside the cells (the lane labels, the axis): nothing moves.
+    let cursor = app.vp.cursor;
+    for (col, row) in [(cells.x - 1, cells.y), (cells.x + 5, cells.bottom())] {
+        app.on_msg(Msg::Click { col, row });
+        assert_eq!(app.vp.cursor, cursor);
+    }
+}
+
+#[test]
+fn a_resize_changes_where_clicks_land_and_how_far_steps_go() {
+    let t = synth::generate(5_000, 3, 5);
+    let mut app = App::from_trace(&t, None);
+    let (col, row) = (60, 5);
+    app.on_msg(Msg::Resize(200, 50));
+    app.on_msg(Msg::Click { col, row });
+    let wide = app.vp.cursor;
+    app.on_msg(Msg::Resize(100, 30));
+    let l = Layout::of_size(100, 30);
+    assert_eq!(app.layout, l);
+    app.on_msg(Msg::Click { col, row });
+    let narrow = app.vp.cursor;
+    // The same cell is a later time when the timeline is narrower.
+    assert!(narrow > wide, "{narrow} vs {wide}");
+    assert_eq!(narrow, app.vp.time_at(col - l.cells.x, l.cells.width));
+    assert_eq!(cursor_cols(&frame(&mut app, 100, 30)), vec![col]);
+    // A click where the wide timeline was and the narrow one is not.
+    app.on_msg(Msg::Click { col: 150, row });
+    assert_eq!(app.vp.cursor, narrow);
+    // A cursor step is a cell of the timeline drawn.
+    let span = app.vp.span;
+    key(&mut app, Key::Right);
+    assert_eq!(app.vp.cursor - narrow, app.vp.cell_ns(l.cells.width));
+    assert_eq!(app.vp.span, span);
 }

@@ -2,7 +2,7 @@
 //! it through the engine, counts ops and bytes, stops on an op budget or a
 //! deadline.
 
-use super::{Op, Prepare, ThreadCtx, WorkloadKind};
+use super::{Op, Pattern, Prepare, ThreadCtx, WorkloadKind};
 use crate::stamp;
 use lockline_engine::error::{Error, Result};
 use lockline_engine::fs::{Fs, OpGuard};
@@ -279,10 +279,7 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
                     }
                     // Paced like the writers: a reader spinning while they
                     // think would fill the recorder with its own reads.
-                    let think = pattern.think_us(&mut t);
-                    if think > 0 {
-                        std::thread::sleep(Duration::from_micros(think));
-                    }
+                    think(pattern.as_ref(), &mut t);
                 }
                 target.thread_finished(thread);
                 lockline_engine::probe::recorder::flush_current_thread();
@@ -334,10 +331,7 @@ pub fn run(target: &dyn Target, spec: &RunSpec, progress: &Progress) -> Result<R
                             first_error.lock().get_or_insert_with(|| e.to_string());
                         }
                     }
-                    let think = pattern.think_us(&mut t);
-                    if think > 0 {
-                        std::thread::sleep(Duration::from_micros(think));
-                    }
+                    think(pattern.as_ref(), &mut t);
                 }
                 target.thread_finished(thread);
                 lockline_engine::probe::recorder::flush_current_thread();
@@ -435,5 +429,13 @@ pub(crate) fn issue(
             keep_size,
         } => target.fallocate(offset, len, keep_size).map(|_| 0),
         Op::Punch { offset, len } => target.punch(offset, len).map(|_| 0),
+    }
+}
+
+/// Sleeps the pattern's think time between two ops of a thread.
+fn think(pattern: &dyn Pattern, t: &mut ThreadCtx) {
+    let us = pattern.think_us(t);
+    if us > 0 {
+        std::thread::sleep(Duration::from_micros(us));
     }
 }

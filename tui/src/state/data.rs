@@ -331,13 +331,22 @@ impl Data {
                         self.lanes[li].op_count += 1;
                     }
                     // Ops evicted from the window are no longer kept.
-                    OpStep::Ended { slot, end_ns, result } if slot >= self.op_base => {
+                    OpStep::Ended {
+                        slot,
+                        end_ns,
+                        result,
+                    } if slot >= self.op_base => {
                         let o = &mut self.ops[slot - self.op_base];
                         o.end_ns = end_ns;
                         o.result = result;
                         self.lanes[li].ops.insert(o.begin_ns, end_ns);
                         if o.kind == OpKind::Write && o.result > 0 {
-                            Self::series_add(&mut self.bytes_series, first, end_ns, o.result as u64);
+                            Self::series_add(
+                                &mut self.bytes_series,
+                                first,
+                                end_ns,
+                                o.result as u64,
+                            );
                         }
                     }
                     _ => {}

@@ -11,10 +11,11 @@ pub mod viewport;
 pub mod violations;
 
 use crate::event::{Key, Msg};
+use crate::layout::Layout;
 use data::{end_or, Data, Retention, CLASSES};
 use lockline_analysis::report::{Analysis, LintSummary};
 use lockline_analysis::{Trace, TraceMeta};
-use std::cell::Cell;
+use ratatui::layout::Position;
 use viewport::Viewport;
 use violations::Violations;
 
@@ -104,9 +105,11 @@ pub struct App {
     pub perf: Vec<(String, f64)>,
     /// First lane shown when lanes do not fit.
     pub lane_scroll: usize,
-    /// Set by the view: where the timeline's cells are (x, y, width,
-    /// height), so mouse clicks and cursor steps map to time.
-    pub timeline_area: Cell<(u16, u16, u16, u16)>,
+    /// Where the screen's regions are for the terminal's size (set by
+    /// `Msg::Resize`; an 80x24 terminal's until the first): mouse clicks
+    /// and cursor steps map to time through its timeline cells, the view
+    /// draws the same layout for the same size.
+    pub layout: Layout,
     /// Analysis has named at least one violation or the source is done:
     /// the initial focus has been decided.
     focused_once: bool,
@@ -133,7 +136,7 @@ impl App {
             lints: Vec::new(),
             perf: Vec::new(),
             lane_scroll: 0,
-            timeline_area: Cell::new((0, 0, 80, 10)),
+            layout: Layout::default(),
             focused_once: false,
         }
     }
@@ -148,8 +151,9 @@ impl App {
         app
     }
 
+    /// Columns of the timeline's cells.
     fn width(&self) -> u16 {
-        self.timeline_area.get().2.max(1)
+        self.layout.cells.width.max(1)
     }
 
     /// Applies one message; returns what the loop must do.
@@ -161,7 +165,8 @@ impl App {
                 self.on_click(col, row);
                 self.vp.zoom(if up { 0.5 } else { 2.0 });
             }
-            Msg::Resize(..) | Msg::Tick => {}
+            Msg::Resize(w, h) => self.layout = Layout::of_size(w, h),
+            Msg::Tick => {}
             Msg::Meta(m) => self.meta = *m,
             Msg::Events(batch) => {
                 let empty = self.data.first_ns.is_none();
@@ -253,9 +258,9 @@ impl App {
     }
 
     fn on_click(&mut self, col: u16, row: u16) {
-        let (x, y, w, h) = self.timeline_area.get();
-        if col >= x && col < x + w && row >= y && row < y + h {
-            self.vp.cursor = self.vp.time_at(col - x, w);
+        let cells = self.layout.cells;
+        if cells.contains(Position::new(col, row)) {
+            self.vp.cursor = self.vp.time_at(col - cells.x, cells.width);
             self.vp.follow = false;
             self.focus = Focus::Timeline;
         }
@@ -299,7 +304,7 @@ impl App {
             .iter()
             .position(|&i| self.data.lanes[i].tids.iter().any(|t| tids.contains(t)))
         {
-            let rows = self.timeline_area.get().3 as usize;
+            let rows = self.layout.cells.height as usize;
             if p < self.lane_scroll || p >= self.lane_scroll + rows.max(1) {
                 self.lane_scroll = p;
             }

@@ -39,9 +39,11 @@ impl Viewport {
         (d * width as i128 / self.span.max(1) as i128) as i64
     }
 
-    /// Start time of column `c`.
+    /// Start time of column `c`: its first nanosecond, the least `t`
+    /// with `col(t) == c` (when cells are at least 1 ns wide), so a click
+    /// on a column puts the cursor in that column.
     pub fn time_at(&self, c: u16, width: u16) -> u64 {
-        self.t0 + (self.span as u128 * c as u128 / width.max(1) as u128) as u64
+        self.t0 + (self.span as u128 * c as u128).div_ceil(width.max(1) as u128) as u64
     }
 
     /// ns per cell.
@@ -148,6 +150,15 @@ mod tests {
         assert_eq!(v.col(990, 10), -1);
         assert_eq!(v.time_at(5, 10), 1050);
         assert_eq!(v.cell_ns(10), 10);
+        // Cells of a fractional number of ns: each column's start time is
+        // in that column.
+        for (span, w) in [(1_000_003, 186), (10, 3), (7_919, 64)] {
+            let v = vp(5_000, span, 5_000);
+            for c in 0..w {
+                assert_eq!(v.col(v.time_at(c, w), w), c as i64, "{span}/{w} at {c}");
+                assert_eq!(v.col(v.time_at(c + 1, w) - 1, w), c as i64);
+            }
+        }
     }
 
     #[test]

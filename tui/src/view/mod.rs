@@ -1,21 +1,19 @@
-//! How the state is drawn: one function per region, each reading the
-//! state and writing cells. Nothing here changes what is shown except the
-//! timeline's cell area, recorded for mouse clicks.
+//! How the state is drawn: one function per region of the layout
+//! ([`crate::layout`], computed here for the area drawn into), each
+//! reading the state and writing cells. Nothing here changes the state.
 
 pub mod panes;
 pub mod style;
 pub mod timeline;
 
+use crate::layout::Layout;
 use crate::state::{App, Prompt};
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 use ratatui::Frame;
-
-pub const MIN_W: u16 = 80;
-pub const MIN_H: u16 = 24;
 
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
@@ -25,26 +23,18 @@ pub fn draw(f: &mut Frame, app: &App) {
 /// Draws the whole screen into `buf` (tests and benchmarks call this with
 /// a plain buffer).
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    if area.width < MIN_W || area.height < MIN_H {
+    let l = Layout::new(area);
+    if l.too_small {
         timeline::too_small(area.width, area.height)
             .wrap(Wrap { trim: true })
             .render(area, buf);
         return;
     }
-    let [head, tl, bottom, status] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Percentage(50),
-        Constraint::Min(8),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    header(app, head, buf);
-    timeline::draw(app, tl, buf);
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
-    panes::violations(app, left, buf);
-    panes::detail(app, right, buf);
-    status_line(app, status, buf);
+    header(app, l.header, buf);
+    timeline::draw(app, l.timeline, buf);
+    panes::violations(app, l.violations, buf);
+    panes::detail(app, l.detail, buf);
+    status_line(app, l.status, buf);
     if app.help {
         help(area, buf);
     }

@@ -6,6 +6,7 @@
 //! million.
 
 use super::style::{self, class_color, CURSOR_BG, LEFT, WINDOW_BG};
+use crate::layout::{self, LABEL_W, MIN_H, MIN_W};
 use crate::state::data::{end_or, Lane, CLASSES};
 use crate::state::timefmt;
 use crate::state::{App, Focus};
@@ -14,8 +15,6 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-
-pub const LABEL_W: u16 = 14;
 
 /// What one cell of a lane shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +114,10 @@ pub fn nice_step(min: u64) -> u64 {
     }
 }
 
+/// Draws the timeline pane at `area`, its lanes in
+/// [`layout::timeline_cells`] of it.
 pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
+    let cells = layout::timeline_cells(area);
     let focus = app.focus == Focus::Timeline;
     let vp = &app.vp;
     let mode = if !app.live {
@@ -134,7 +136,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let origin = app.data.first_ns.unwrap_or(0);
     let lanes = app.visible_lanes();
-    let rows = area.height.saturating_sub(4) as usize;
+    let rows = cells.height as usize;
     let scroll = app.lane_scroll.min(lanes.len().saturating_sub(1));
     let more = if lanes.len() > rows {
         format!(
@@ -149,7 +151,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let title = format!(
         " Timeline  view {} ({}/cell)  cursor +{}{}{}{more} ",
         timefmt::dur(vp.span),
-        timefmt::dur(vp.cell_ns(area.width.saturating_sub(LABEL_W + 2))),
+        timefmt::dur(vp.cell_ns(cells.width)),
         timefmt::dur(vp.cursor.saturating_sub(origin)),
         if filters.is_empty() {
             String::new()
@@ -159,13 +161,11 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
         mode
     );
     let inner = style::pane(title, focus, area, buf);
-    if inner.height < 3 || inner.width <= LABEL_W + 4 {
+    debug_assert_eq!(inner, layout::pane_inner(area));
+    if cells.is_empty() {
         return;
     }
-    let cells_x = inner.x + LABEL_W;
-    let w = inner.width - LABEL_W;
-    let lanes_h = inner.height - 2;
-    app.timeline_area.set((cells_x, inner.y, w, lanes_h));
+    let (cells_x, w, lanes_h) = (cells.x, cells.width, cells.height);
     let cursor_col = vp.col(vp.cursor, w);
     let hl = &app.highlight;
     let hl_cols = hl.window.map(|(a, b)| (vp.col(a, w), vp.col(b, w)));
@@ -316,6 +316,6 @@ pub fn legend() -> Line<'static> {
 /// A paragraph saying the terminal is too small.
 pub fn too_small(w: u16, h: u16) -> Paragraph<'static> {
     Paragraph::new(format!(
-        "The terminal is {w}x{h}; lockline's UI needs at least 80x24. Enlarge it or press q."
+        "The terminal is {w}x{h}; lockline's UI needs at least {MIN_W}x{MIN_H}. Enlarge it or press q."
     ))
 }
