@@ -1,5 +1,5 @@
-//! Models the buffered read side: filemap_read over bch2_readahead and
-//! bch2_read_single_folio (fs-io-buffered.c).
+//! Models the buffered read side: filemap_read (mm/filemap.c) over
+//! bch2_readahead and bch2_read_single_folio (fs-io-buffered.c).
 //!
 //! As in the kernel, the copy out of an uptodate folio takes only a
 //! reference, not the folio lock: a reader can see a write that holds the

@@ -75,7 +75,7 @@ impl MigrateMode {
         MigrateMode::Sync,
     ];
 
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             MigrateMode::Async => "async",
             MigrateMode::SyncLight => "sync-light",
@@ -111,7 +111,7 @@ pub enum SourceFaultMode {
 impl SourceFaultMode {
     pub const ALL: [SourceFaultMode; 2] = [SourceFaultMode::Scattered, SourceFaultMode::Migrating];
 
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             SourceFaultMode::Scattered => "scattered",
             SourceFaultMode::Migrating => "migrating",
@@ -210,7 +210,7 @@ pub struct Inject {
 }
 
 impl Inject {
-    pub const NAMES: [&'static str; 4] = [
+    const NAMES: [&'static str; 4] = [
         "writeback-clear-after-copy",
         "migrate-without-folio-lock",
         "isize-before-copy",
@@ -303,7 +303,7 @@ impl Knobs {
     }
 
     /// The order cap actually in force once `large_folios` is considered.
-    pub fn folio_order_cap(&self) -> u8 {
+    pub(crate) fn folio_order_cap(&self) -> u8 {
         if self.large_folios {
             self.max_folio_order.min(MAX_FOLIO_ORDER)
         } else {
@@ -355,9 +355,9 @@ impl Knobs {
 }
 
 /// 2 MiB folios, the PMD size on x86_64.
-pub const MAX_FOLIO_ORDER: u8 = 9;
+const MAX_FOLIO_ORDER: u8 = 9;
 
 pub const PAGE_SIZE: u64 = 4096;
 pub const PAGE_SHIFT: u32 = 12;
-pub const SECTOR_SIZE: u64 = 512;
-pub const SECTOR_SHIFT: u32 = 9;
+pub(crate) const SECTOR_SIZE: u64 = 512;
+pub(crate) const SECTOR_SHIFT: u32 = 9;

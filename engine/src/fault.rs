@@ -27,14 +27,14 @@ pub fn splitmix64(x: &mut u64) -> u64 {
 }
 
 /// Seeds this thread's injection stream for one write.
-pub fn seed_for_write(seed: u64, pos: u64, len: u64) {
+pub(crate) fn seed_for_write(seed: u64, pos: u64, len: u64) {
     let mut s = seed ^ pos.rotate_left(17) ^ len.rotate_left(41);
     let v = splitmix64(&mut s);
     RNG.with(|r| r.set(v));
 }
 
 /// The next number of this thread's stream.
-pub fn next_random() -> u64 {
+pub(crate) fn next_random() -> u64 {
     RNG.with(|r| {
         let mut s = r.get();
         let v = splitmix64(&mut s);
@@ -44,7 +44,7 @@ pub fn next_random() -> u64 {
 }
 
 /// True with probability `rate` (never for 0, without drawing).
-pub fn chance(rate: f64) -> bool {
+pub(crate) fn chance(rate: f64) -> bool {
     rate > 0.0 && (next_random() >> 11) as f64 / (1u64 << 53) as f64 <= rate
 }
 
@@ -59,12 +59,12 @@ pub fn fail_next_read() {
 }
 
 /// Does this allocation fail? (fail_page_alloc)
-pub fn alloc_fails(rate: f64) -> bool {
+pub(crate) fn alloc_fails(rate: f64) -> bool {
     FAIL_ALLOC.with(|f| f.replace(false)) || chance(rate)
 }
 
 /// Does this read fail? (fail_make_request on the read)
-pub fn read_fails(rate: f64) -> bool {
+pub(crate) fn read_fails(rate: f64) -> bool {
     FAIL_READ.with(|f| f.replace(false)) || chance(rate)
 }
 

@@ -84,7 +84,7 @@ impl Folio {
 
     /// filemap_alloc_folio(): zero-filled, page aligned (so O_DIRECT can use
     /// it as is), not uptodate, unlocked.
-    pub fn new(ino: u64, index: u64, order: u8) -> Folio {
+    pub(crate) fn new(ino: u64, index: u64, order: u8) -> Folio {
         debug_assert_eq!(index & ((1 << order) - 1), 0, "misaligned folio");
         let layout = Self::layout(order);
         // SAFETY: layout has non-zero size.
@@ -103,21 +103,21 @@ impl Folio {
         }
     }
 
-    pub fn nr_pages(&self) -> u64 {
+    pub(crate) fn nr_pages(&self) -> u64 {
         1 << self.order
     }
     pub fn size(&self) -> u64 {
         PAGE_SIZE << self.order
     }
     /// folio_pos()
-    pub fn pos(&self) -> u64 {
+    pub(crate) fn pos(&self) -> u64 {
         self.index << PAGE_SHIFT
     }
     /// folio_end_pos()
-    pub fn end_pos(&self) -> u64 {
+    pub(crate) fn end_pos(&self) -> u64 {
         self.pos() + self.size()
     }
-    pub fn contains_index(&self, index: u64) -> bool {
+    pub(crate) fn contains_index(&self, index: u64) -> bool {
         index >= self.index && index < self.index + self.nr_pages()
     }
 
@@ -137,7 +137,7 @@ impl Folio {
     }
 
     /// folio_trylock()
-    pub fn trylock(&self) -> bool {
+    pub(crate) fn trylock(&self) -> bool {
         if self.lock.try_lock() {
             points::lock_acquired(
                 LockClass::Folio,
@@ -165,7 +165,7 @@ impl Folio {
         unsafe { self.lock.unlock() };
     }
 
-    pub fn is_locked(&self) -> bool {
+    pub(crate) fn is_locked(&self) -> bool {
         self.lock.is_locked()
     }
 
@@ -181,13 +181,13 @@ impl Folio {
         self.flags.fetch_and(!bit, Ordering::AcqRel) & bit != 0
     }
 
-    pub fn test_uptodate(&self) -> bool {
+    pub(crate) fn test_uptodate(&self) -> bool {
         self.test(UPTODATE)
     }
     pub fn test_dirty(&self) -> bool {
         self.test(DIRTY)
     }
-    pub fn test_writeback(&self) -> bool {
+    pub(crate) fn test_writeback(&self) -> bool {
         self.test(WRITEBACK)
     }
     pub fn test_removed(&self) -> bool {
@@ -195,7 +195,7 @@ impl Folio {
     }
 
     /// folio_mark_uptodate()
-    pub fn mark_uptodate(&self) {
+    pub(crate) fn mark_uptodate(&self) {
         if self.set(UPTODATE) {
             points::folio(
                 EventKind::FolioUptodate,
@@ -220,7 +220,7 @@ impl Folio {
     }
 
     /// folio_clear_dirty_for_io() / folio_cancel_dirty()
-    pub fn clear_dirty(&self) -> bool {
+    pub(crate) fn clear_dirty(&self) -> bool {
         let was = self.clear(DIRTY);
         if was {
             points::folio(
@@ -279,14 +279,15 @@ impl Folio {
     }
 
     /// Copies `src` into the folio at `offset`; caller holds the folio lock.
-    pub fn copy_in(&self, offset: usize, src: &[u8]) {
+    pub(crate) fn copy_in(&self, offset: usize, src: &[u8]) {
         debug_assert!(self.is_locked());
         // SAFETY: folio locked by the caller.
         unsafe { self.bytes()[offset..offset + src.len()].copy_from_slice(src) };
     }
 
     /// Copies folio bytes at `offset` into `dst`; caller holds the folio lock.
-    pub fn copy_out(&self, offset: usize, dst: &mut [u8]) {
+    #[cfg(test)]
+    fn copy_out(&self, offset: usize, dst: &mut [u8]) {
         debug_assert!(self.is_locked());
         // SAFETY: folio locked by the caller.
         unsafe { dst.copy_from_slice(&self.bytes()[offset..offset + dst.len()]) };
@@ -325,7 +326,7 @@ impl Folio {
     }
 
     /// folio_zero_range(); caller holds the folio lock.
-    pub fn zero_range(&self, start: usize, end: usize) {
+    pub(crate) fn zero_range(&self, start: usize, end: usize) {
         debug_assert!(self.is_locked());
         // SAFETY: folio locked by the caller.
         unsafe { self.bytes()[start..end].fill(0) };
@@ -341,7 +342,7 @@ impl Folio {
 
     // --- per-sector state (bch_folio) --------------------------------------
 
-    pub fn nr_sectors(&self) -> usize {
+    pub(crate) fn nr_sectors(&self) -> usize {
         (self.size() >> SECTOR_SHIFT) as usize
     }
 
@@ -352,7 +353,7 @@ impl Folio {
 
     /// bch2_set_folio_dirty(): sectors [start, start+len) bytes become dirty;
     /// the folio is marked dirty. Returns sectors newly dirtied.
-    pub fn set_dirty_range(&self, start: u64, len: u64) -> u64 {
+    pub(crate) fn set_dirty_range(&self, start: u64, len: u64) -> u64 {
         let first = (start >> SECTOR_SHIFT) as usize;
         let last = ((start + len).div_ceil(1 << SECTOR_SHIFT)) as usize;
         let newly = self.with_sectors(|s| {

@@ -3,7 +3,7 @@
 //! bracketed by op_begin/op_end probes. Models the VFS side of fs.c.
 
 use crate::config::{Build, Knobs};
-use crate::disk::{DirEntry, Disk, FileKind, InodeAttr, ROOT_INO};
+use crate::disk::{DirEntry, Disk, FileKind, InodeAttr};
 use crate::error::{Error, Result};
 use crate::inode::Inode;
 use crate::pagecache::CacheStats;
@@ -223,12 +223,8 @@ impl Fs {
         }
     }
 
-    pub fn recorder(&self) -> Option<&Arc<Recorder>> {
-        self.recorder.as_ref()
-    }
-
     /// Page-cache size in bytes.
-    pub fn cached_bytes(&self) -> u64 {
+    pub(crate) fn cached_bytes(&self) -> u64 {
         self.cache.pages.load(Ordering::Relaxed) * crate::config::PAGE_SIZE
     }
 
@@ -281,12 +277,6 @@ impl Fs {
             }
             Err(e) => Err(e.into()),
         }
-    }
-
-    pub fn mkdir(&self, path: &str) -> Result<u64> {
-        let (dir, name) = Self::split_parent(path)?;
-        let parent = self.disk.resolve(dir)?;
-        Ok(self.disk.create(parent, name, FileKind::Dir)?)
     }
 
     pub fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
@@ -495,6 +485,3 @@ pub(crate) fn result_code<T: OpResult>(r: &Result<T>) -> i64 {
         Err(e) => -(e.errno() as i64),
     }
 }
-
-/// The root directory's inode number, re-exported for callers.
-pub const ROOT: u64 = ROOT_INO;

@@ -9,23 +9,23 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 
 pub struct Inode {
-    pub ino: u64,
+    pub(crate) ino: u64,
     /// inode->v.i_rwsem
-    pub inode_lock: InodeLock,
+    pub(crate) inode_lock: InodeLock,
     /// ei_pagecache_lock: add (writers, readers) vs block (truncate, fallocate)
-    pub pagecache_lock: TwoStateLock,
+    pub(crate) pagecache_lock: TwoStateLock,
     /// i_size and i_lock
-    pub i_size: ISize,
+    pub(crate) i_size: ISize,
     pub mapping: Mapping,
     /// Size last published to the disk inode. Writeback and truncate both
     /// update it, under this mutex, so a late writeback cannot resurrect a
     /// size a truncate has just cut (bcachefs orders this through the
     /// btree; the model needs an explicit serialisation point).
-    pub disk_size: Mutex<u64>,
+    pub(crate) disk_size: Mutex<u64>,
 }
 
 impl Inode {
-    pub fn new(ino: u64, size: u64, stats: Arc<CacheStats>) -> Inode {
+    pub(crate) fn new(ino: u64, size: u64, stats: Arc<CacheStats>) -> Inode {
         Inode {
             ino,
             inode_lock: InodeLock::new(ino),

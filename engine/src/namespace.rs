@@ -1,6 +1,7 @@
 //! Models the VFS namespace entry points of fs.c by inode number, as a FUSE
 //! front end calls them: bch2_lookup, bch2_create/bch2_mkdir,
-//! bch2_unlink/bch2_rmdir, bch2_rename2, bch2_setattr's times, bch2_statfs.
+//! bch2_unlink (unlink and rmdir both), bch2_rename2, bch2_setattr's times,
+//! bch2_statfs.
 
 use crate::disk::{DirEntry, FileKind};
 use crate::error::Result;
@@ -55,7 +56,7 @@ impl Fs {
     /// unlink() of a file: its page cache dropped under the inode and
     /// pagecache block locks, then the disk inode and its blocks. A file
     /// still open loses only its name until [`release`](Fs::release).
-    pub fn unlink_at(&self, parent: u64, name: &str) -> Result<()> {
+    pub(crate) fn unlink_at(&self, parent: u64, name: &str) -> Result<()> {
         let g = self.begin_op();
         let ino = self.disk.lookup(parent, name)?;
         points::op_begin(OpKind::Unlink, ino, 0, 0);

@@ -1,5 +1,5 @@
 //! The address space of an inode: models the i_pages xarray with
-//! __filemap_get_folio, filemap_add_folio, and
+//! __filemap_get_folio and filemap_add_folio (mm/filemap.c), and
 //! bch2_filemap_get_contig_folios_d (fs-io-pagecache.c).
 
 use crate::config::{PAGE_SHIFT, PAGE_SIZE};
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// Page-cache totals across all inodes of a mount (what reclaim looks at).
 #[derive(Debug, Default)]
-pub struct CacheStats {
+pub(crate) struct CacheStats {
     pub pages: AtomicU64,
 }
 
@@ -33,7 +33,7 @@ pub struct Mapping {
 
 /// __filemap_get_folio() behaviour flags, the subset the engine uses.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Fgp {
+pub(crate) struct Fgp {
     /// FGP_CREAT with the largest order the caller wants (fgf_set_order).
     pub create_order: Option<u8>,
     /// Injected allocation faults (the write path passes the run's knobs).
@@ -42,7 +42,7 @@ pub struct Fgp {
 
 /// How folio allocations fail (see fault.rs).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct AllocFaults {
+pub(crate) struct AllocFaults {
     /// Every order fails: no folio.
     pub fail_rate: f64,
     /// Each order above 0 fails and the allocation falls back one order.
@@ -50,7 +50,7 @@ pub struct AllocFaults {
 }
 
 impl Mapping {
-    pub fn new(ino: u64, stats: Arc<CacheStats>) -> Self {
+    pub(crate) fn new(ino: u64, stats: Arc<CacheStats>) -> Self {
         Mapping {
             ino,
             pages: Mutex::new(BTreeMap::new()),
@@ -68,24 +68,11 @@ impl Mapping {
         f.contains_index(index).then(|| f.clone())
     }
 
-    /// All folios intersecting page indices [start, end), ascending.
-    pub fn folios_in(&self, start: u64, end: u64) -> Vec<Arc<Folio>> {
-        let pages = self.pages.lock();
-        let mut out = Vec::new();
-        if let Some((_, f)) = pages.range(..start).next_back() {
-            if f.contains_index(start) {
-                out.push(f.clone());
-            }
-        }
-        out.extend(pages.range(start..end).map(|(_, f)| f.clone()));
-        out
-    }
-
     /// find_lock_entries(), one at a time: the first folio intersecting
     /// pages [from, end) for which `want` holds, locked and still in this
     /// mapping. A folio migrated away while we waited for its lock is looked
     /// up again, so walkers (truncate, writeback) never miss its successor.
-    pub fn find_lock_next(
+    pub(crate) fn find_lock_next(
         &self,
         from: u64,
         end: u64,
@@ -119,16 +106,16 @@ impl Mapping {
     }
 
     /// The PAGECACHE_TAG_DIRTY question: is any cached folio dirty?
-    pub fn has_dirty(&self) -> bool {
+    pub(crate) fn has_dirty(&self) -> bool {
         self.pages.lock().values().any(|f| f.test_dirty())
     }
 
     /// The `n`th cached folio in index order (mm victim picks).
-    pub fn nth_folio(&self, n: usize) -> Option<Arc<Folio>> {
+    pub(crate) fn nth_folio(&self, n: usize) -> Option<Arc<Folio>> {
         self.pages.lock().values().nth(n).cloned()
     }
 
-    pub fn nr_folios(&self) -> usize {
+    pub(crate) fn nr_folios(&self) -> usize {
         self.pages.lock().len()
     }
 
@@ -181,7 +168,7 @@ impl Mapping {
 
     /// __filemap_get_folio(FGP_LOCK [| FGP_CREAT]): returns the folio
     /// covering `index`, locked, still in this mapping.
-    pub fn get_folio_locked(&self, index: u64, fgp: Fgp) -> Option<Arc<Folio>> {
+    pub(crate) fn get_folio_locked(&self, index: u64, fgp: Fgp) -> Option<Arc<Folio>> {
         loop {
             if let Some(f) = self.lookup(index) {
                 f.lock();
@@ -218,7 +205,7 @@ impl Mapping {
 
     /// Removes `folio` from the mapping (caller holds the folio lock).
     /// Returns false if it was no longer there.
-    pub fn delete_from_page_cache(&self, folio: &Arc<Folio>) -> bool {
+    pub(crate) fn delete_from_page_cache(&self, folio: &Arc<Folio>) -> bool {
         let mut pages = self.pages.lock();
         match pages.get(&folio.index) {
             Some(cur) if Arc::ptr_eq(cur, folio) => {
@@ -241,7 +228,7 @@ impl Mapping {
     /// between passes, a reader, writeback) makes it fail, as -EAGAIN does.
     /// Lookups take references under this same lock, so none can appear
     /// between the check and the swap.
-    pub fn replace_folio(
+    pub(crate) fn replace_folio(
         &self,
         old: &Arc<Folio>,
         new: &Arc<Folio>,
@@ -262,7 +249,7 @@ impl Mapping {
     }
 
     /// folio_wait_writeback()
-    pub fn wait_writeback(&self, folio: &Folio) {
+    pub(crate) fn wait_writeback(&self, folio: &Folio) {
         if !folio.test_writeback() {
             return;
         }
@@ -281,12 +268,12 @@ impl Mapping {
     }
 
     /// mapping_set_error()
-    pub fn set_error(&self, errno: i32) {
+    pub(crate) fn set_error(&self, errno: i32) {
         self.wb_err.store(errno, Ordering::Release);
     }
 
     /// filemap_check_errors(): the pending writeback error, cleared.
-    pub fn take_error(&self) -> Option<i32> {
+    pub(crate) fn take_error(&self) -> Option<i32> {
         match self.wb_err.swap(0, Ordering::AcqRel) {
             0 => None,
             e => Some(e),
@@ -302,7 +289,7 @@ impl Mapping {
 }
 
 /// fgf_set_order(): the folio order a write of `len` bytes asks for.
-pub fn order_for_len(len: u64, cap: u8) -> u8 {
+pub(crate) fn order_for_len(len: u64, cap: u8) -> u8 {
     if len <= PAGE_SIZE {
         return 0;
     }
@@ -314,7 +301,7 @@ pub fn order_for_len(len: u64, cap: u8) -> u8 {
 /// contiguously, ascending, creating missing ones only within the first
 /// 1 MiB past `start` (beyond it only cached folios are taken). Stops at the
 /// first gap it may not fill.
-pub fn get_contig_folios(
+pub(crate) fn get_contig_folios(
     mapping: &Mapping,
     start: u64,
     end: u64,
@@ -340,7 +327,7 @@ pub fn get_contig_folios(
 }
 
 /// folios_trunc(): unlocks and drops every folio from position `from` on.
-pub fn folios_trunc(fs: &mut Vec<Arc<Folio>>, from: usize) {
+pub(crate) fn folios_trunc(fs: &mut Vec<Arc<Folio>>, from: usize) {
     while fs.len() > from {
         if let Some(f) = fs.pop() {
             f.unlock();

@@ -13,13 +13,13 @@ use crate::folio::{Folio, SectorState};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
-pub struct Space {
+pub(crate) struct Space {
     reserved: AtomicU64,
     free: AtomicU64,
 }
 
 impl Space {
-    pub fn new(free_sectors: u64) -> Space {
+    pub(crate) fn new(free_sectors: u64) -> Space {
         Space {
             reserved: AtomicU64::new(0),
             free: AtomicU64::new(free_sectors),
@@ -27,11 +27,11 @@ impl Space {
     }
 
     /// Free sectors on disk, as last read from the allocator.
-    pub fn refresh(&self, free_sectors: u64) {
+    pub(crate) fn refresh(&self, free_sectors: u64) {
         self.free.store(free_sectors, Ordering::Relaxed);
     }
 
-    pub fn reserved(&self) -> u64 {
+    pub(crate) fn reserved(&self) -> u64 {
         self.reserved.load(Ordering::Relaxed)
     }
 
@@ -47,7 +47,7 @@ impl Space {
     /// Saturating: a planted bug (migration without the folio lock) can
     /// duplicate a folio's sector states and so release twice; the count
     /// must stay sane for the run to finish and be checked.
-    pub fn release(&self, n: u64) {
+    pub(crate) fn release(&self, n: u64) {
         if n > 0 {
             let _ = self
                 .reserved
@@ -59,7 +59,12 @@ impl Space {
 
     /// Reserves the unallocated sectors of [offset, offset+len) in `folio`;
     /// returns how many bytes from `offset` are now covered (0 = none).
-    pub fn folio_reservation_get_partial(&self, folio: &Folio, offset: u64, len: u64) -> u64 {
+    pub(crate) fn folio_reservation_get_partial(
+        &self,
+        folio: &Folio,
+        offset: u64,
+        len: u64,
+    ) -> u64 {
         let first = (offset >> SECTOR_SHIFT) as usize;
         let last = (offset + len).div_ceil(1 << SECTOR_SHIFT) as usize;
         folio.with_sectors(|s| {
@@ -92,7 +97,7 @@ impl Space {
     /// bch2_folio_reservation_put() for one locked folio of a write pass:
     /// sectors from byte `from` on that are reserved and were not dirtied
     /// go back to unallocated, and their space to the pool.
-    pub fn folio_reservation_put(&self, folio: &Folio, from: u64) {
+    pub(crate) fn folio_reservation_put(&self, folio: &Folio, from: u64) {
         let first = from.div_ceil(1 << SECTOR_SHIFT) as usize;
         let n = folio.with_sectors(|s| {
             let mut n = 0;
@@ -109,7 +114,7 @@ impl Space {
 
     /// Gives back the reservations of sectors [first, last) and marks them
     /// `to` (truncate: Unallocated; writeback: Allocated for dirty ones).
-    pub fn folio_sectors_drop(&self, folio: &Folio, first: usize, last: usize) {
+    pub(crate) fn folio_sectors_drop(&self, folio: &Folio, first: usize, last: usize) {
         let n = folio.with_sectors(|s| {
             let mut n = 0;
             for st in &mut s[first..last] {

@@ -24,7 +24,7 @@ use crate::{fallocate, writeback};
 /// extending writer publishing), folios past the old size are still
 /// dropped. Callers that hold neither the inode lock nor the block lock
 /// (the lockless early exit) can therefore lose fresh writes.
-pub fn truncate_inode_pages_range(fs: &Fs, inode: &Inode, start: u64, end: u64) {
+pub(crate) fn truncate_inode_pages_range(fs: &Fs, inode: &Inode, start: u64, end: u64) {
     if start >= end {
         return;
     }

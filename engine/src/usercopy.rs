@@ -23,8 +23,9 @@ use crate::config::{SourceFaultMode, SourceFaults, PAGE_SIZE};
 use crate::folio::Folio;
 use crate::probe::points;
 
+pub(crate) use crate::fault::seed_for_write;
+pub use crate::fault::splitmix64;
 use crate::fault::{chance, next_random};
-pub use crate::fault::{seed_for_write, splitmix64};
 
 const PAGE: usize = PAGE_SIZE as usize;
 /// Source pages a migration moves at once in the `migrating` mode.
@@ -40,7 +41,7 @@ struct Seg {
 }
 
 /// The write's source as the kernel's iov_iter sees it.
-pub struct IovIter<'a> {
+pub(crate) struct IovIter<'a> {
     buf: &'a [u8],
     segs: Vec<Seg>,
     faults: SourceFaults,
@@ -53,7 +54,7 @@ impl<'a> IovIter<'a> {
     /// Splits `buf` into `segments` iovec segments (sector multiples, each
     /// at a drawn sector offset into its first page); one segment keeps the
     /// buffer's real address.
-    pub fn new(buf: &'a [u8], segments: u32, faults: SourceFaults) -> IovIter<'a> {
+    pub(crate) fn new(buf: &'a [u8], segments: u32, faults: SourceFaults) -> IovIter<'a> {
         let len = buf.len();
         let mut cuts: Vec<usize> = Vec::new();
         if segments > 1 && len >= 1024 {
@@ -88,15 +89,8 @@ impl<'a> IovIter<'a> {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
-    pub fn nr_segments(&self) -> usize {
+    #[cfg(test)]
+    fn nr_segments(&self) -> usize {
         self.segs.len()
     }
 
@@ -107,7 +101,7 @@ impl<'a> IovIter<'a> {
 
     /// iov_iter_single_seg_count(): bytes from `from` to the end of its
     /// segment.
-    pub fn single_seg_count(&self, from: usize) -> usize {
+    pub(crate) fn single_seg_count(&self, from: usize) -> usize {
         self.seg_at(from).end - from
     }
 
@@ -135,7 +129,7 @@ impl<'a> IovIter<'a> {
     /// fault_in_iov_iter_readable(iter, bytes) from `from`: maps every page
     /// it touches, then draws which of them are unmapped again before the
     /// pass's atomic copy. Always succeeds: the model's buffers are valid.
-    pub fn fault_in(&mut self, from: usize, bytes: usize) {
+    pub(crate) fn fault_in(&mut self, from: usize, bytes: usize) {
         self.unmapped.clear();
         let rate = self.faults.rate;
         if rate <= 0.0 || bytes == 0 {
@@ -165,7 +159,7 @@ impl<'a> IovIter<'a> {
     /// from `from` into `folio` at `offset`; returns how many were copied,
     /// fewer (down to zero) when it meets an unmapped source page or the
     /// short-copy injection stops it.
-    pub fn copy_to_folio(
+    pub(crate) fn copy_to_folio(
         &self,
         folio: &Folio,
         offset: usize,

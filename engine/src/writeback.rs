@@ -1,6 +1,7 @@
-//! Models writeback: bch2_writepages over write_cache_pages and
-//! __bch2_writepage (fs-io-buffered.c), the flusher thread, and fsync
-//! (bch2_fsync: filemap_write_and_wait_range + a journal flush).
+//! Models writeback: bch2_writepages and __bch2_writepage
+//! (fs-io-buffered.c) over write_cache_pages (mm/page-writeback.c), the
+//! flusher thread, and fsync (bch2_fsync, fs-io.c: file_write_and_wait_range
+//! + a journal flush).
 //!
 //! As in bcachefs, a folio's dirty bit is cleared, its writeback flag set
 //! and its lock dropped *before* the IO is built: the bytes are copied out

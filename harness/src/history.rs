@@ -75,7 +75,11 @@ pub enum OpStep {
     /// An op began; the caller keeps it at the slot it passed.
     Began(OpRecord),
     /// The op kept at `slot` ended.
-    Ended { slot: usize, end_ns: u64, result: i64 },
+    Ended {
+        slot: usize,
+        end_ns: u64,
+        result: i64,
+    },
     /// An op_end with no open op_begin (its begin was lost or dropped).
     Orphan,
     /// Not an op event.
@@ -195,7 +199,11 @@ impl History {
                     o.round = round_at(e.ts_ns);
                     ops.push(o);
                 }
-                OpStep::Ended { slot, end_ns, result } => {
+                OpStep::Ended {
+                    slot,
+                    end_ns,
+                    result,
+                } => {
                     ops[slot].end_ns = end_ns;
                     ops[slot].result = result;
                 }

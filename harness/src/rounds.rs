@@ -140,7 +140,11 @@ impl RoundsReport {
 
     /// The checks of one round, in order.
     pub fn round_checks(&self, round: u64) -> impl Iterator<Item = &CheckReport> + '_ {
-        self.session.summary.checks.iter().filter(move |c| c.round == round)
+        self.session
+            .summary
+            .checks
+            .iter()
+            .filter(move |c| c.round == round)
     }
 
     /// The final check (after remount) of the first round with a violation.

@@ -1,9 +1,10 @@
-//! One checked run: mount a disk with a build and knobs, run a seeded
-//! workload with the in-process recorder on, then classify every sector of
-//! the file three times — after the run, after fsync, and after unmount and
-//! remount. The types every checked run reports; the run itself is one
-//! round of [`crate::rounds`], which `lockline run`, `demo` and the TUI
-//! drive for many rounds.
+//! The spec and report types of a checked run ([`SessionSpec`],
+//! [`RunSummary`], [`SessionReport`]) and [`run_session`], which is one
+//! round of [`crate::rounds`]: mount a disk with a build and knobs, run a
+//! seeded workload with the in-process recorder on, then classify every
+//! sector of the file three times — after the run, after fsync, and after
+//! unmount and remount. `lockline run`, `demo` and the TUI drive
+//! [`crate::rounds`] for many rounds.
 
 use crate::check::{self, CheckReport, Counts};
 use crate::perf::{PerfReport, PerfSample};

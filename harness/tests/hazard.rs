@@ -1,10 +1,11 @@
-//! The early-exit truncate hazard (DESIGN.md), driven into its interleaving
-//! deterministically by `scenario::early_exit_truncate` (the schedule is
-//! described there): the lockless build drops the extending write E; the
-//! locked build, on the same schedule, does not. An allocation failure or a
-//! read error takes the same exit in every build, and in the reduced patch
-//! (lockless-min), where N holds no inode lock, drops E too: the model's
-//! answer to why the reduced patch still lost writes.
+//! The early-exit truncate hazard (ARCHITECTURE.md, "The early-exit truncate
+//! hazard: the result"), driven into its interleaving deterministically by
+//! `scenario::early_exit_truncate` (the schedule is described there): the
+//! lockless build drops the extending write E; the locked build, on the
+//! same schedule, does not. An allocation failure or a read error takes the
+//! same exit in every build, and in the reduced patch (lockless-min), where
+//! N holds no inode lock, drops E too: the model's answer to why the reduced
+//! patch still lost writes.
 
 mod common;
 

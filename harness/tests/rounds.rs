@@ -135,14 +135,24 @@ fn three_rounds_one_trace() {
     assert!(per_round.iter().all(|&n| n > 0), "{per_round:?}");
 
     // Three checks per round, each with its round; readers checked per round.
-    let rounds: Vec<u64> = report.session.summary.checks.iter().map(|c| c.round).collect();
+    let rounds: Vec<u64> = report
+        .session
+        .summary
+        .checks
+        .iter()
+        .map(|c| c.round)
+        .collect();
     assert_eq!(rounds, [1, 1, 1, 2, 2, 2, 3, 3, 3]);
     for c in &report.session.summary.checks {
         assert_eq!(c.ino, inos[c.round as usize - 1]);
     }
     assert!(report.session.summary.reads.reads > 0);
     assert_eq!(report.session.summary.reads.bad_reads, 0);
-    assert_eq!(report.session.summary.violations.total(), 0, "locked lost data");
+    assert_eq!(
+        report.session.summary.violations.total(),
+        0,
+        "locked lost data"
+    );
     assert_eq!(report.rounds_with_violations, 0);
 
     // Live: every event once, each round's checks in order, then its end.
@@ -221,7 +231,8 @@ fn stop_interrupts_a_round_and_still_checks_it() {
     assert!(report.interrupted);
     assert!(report.session.summary.ops < 100_000_000);
     let labels: Vec<&str> = report
-        .session.summary
+        .session
+        .summary
         .checks
         .iter()
         .map(|c| c.label.as_str())
@@ -230,7 +241,11 @@ fn stop_interrupts_a_round_and_still_checks_it() {
         labels,
         [check::AFTER_RUN, check::AFTER_FSYNC, check::AFTER_REMOUNT]
     );
-    assert_eq!(report.session.summary.violations.total(), 0, "locked lost data");
+    assert_eq!(
+        report.session.summary.violations.total(),
+        0,
+        "locked lost data"
+    );
     assert_eq!(last_not_events(&seen), Some(&Seen::Done(1)));
     assert!(!events.is_empty());
 }

@@ -18,7 +18,7 @@ pub struct Bitmap {
 }
 
 impl Bitmap {
-    pub fn new(bits: u64) -> Bitmap {
+    pub(crate) fn new(bits: u64) -> Bitmap {
         Bitmap {
             words: vec![0; bits.div_ceil(64) as usize],
             bits,
@@ -26,7 +26,7 @@ impl Bitmap {
     }
 
     /// None if bits past the end are set (a damaged blob).
-    pub fn from_words(words: Vec<u64>, bits: u64) -> Option<Bitmap> {
+    pub(crate) fn from_words(words: Vec<u64>, bits: u64) -> Option<Bitmap> {
         if words.len() as u64 != bits.div_ceil(64) {
             return None;
         }
@@ -39,15 +39,15 @@ impl Bitmap {
         Some(Bitmap { words, bits })
     }
 
-    pub fn words(&self) -> &[u64] {
+    pub(crate) fn words(&self) -> &[u64] {
         &self.words
     }
 
-    pub fn bits(&self) -> u64 {
+    pub(crate) fn bits(&self) -> u64 {
         self.bits
     }
 
-    pub fn get(&self, i: u64) -> bool {
+    pub(crate) fn get(&self, i: u64) -> bool {
         i < self.bits && self.words[(i / 64) as usize] >> (i % 64) & 1 == 1
     }
 
@@ -75,7 +75,7 @@ impl Bitmap {
         changed
     }
 
-    pub fn count_ones(&self) -> u64 {
+    pub(crate) fn count_ones(&self) -> u64 {
         self.words.iter().map(|w| w.count_ones() as u64).sum()
     }
 
@@ -103,7 +103,7 @@ impl Bitmap {
     }
 }
 
-pub struct Allocator {
+pub(crate) struct Allocator {
     /// Absolute block number of bit 0.
     base: u64,
     used: Bitmap,
@@ -114,7 +114,7 @@ pub struct Allocator {
 }
 
 impl Allocator {
-    pub fn new(base: u64, used: Bitmap) -> Allocator {
+    pub(crate) fn new(base: u64, used: Bitmap) -> Allocator {
         let busy_count = used.count_ones();
         Allocator {
             base,
@@ -125,17 +125,17 @@ impl Allocator {
         }
     }
 
-    pub fn used(&self) -> &Bitmap {
+    pub(crate) fn used(&self) -> &Bitmap {
         &self.used
     }
 
-    pub fn free_blocks(&self) -> u64 {
+    pub(crate) fn free_blocks(&self) -> u64 {
         self.busy.bits() - self.busy_count
     }
 
     /// Reserves `n` blocks, first-fit from `goal` (wrapping), as few runs as
     /// first-fit gives. All or nothing. Busy, not used, until `confirm`.
-    pub fn reserve(&mut self, n: u64, goal: u64) -> Result<Vec<(u64, u64)>> {
+    pub(crate) fn reserve(&mut self, n: u64, goal: u64) -> Result<Vec<(u64, u64)>> {
         if n > self.free_blocks() {
             return Err(DiskError::NoSpace);
         }
@@ -165,28 +165,28 @@ impl Allocator {
     }
 
     /// The reserved run now holds its data and is referenced by metadata.
-    pub fn confirm(&mut self, start: u64, len: u64) {
+    pub(crate) fn confirm(&mut self, start: u64, len: u64) {
         self.used.set_range(start - self.base, len);
     }
 
     /// Gives back a reservation whose IO failed; nothing committed saw it.
-    pub fn unreserve(&mut self, start: u64, len: u64) {
+    pub(crate) fn unreserve(&mut self, start: u64, len: u64) {
         self.busy_count -= self.busy.clear_range(start - self.base, len);
     }
 
     /// The metadata stopped referencing these blocks.
-    pub fn free(&mut self, start: u64, len: u64) {
+    pub(crate) fn free(&mut self, start: u64, len: u64) {
         self.used.clear_range(start - self.base, len);
         self.pending.push((start, len));
     }
 
     /// Frees that the metadata about to be serialized no longer references.
-    pub fn take_pending(&mut self) -> Vec<(u64, u64)> {
+    pub(crate) fn take_pending(&mut self) -> Vec<(u64, u64)> {
         std::mem::take(&mut self.pending)
     }
 
     /// The commit that dropped these is durable: they may be reused.
-    pub fn release(&mut self, ranges: &[(u64, u64)]) {
+    pub(crate) fn release(&mut self, ranges: &[(u64, u64)]) {
         for &(start, len) in ranges {
             // A block freed and then used again can't happen (it stayed
             // busy), so only blocks still unused become allocatable.
@@ -199,11 +199,11 @@ impl Allocator {
     }
 
     /// The commit failed: these stay pinned for the next one.
-    pub fn restore_pending(&mut self, ranges: Vec<(u64, u64)>) {
+    pub(crate) fn restore_pending(&mut self, ranges: Vec<(u64, u64)>) {
         self.pending.extend(ranges);
     }
 
-    pub fn pending_blocks(&self) -> u64 {
+    pub(crate) fn pending_blocks(&self) -> u64 {
         self.pending.iter().map(|r| r.1).sum()
     }
 }

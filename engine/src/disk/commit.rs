@@ -11,10 +11,10 @@ use super::{Disk, BLOCK_SIZE};
 use crate::crc32c::crc32c;
 use std::sync::atomic::Ordering;
 
-pub type Slots = [std::result::Result<Superblock, SlotError>; 2];
+type Slots = [std::result::Result<Superblock, SlotError>; 2];
 
 /// The superblock to mount, and what each slot held.
-pub fn read_superblock(dev: &DevFile) -> Result<(Superblock, Slots)> {
+pub(crate) fn read_superblock(dev: &DevFile) -> Result<(Superblock, Slots)> {
     let read_slot = |slot: u64| -> Result<std::result::Result<Superblock, SlotError>> {
         if (slot + 1) * BLOCK_SIZE > dev.size() {
             return Ok(Err(SlotError::NoMagic));
@@ -58,7 +58,7 @@ pub fn read_superblock(dev: &DevFile) -> Result<(Superblock, Slots)> {
 }
 
 /// The raw blob `sb` points at.
-pub fn read_blob(dev: &DevFile, sb: &Superblock) -> Result<Vec<u8>> {
+pub(crate) fn read_blob(dev: &DevFile, sb: &Superblock) -> Result<Vec<u8>> {
     let mut buf = AlignedBuf::zeroed(sb.meta_len.next_multiple_of(BLOCK_SIZE) as usize);
     dev.read_at(
         &mut buf,
@@ -68,7 +68,7 @@ pub fn read_blob(dev: &DevFile, sb: &Superblock) -> Result<Vec<u8>> {
 }
 
 /// Checks the blob against its superblock; the error is (fsck slug, detail).
-pub fn verify_blob(
+pub(crate) fn verify_blob(
     sb: &Superblock,
     blob: &[u8],
 ) -> std::result::Result<MetaImage, (&'static str, String)> {
@@ -106,12 +106,12 @@ pub fn verify_blob(
     Ok(img)
 }
 
-pub fn read_metadata(dev: &DevFile, sb: &Superblock) -> Result<MetaImage> {
+pub(crate) fn read_metadata(dev: &DevFile, sb: &Superblock) -> Result<MetaImage> {
     let blob = read_blob(dev, sb)?;
     verify_blob(sb, &blob).map_err(|(kind, detail)| DiskError::Corrupt(format!("{kind}: {detail}")))
 }
 
-pub fn write_superblock(dev: &DevFile, sb: &Superblock) -> Result<()> {
+pub(crate) fn write_superblock(dev: &DevFile, sb: &Superblock) -> Result<()> {
     let mut buf = AlignedBuf::zeroed(BLOCK_SIZE as usize);
     buf.copy_from_slice(&sb.encode());
     dev.write_at(&buf, sb.slot() * BLOCK_SIZE)?;
@@ -120,12 +120,7 @@ pub fn write_superblock(dev: &DevFile, sb: &Superblock) -> Result<()> {
 
 /// Writes `blob` (already stamped with generation prev+1) copy-on-write and
 /// returns the superblock now on disk.
-pub fn write_commit(
-    dev: &DevFile,
-    prev: &Superblock,
-    blob: &[u8],
-    clean: bool,
-) -> Result<Superblock> {
+fn write_commit(dev: &DevFile, prev: &Superblock, blob: &[u8], clean: bool) -> Result<Superblock> {
     let layout = prev.layout;
     if blob.len() as u64 > layout.region_bytes() {
         return Err(DiskError::NoSpace);

@@ -256,8 +256,9 @@ impl Disk {
     }
 
     /// Sets the size. Growing only records it: blocks a writeback IO mapped
-    /// past the old size are its data, published up to here. Shrinking is
-    /// [`Disk::truncate`].
+    /// past the old size are its data, published up to here. Shrinking frees
+    /// the blocks past `size` and zeroes the tail of the block holding it
+    /// (`Disk::truncate`).
     pub fn set_size(&self, ino: Ino, size: u64) -> Result<()> {
         self.check_mounted()?;
         check_range(0, size.div_ceil(BLOCK_SIZE))?;
@@ -277,7 +278,7 @@ impl Disk {
     /// Cuts the file at `size` and zeroes the tail of the straddling block on
     /// disk, so growing again later reads zeros there: [`Disk::cut`] plus
     /// the partial block, for a caller with no page cache in front.
-    pub fn truncate(&self, ino: Ino, size: u64) -> Result<()> {
+    fn truncate(&self, ino: Ino, size: u64) -> Result<()> {
         let straddle = self.cut(ino, size)?;
         if let Some(d) = straddle {
             let mut buf = AlignedBuf::zeroed(BLOCK_SIZE as usize);
@@ -297,7 +298,7 @@ impl Disk {
     /// and writeback writes it, as __bch2_truncate_folio does; rewriting it
     /// here would race that writeback. Returns the disk block holding
     /// `size` when it is written data and `size` is not block aligned.
-    pub fn cut(&self, ino: Ino, size: u64) -> Result<Option<u64>> {
+    pub(crate) fn cut(&self, ino: Ino, size: u64) -> Result<Option<u64>> {
         self.check_mounted()?;
         check_range(0, size.div_ceil(BLOCK_SIZE))?;
         let mut st = self.state.lock();

@@ -50,7 +50,7 @@ pub type Result<T> = std::result::Result<T, DiskError>;
 
 impl DiskError {
     /// The errno a syscall would fail with.
-    pub fn errno(&self) -> i32 {
+    pub(crate) fn errno(&self) -> i32 {
         use DiskError::*;
         match self {
             Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),

@@ -4,7 +4,7 @@
 use super::metadata::{Extent, InodeRec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mapping {
+pub(crate) enum Mapping {
     Hole,
     Unwritten(u64),
     Written(u64),
@@ -13,7 +13,7 @@ pub enum Mapping {
 /// A piece of a file range with one kind of mapping; the disk block is that
 /// of the piece's first file block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Seg {
+pub(crate) struct Seg {
     pub file_block: u64,
     pub len: u64,
     pub map: Mapping,
@@ -31,7 +31,7 @@ impl InodeRec {
     }
 
     /// The mapping of [start, start+n), holes included, in file order.
-    pub fn map(&self, start: u64, n: u64) -> Vec<Seg> {
+    pub(crate) fn map(&self, start: u64, n: u64) -> Vec<Seg> {
         if n == 0 {
             return Vec::new();
         }
@@ -74,7 +74,7 @@ impl InodeRec {
 
     /// Removes [start, start+n) from the map, splitting extents at the
     /// edges; returns the removed pieces keyed by file block.
-    pub fn take(&mut self, start: u64, n: u64) -> Vec<(u64, Extent)> {
+    pub(crate) fn take(&mut self, start: u64, n: u64) -> Vec<(u64, Extent)> {
         if n == 0 {
             return Vec::new();
         }
@@ -111,7 +111,7 @@ impl InodeRec {
     }
 
     /// Maps a hole, merging with neighbours that continue it on disk.
-    pub fn put(&mut self, file_block: u64, mut e: Extent) {
+    pub(crate) fn put(&mut self, file_block: u64, mut e: Extent) {
         let mut start = file_block;
         if let Some((&pk, &p)) = self.extents.range(..file_block).next_back() {
             if pk + p.len == file_block && p.disk + p.len == e.disk && p.unwritten == e.unwritten {
@@ -134,7 +134,7 @@ impl InodeRec {
         self.extents.insert(start, e);
     }
 
-    pub fn block_count(&self) -> u64 {
+    pub(crate) fn block_count(&self) -> u64 {
         self.extents.values().map(|e| e.len).sum()
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The signature of a known file system in the first bytes of a device, if
 /// any. `head` is the first 68 KiB or less.
-pub fn signature(head: &[u8]) -> Option<&'static str> {
+pub(crate) fn signature(head: &[u8]) -> Option<&'static str> {
     let at = |off: usize, sig: &[u8]| head.get(off..off + sig.len()) == Some(sig);
     if at(0, &MAGIC) || at(4096, &MAGIC) {
         Some("a lockline file system")
@@ -24,10 +24,10 @@ pub fn signature(head: &[u8]) -> Option<&'static str> {
 }
 
 /// Bytes `signature` wants to see.
-pub const SIGNATURE_SPAN: usize = 65600 + 8;
+pub(crate) const SIGNATURE_SPAN: usize = 65600 + 8;
 
 /// (major, minor, mount point) of every mount, from mountinfo.
-pub fn parse_mountinfo(text: &str) -> Vec<(u32, u32, String)> {
+fn parse_mountinfo(text: &str) -> Vec<(u32, u32, String)> {
     text.lines()
         .filter_map(|l| {
             let mut f = l.split(' ');
@@ -81,7 +81,7 @@ fn loops_backed_by(file: &Path) -> Vec<(String, (u32, u32))> {
 }
 
 /// Why `path` counts as mounted, if it does.
-pub fn mounted(path: &Path, meta: &std::fs::Metadata) -> Option<String> {
+pub(crate) fn mounted(path: &Path, meta: &std::fs::Metadata) -> Option<String> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let mounts = parse_mountinfo(&text);
     let mut devices: Vec<(String, (u32, u32))> = Vec::new();

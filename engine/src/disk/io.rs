@@ -14,7 +14,7 @@ const ALIGN: usize = BLOCK_SIZE as usize;
 const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
 
 /// A zeroed heap buffer aligned for O_DIRECT.
-pub struct AlignedBuf {
+pub(crate) struct AlignedBuf {
     ptr: std::ptr::NonNull<u8>,
     len: usize,
 }
@@ -23,7 +23,7 @@ pub struct AlignedBuf {
 unsafe impl Send for AlignedBuf {}
 
 impl AlignedBuf {
-    pub fn zeroed(len: usize) -> AlignedBuf {
+    pub(crate) fn zeroed(len: usize) -> AlignedBuf {
         let layout = std::alloc::Layout::from_size_align(len.max(ALIGN), ALIGN).expect("layout");
         // SAFETY: the layout has a non-zero size.
         let p = unsafe { std::alloc::alloc_zeroed(layout) };
@@ -61,7 +61,7 @@ fn aligned(p: *const u8) -> bool {
     (p as usize).is_multiple_of(ALIGN)
 }
 
-pub struct DevFile {
+pub(crate) struct DevFile {
     file: File,
     path: PathBuf,
     direct: bool,
@@ -71,7 +71,7 @@ pub struct DevFile {
 impl DevFile {
     /// Opens for IO; `direct` asks for O_DIRECT and falls back to buffered
     /// IO where the file system refuses it.
-    pub fn open(path: &Path, writable: bool, direct: bool) -> Result<DevFile> {
+    pub(crate) fn open(path: &Path, writable: bool, direct: bool) -> Result<DevFile> {
         let plain = || {
             OpenOptions::new()
                 .read(true)
@@ -120,21 +120,21 @@ impl DevFile {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn direct(&self) -> bool {
+    pub(crate) fn direct(&self) -> bool {
         self.direct
     }
 
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
     /// flock on this open file description: a second open of the same disk,
     /// even from this process, gets Busy.
-    pub fn lock(&self, exclusive: bool) -> Result<()> {
+    pub(crate) fn lock(&self, exclusive: bool) -> Result<()> {
         let op = if exclusive {
             libc::LOCK_EX
         } else {
@@ -151,12 +151,12 @@ impl DevFile {
         Ok(())
     }
 
-    pub fn unlock(&self) {
+    pub(crate) fn unlock(&self) {
         // SAFETY: as in lock.
         unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
     }
 
-    pub fn read_at(&self, buf: &mut [u8], off: u64) -> Result<()> {
+    pub(crate) fn read_at(&self, buf: &mut [u8], off: u64) -> Result<()> {
         if self.direct && !aligned(buf.as_ptr()) {
             let mut bounce = AlignedBuf::zeroed(buf.len());
             self.read_exact(&mut bounce, off)?;
@@ -176,7 +176,7 @@ impl DevFile {
         })
     }
 
-    pub fn write_at(&self, buf: &[u8], off: u64) -> Result<()> {
+    pub(crate) fn write_at(&self, buf: &[u8], off: u64) -> Result<()> {
         if self.direct && !aligned(buf.as_ptr()) {
             let mut bounce = AlignedBuf::zeroed(buf.len());
             bounce.copy_from_slice(buf);
@@ -197,18 +197,18 @@ impl DevFile {
 
     /// fdatasync: with O_DIRECT it flushes the device cache, without it the
     /// page cache too.
-    pub fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         self.file
             .sync_data()
             .map_err(|e| DiskError::io(&self.path, "fdatasync", e))
     }
 
-    pub fn raw(&self) -> &File {
+    pub(crate) fn raw(&self) -> &File {
         &self.file
     }
 }
 
-pub fn block_device_size(file: &File, path: &Path) -> Result<u64> {
+fn block_device_size(file: &File, path: &Path) -> Result<u64> {
     let mut size: u64 = 0;
     // SAFETY: BLKGETSIZE64 writes one u64 through the pointer.
     let rc = unsafe { libc::ioctl(file.as_raw_fd(), BLKGETSIZE64 as _, &mut size as *mut u64) };

@@ -20,16 +20,16 @@
 use super::error::{DiskError, Result};
 use super::BLOCK_SIZE;
 
-pub const SB_SLOTS: u64 = 2;
-pub const META_START: u64 = SB_SLOTS;
-pub const MIN_META_BLOCKS: u64 = 64;
-pub const MAX_META_BLOCKS: u64 = 1 << 18;
-pub const MIN_DATA_BLOCKS: u64 = 64;
-pub const MIN_BLOCKS: u64 = META_START + 2 * MIN_META_BLOCKS + MIN_DATA_BLOCKS;
-pub const MAX_BLOCKS: u64 = 1 << 32;
+const SB_SLOTS: u64 = 2;
+pub(crate) const META_START: u64 = SB_SLOTS;
+const MIN_META_BLOCKS: u64 = 64;
+const MAX_META_BLOCKS: u64 = 1 << 18;
+const MIN_DATA_BLOCKS: u64 = 64;
+const MIN_BLOCKS: u64 = META_START + 2 * MIN_META_BLOCKS + MIN_DATA_BLOCKS;
+const MAX_BLOCKS: u64 = 1 << 32;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Layout {
+pub(crate) struct Layout {
     pub total_blocks: u64,
     pub meta_blocks: u64,
 }
@@ -37,7 +37,7 @@ pub struct Layout {
 impl Layout {
     /// The layout mkfs gives a device of `size` bytes (a partial last block
     /// is left unused).
-    pub fn for_size(size: u64) -> Result<Layout> {
+    pub(crate) fn for_size(size: u64) -> Result<Layout> {
         let total_blocks = size / BLOCK_SIZE;
         if total_blocks < MIN_BLOCKS {
             return Err(DiskError::TooSmall {
@@ -58,7 +58,7 @@ impl Layout {
     }
 
     /// Checks a layout read from a superblock before anything trusts it.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         if !(MIN_BLOCKS..=MAX_BLOCKS).contains(&self.total_blocks) {
             return Err(format!("total_blocks {} out of range", self.total_blocks));
         }
@@ -77,23 +77,23 @@ impl Layout {
         Ok(())
     }
 
-    pub fn region_start(&self, region: u32) -> u64 {
+    pub(crate) fn region_start(&self, region: u32) -> u64 {
         META_START + region as u64 * self.meta_blocks
     }
 
-    pub fn region_bytes(&self) -> u64 {
+    pub(crate) fn region_bytes(&self) -> u64 {
         self.meta_blocks * BLOCK_SIZE
     }
 
-    pub fn data_start(&self) -> u64 {
+    pub(crate) fn data_start(&self) -> u64 {
         META_START + 2 * self.meta_blocks
     }
 
-    pub fn data_blocks(&self) -> u64 {
+    pub(crate) fn data_blocks(&self) -> u64 {
         self.total_blocks - self.data_start()
     }
 
-    pub fn is_data(&self, block: u64, len: u64) -> bool {
+    pub(crate) fn is_data(&self, block: u64, len: u64) -> bool {
         len > 0
             && block >= self.data_start()
             && block

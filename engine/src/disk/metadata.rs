@@ -16,10 +16,10 @@ use super::error::{DiskError, Result};
 use super::{FileKind, Ino};
 use std::collections::BTreeMap;
 
-pub const META_MAGIC: [u8; 8] = *b"LLMETA01";
-pub const MAX_NAME_LEN: usize = 255;
+const META_MAGIC: [u8; 8] = *b"LLMETA01";
+pub(crate) const MAX_NAME_LEN: usize = 255;
 /// Offset of the first bitmap word in the blob.
-pub const OFF_BITMAP: usize = 40;
+const OFF_BITMAP: usize = 40;
 const FLAG_UNWRITTEN: u8 = 1;
 const MIN_INODE_BYTES: usize = 8 + 1 + 4 + 8 + 8 + 8 + 4 + 4;
 const EXTENT_BYTES: usize = 25;
@@ -48,7 +48,7 @@ pub struct InodeRec {
 }
 
 impl InodeRec {
-    pub fn new(kind: FileKind, mtime_ns: u64) -> InodeRec {
+    pub(crate) fn new(kind: FileKind, mtime_ns: u64) -> InodeRec {
         InodeRec {
             kind,
             nlink: if kind == FileKind::Dir { 2 } else { 1 },
@@ -70,7 +70,7 @@ pub struct MetaImage {
     pub bitmap: Bitmap,
 }
 
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
         && name != "."
@@ -78,7 +78,7 @@ pub fn valid_name(name: &str) -> bool {
         && !name.contains(['/', '\0'])
 }
 
-pub fn encode(
+pub(crate) fn encode(
     generation: u64,
     next_ino: Ino,
     inodes: &BTreeMap<Ino, InodeRec>,
@@ -165,7 +165,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub fn decode(blob: &[u8]) -> Result<MetaImage> {
+pub(crate) fn decode(blob: &[u8]) -> Result<MetaImage> {
     let mut r = Reader { b: blob, pos: 0 };
     if r.take(8, "magic")? != META_MAGIC {
         return Err(DiskError::Corrupt(

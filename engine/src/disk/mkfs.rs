@@ -18,7 +18,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 /// Size of a new image when none is given.
-pub const DEFAULT_IMAGE_SIZE: u64 = 1 << 30;
+const DEFAULT_IMAGE_SIZE: u64 = 1 << 30;
 
 #[derive(Clone, Debug, Default)]
 pub struct MkfsOptions {

@@ -20,6 +20,7 @@ mod metadata;
 mod mkfs;
 mod namespace;
 mod superblock;
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
 
@@ -38,11 +39,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use superblock::Superblock;
 
-pub type Ino = u64;
+type Ino = u64;
 pub const BLOCK_SIZE: u64 = 4096;
 pub const ROOT_INO: Ino = 1;
 /// Files end before block 2^40 (4 PiB): keeps block arithmetic overflow-free.
-pub const MAX_FILE_BLOCKS: u64 = 1 << 40;
+const MAX_FILE_BLOCKS: u64 = 1 << 40;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum FileKind {
@@ -150,10 +151,6 @@ impl Disk {
             free_blocks: self.state.lock().alloc.free_blocks(),
             direct_io: self.dev.direct(),
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dev.path()
     }
 
     fn check_mounted(&self) -> Result<()> {

@@ -143,7 +143,7 @@ impl Disk {
     /// is there (a file, or an empty directory when `name` is a directory)
     /// unless `noreplace`. Returns the replaced inode, whose blocks are
     /// freed as unlink frees them.
-    pub fn rename(
+    pub(crate) fn rename(
         &self,
         parent: Ino,
         name: &str,
@@ -203,7 +203,7 @@ impl Disk {
     /// unlink() of a file someone still has open: the name goes, the inode
     /// and its blocks stay (nlink 0) until [`free_orphan`](Disk::free_orphan)
     /// at the last close, or the next mount after a crash.
-    pub fn orphan(&self, parent: Ino, name: &str) -> Result<Ino> {
+    pub(crate) fn orphan(&self, parent: Ino, name: &str) -> Result<Ino> {
         self.check_mounted()?;
         let mut st = self.state.lock();
         let ino = st.lookup(parent, name)?;
@@ -217,7 +217,7 @@ impl Disk {
     }
 
     /// Files unlinked while open, not yet freed.
-    pub fn orphans(&self) -> Vec<Ino> {
+    pub(crate) fn orphans(&self) -> Vec<Ino> {
         let st = self.state.lock();
         st.inodes
             .iter()
@@ -227,7 +227,7 @@ impl Disk {
     }
 
     /// Frees an orphan's inode and blocks (its last open closed).
-    pub fn free_orphan(&self, ino: Ino) -> Result<()> {
+    pub(crate) fn free_orphan(&self, ino: Ino) -> Result<()> {
         self.check_mounted()?;
         let mut st = self.state.lock();
         if st.inode(ino)?.nlink != 0 {
@@ -269,7 +269,7 @@ impl Disk {
     }
 
     /// Inodes in use, the root included.
-    pub fn inode_count(&self) -> u64 {
+    pub(crate) fn inode_count(&self) -> u64 {
         self.state.lock().inodes.len() as u64
     }
 

@@ -6,17 +6,17 @@ use super::layout::Layout;
 use super::BLOCK_SIZE;
 use crate::crc32c::crc32c;
 
-pub const MAGIC: [u8; 8] = *b"LOCKLINE";
-pub const VERSION: u32 = 1;
+pub(crate) const MAGIC: [u8; 8] = *b"LOCKLINE";
+pub(crate) const VERSION: u32 = 1;
 
 // Byte offsets inside the superblock block; tests plant damage through them.
-pub const OFF_VERSION: usize = 8;
+const OFF_VERSION: usize = 8;
 pub const OFF_GENERATION: usize = 40;
-pub const OFF_CRC: usize = 72;
-pub const ENCODED_LEN: usize = OFF_CRC + 4;
+const OFF_CRC: usize = 72;
+const ENCODED_LEN: usize = OFF_CRC + 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Superblock {
+pub(crate) struct Superblock {
     pub layout: Layout,
     pub generation: u64,
     pub meta_region: u32,
@@ -27,7 +27,7 @@ pub struct Superblock {
 
 /// Why a slot could not be used.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SlotError {
+pub(crate) enum SlotError {
     NoMagic,
     BadChecksum,
     Version(u32),
@@ -47,11 +47,11 @@ impl std::fmt::Display for SlotError {
 
 impl Superblock {
     /// The slot this superblock is written to.
-    pub fn slot(&self) -> u64 {
+    pub(crate) fn slot(&self) -> u64 {
         self.generation % 2
     }
 
-    pub fn encode(&self) -> [u8; BLOCK_SIZE as usize] {
+    pub(crate) fn encode(&self) -> [u8; BLOCK_SIZE as usize] {
         let mut b = [0u8; BLOCK_SIZE as usize];
         b[0..8].copy_from_slice(&MAGIC);
         b[8..12].copy_from_slice(&VERSION.to_le_bytes());
@@ -59,7 +59,7 @@ impl Superblock {
         b[16..24].copy_from_slice(&self.layout.total_blocks.to_le_bytes());
         b[24..32].copy_from_slice(&self.layout.meta_blocks.to_le_bytes());
         b[32..40].copy_from_slice(&self.layout.data_start().to_le_bytes());
-        b[40..48].copy_from_slice(&self.generation.to_le_bytes());
+        b[OFF_GENERATION..OFF_GENERATION + 8].copy_from_slice(&self.generation.to_le_bytes());
         b[48..52].copy_from_slice(&self.meta_region.to_le_bytes());
         b[52..56].copy_from_slice(&(self.clean as u32).to_le_bytes());
         b[56..64].copy_from_slice(&self.meta_len.to_le_bytes());
@@ -69,7 +69,7 @@ impl Superblock {
         b
     }
 
-    pub fn decode(b: &[u8]) -> Result<Superblock, SlotError> {
+    pub(crate) fn decode(b: &[u8]) -> Result<Superblock, SlotError> {
         if b.len() < ENCODED_LEN || b[0..8] != MAGIC {
             return Err(SlotError::NoMagic);
         }
@@ -94,7 +94,7 @@ impl Superblock {
         }
         let sb = Superblock {
             layout,
-            generation: u64_at(40),
+            generation: u64_at(OFF_GENERATION),
             meta_region: u32_at(48),
             clean: u32_at(52) == 1,
             meta_len: u64_at(56),
@@ -115,7 +115,7 @@ impl Superblock {
 
 /// Picks the valid slot with the highest generation. Both slots' verdicts
 /// are returned so fsck can report the loser.
-pub fn choose(
+pub(crate) fn choose(
     slots: [Result<Superblock, SlotError>; 2],
 ) -> (Option<Superblock>, [Result<Superblock, SlotError>; 2]) {
     let best = slots

@@ -2,9 +2,8 @@
 //! Not part of the supported API.
 
 pub use super::alloc::Bitmap;
-pub use super::layout::Layout;
-pub use super::metadata::{Extent, InodeRec, MetaImage, OFF_BITMAP};
-pub use super::superblock::{OFF_CRC, OFF_GENERATION, OFF_VERSION};
+pub use super::metadata::{Extent, InodeRec, MetaImage};
+pub use super::superblock::OFF_GENERATION;
 
 use super::commit::{read_metadata, read_superblock, write_superblock};
 use super::error::Result;

@@ -3,8 +3,8 @@
 //! as the kernel's lock:contention_begin tracepoint does.
 
 pub mod rwsem;
-pub mod spinlock;
-pub mod two_state_lock;
+pub(crate) mod spinlock;
+pub(crate) mod two_state_lock;
 
 use crate::probe::points;
 use crate::probe::yield_point::{self as sched, WaitKey};

@@ -50,7 +50,8 @@ impl InodeLock {
     }
 
     /// inode_lock_shared()
-    pub fn lock_shared(&self) {
+    #[cfg(test)]
+    fn lock_shared(&self) {
         acquire_traced(
             LockClass::Inode,
             LockMode::Shared,
@@ -62,7 +63,8 @@ impl InodeLock {
         );
     }
 
-    pub fn unlock_shared(&self) {
+    #[cfg(test)]
+    fn unlock_shared(&self) {
         points::lock_released(
             LockClass::Inode,
             LockMode::Shared,
@@ -74,18 +76,19 @@ impl InodeLock {
         unsafe { self.raw.unlock_shared() };
     }
 
-    pub fn is_locked_exclusive(&self) -> bool {
+    #[cfg(test)]
+    fn is_locked_exclusive(&self) -> bool {
         self.raw.is_locked_exclusive()
     }
 
     /// Exclusive hold for the duration of a scope.
-    pub fn guard(&self) -> InodeLockGuard<'_> {
+    pub(crate) fn guard(&self) -> InodeLockGuard<'_> {
         self.lock();
         InodeLockGuard(self)
     }
 }
 
-pub struct InodeLockGuard<'a>(&'a InodeLock);
+pub(crate) struct InodeLockGuard<'a>(&'a InodeLock);
 
 impl Drop for InodeLockGuard<'_> {
     fn drop(&mut self) {

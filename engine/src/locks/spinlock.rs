@@ -11,19 +11,19 @@ use parking_lot::lock_api::RawMutex as _;
 use parking_lot::RawMutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub struct ISize {
+pub(crate) struct ISize {
     i_lock: RawMutex,
     size: AtomicU64,
     ino: u64,
 }
 
 /// Holding i_lock; dropping releases it.
-pub struct ILockGuard<'a> {
+pub(crate) struct ILockGuard<'a> {
     s: &'a ISize,
 }
 
 impl ISize {
-    pub fn new(ino: u64, size: u64) -> Self {
+    pub(crate) fn new(ino: u64, size: u64) -> Self {
         ISize {
             i_lock: RawMutex::INIT,
             size: AtomicU64::new(size),
@@ -33,12 +33,12 @@ impl ISize {
 
     /// i_size_read()
     #[inline]
-    pub fn read(&self) -> u64 {
+    pub(crate) fn read(&self) -> u64 {
         self.size.load(Ordering::Acquire)
     }
 
     /// spin_lock(&inode->v.i_lock)
-    pub fn lock(&self) -> ILockGuard<'_> {
+    pub(crate) fn lock(&self) -> ILockGuard<'_> {
         acquire_traced(
             LockClass::ILock,
             LockMode::Exclusive,
@@ -54,14 +54,14 @@ impl ISize {
 
 impl ILockGuard<'_> {
     /// i_size_write(): only under i_lock.
-    pub fn write(&self, new: u64) {
+    pub(crate) fn write(&self, new: u64) {
         let old = self.s.size.swap(new, Ordering::Release);
         if old != new {
             points::isize_changed(self.s.ino, old, new);
         }
     }
 
-    pub fn read(&self) -> u64 {
+    pub(crate) fn read(&self) -> u64 {
         self.s.read()
     }
 }

@@ -14,7 +14,7 @@ use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
+pub(crate) enum Side {
     Add,
     Block,
 }
@@ -34,7 +34,7 @@ impl Side {
     }
 }
 
-pub struct TwoStateLock {
+pub(crate) struct TwoStateLock {
     v: AtomicI64,
     waiters: AtomicU32,
     m: Mutex<()>,
@@ -43,7 +43,7 @@ pub struct TwoStateLock {
 }
 
 impl TwoStateLock {
-    pub fn new(ino: u64) -> Self {
+    pub(crate) fn new(ino: u64) -> Self {
         TwoStateLock {
             v: AtomicI64::new(0),
             waiters: AtomicU32::new(0),
@@ -54,7 +54,7 @@ impl TwoStateLock {
     }
 
     /// bch2_two_state_trylock()
-    pub fn try_lock(&self, side: Side) -> bool {
+    fn try_lock(&self, side: Side) -> bool {
         let step = side.step();
         let mut cur = self.v.load(Ordering::Relaxed);
         loop {
@@ -88,7 +88,7 @@ impl TwoStateLock {
     }
 
     /// bch2_two_state_lock(): bch2_pagecache_add_get / bch2_pagecache_block_get
-    pub fn lock(&self, side: Side) {
+    pub(crate) fn lock(&self, side: Side) {
         let mode = LockMode::Shared;
         acquire_traced(
             side.class(),
@@ -102,7 +102,7 @@ impl TwoStateLock {
     }
 
     /// bch2_two_state_unlock(): bch2_pagecache_add_put / bch2_pagecache_block_put
-    pub fn unlock(&self, side: Side) {
+    pub(crate) fn unlock(&self, side: Side) {
         points::lock_released(side.class(), LockMode::Shared, self.ino, NO_FOLIO, NO_FID);
         let prev = self.v.fetch_sub(side.step(), Ordering::SeqCst);
         debug_assert!(
@@ -116,7 +116,8 @@ impl TwoStateLock {
     }
 
     /// Current holders: positive = add holders, negative = block holders.
-    pub fn state(&self) -> i64 {
+    #[cfg(test)]
+    fn state(&self) -> i64 {
         self.v.load(Ordering::SeqCst)
     }
 }

@@ -8,7 +8,7 @@ use crate::probe::{EventKind, MmAction, NO_FID, NO_FOLIO};
 use std::sync::atomic::Ordering;
 
 /// Evicts clean folios until the page cache is under 90% of the limit.
-pub fn shrink_page_cache(fs: &Fs) {
+pub(crate) fn shrink_page_cache(fs: &Fs) {
     let limit = fs.knobs.reclaim_limit_bytes;
     if limit == 0 || fs.cached_bytes() <= limit {
         return;

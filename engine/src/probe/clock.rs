@@ -50,7 +50,7 @@ pub struct Pair {
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub fn rdtsc() -> u64 {
+fn rdtsc() -> u64 {
     // SAFETY: rdtsc has no preconditions on x86_64.
     unsafe { core::arch::x86_64::_rdtsc() }
 }
@@ -58,7 +58,7 @@ pub fn rdtsc() -> u64 {
 /// The TSC read after every earlier instruction has executed.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub fn rdtscp() -> u64 {
+fn rdtscp() -> u64 {
     let mut aux = 0u32;
     // SAFETY: rdtscp has no preconditions on x86_64 CPUs that have it;
     // `best()` only picks the TSC where /proc/cpuinfo lists rdtscp.
@@ -67,7 +67,7 @@ pub fn rdtscp() -> u64 {
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub fn lfence_rdtsc() -> u64 {
+fn lfence_rdtsc() -> u64 {
     // SAFETY: lfence and rdtsc have no preconditions on x86_64.
     unsafe {
         core::arch::x86_64::_mm_lfence();
@@ -77,17 +77,17 @@ pub fn lfence_rdtsc() -> u64 {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-pub fn rdtsc() -> u64 {
+fn rdtsc() -> u64 {
     now_ns()
 }
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-pub fn rdtscp() -> u64 {
+fn rdtscp() -> u64 {
     now_ns()
 }
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-pub fn lfence_rdtsc() -> u64 {
+fn lfence_rdtsc() -> u64 {
     now_ns()
 }
 
@@ -240,7 +240,7 @@ mod skew {
 
     /// The largest backwards TSC step between CPU 0 and every other CPU
     /// this process may run on (a few ms per CPU).
-    pub fn max_backwards() -> Result<u64, String> {
+    pub(crate) fn max_backwards() -> Result<u64, String> {
         let cpus = allowed_cpus();
         let Some(&first) = cpus.first() else {
             return Err("no CPU affinity".into());
@@ -255,7 +255,7 @@ mod skew {
 
 /// A TSC reading taken as close as possible to a CLOCK_MONOTONIC reading:
 /// the tightest of a few brackets, its midpoint.
-pub fn pair() -> Pair {
+pub(crate) fn pair() -> Pair {
     let mut best = (u64::MAX, Pair { tsc: 0, ns: 0 });
     for _ in 0..8 {
         let t0 = rdtscp();
@@ -331,7 +331,7 @@ impl Clock {
     }
 
     #[inline(always)]
-    pub fn read(&self) -> u64 {
+    pub(crate) fn read(&self) -> u64 {
         match self {
             Clock::Monotonic => now_ns(),
             Clock::Tsc { read, .. } => match read {
@@ -345,7 +345,7 @@ impl Clock {
     /// Maps a raw reading to CLOCK_MONOTONIC ns by interpolating between
     /// the anchor and `now`.
     #[inline]
-    pub fn raw_to_ns(&self, raw: u64, now: Pair) -> u64 {
+    fn raw_to_ns(&self, raw: u64, now: Pair) -> u64 {
         let Clock::Tsc { anchor, .. } = self else {
             return raw;
         };
@@ -356,7 +356,7 @@ impl Clock {
     }
 
     /// The anchor pair of a TSC clock (None for CLOCK_MONOTONIC).
-    pub fn anchor(&self) -> Option<Pair> {
+    pub(crate) fn anchor(&self) -> Option<Pair> {
         match self {
             Clock::Monotonic => None,
             Clock::Tsc { anchor, .. } => Some(*anchor),
@@ -369,7 +369,7 @@ impl Clock {
     /// recorder that hands events over in batches adds a pair at each
     /// batch, so a raw reading maps to the same nanoseconds whichever batch
     /// it comes in and the map stays exact at every pair.
-    pub fn to_ns_through(&self, events: &mut [Event], pairs: &[Pair]) {
+    pub(crate) fn to_ns_through(self, events: &mut [Event], pairs: &[Pair]) {
         if !matches!(self, Clock::Tsc { .. }) || pairs.is_empty() {
             return;
         }
@@ -390,7 +390,7 @@ impl Clock {
     }
 
     /// Restamps recorded events (raw readings in ts_ns) in nanoseconds.
-    pub fn to_ns(&self, events: &mut [Event], now: Pair) {
+    fn to_ns(self, events: &mut [Event], now: Pair) {
         if let Clock::Tsc { .. } = self {
             for e in events {
                 e.ts_ns = self.raw_to_ns(e.ts_ns, now);

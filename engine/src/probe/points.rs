@@ -105,18 +105,18 @@ thread_local! {
 
 /// The op id the calling thread is working for (0: background work).
 #[inline(always)]
-pub fn current_op() -> u64 {
+fn current_op() -> u64 {
     CURRENT_OP.with(|c| c.get())
 }
 
 /// Marks the calling thread as working for `op` until the guard drops, so
 /// every lock and folio event it emits carries the op id.
-pub struct OpScope {
+pub(crate) struct OpScope {
     prev: u64,
 }
 
 impl OpScope {
-    pub fn enter(op: u64) -> OpScope {
+    pub(crate) fn enter(op: u64) -> OpScope {
         OpScope {
             prev: CURRENT_OP.with(|c| c.replace(op)),
         }
@@ -198,7 +198,7 @@ fn emit(kind: EventKind, class: u8, mode: u8, inode: u64, folio: u64, a: u64, b:
 }
 
 #[inline(always)]
-pub fn lock_wait(class: LockClass, mode: LockMode, inode: u64, folio: u64, fid: u64) {
+pub(crate) fn lock_wait(class: LockClass, mode: LockMode, inode: u64, folio: u64, fid: u64) {
     emit(
         EventKind::LockWait,
         class as u8,
@@ -224,7 +224,7 @@ pub fn lock_acquired(class: LockClass, mode: LockMode, inode: u64, folio: u64, f
     );
 }
 #[inline(always)]
-pub fn lock_released(class: LockClass, mode: LockMode, inode: u64, folio: u64, fid: u64) {
+pub(crate) fn lock_released(class: LockClass, mode: LockMode, inode: u64, folio: u64, fid: u64) {
     emit(
         EventKind::LockReleased,
         class as u8,
@@ -240,12 +240,12 @@ pub fn lock_released(class: LockClass, mode: LockMode, inode: u64, folio: u64, f
 /// Folio events: `a` and `b` as documented on each [`EventKind`]; `fid`
 /// the folio's identity.
 #[inline(always)]
-pub fn folio(kind: EventKind, inode: u64, index: u64, fid: u64, a: u64, b: u64) {
+pub(crate) fn folio(kind: EventKind, inode: u64, index: u64, fid: u64, a: u64, b: u64) {
     emit(kind, 0, 0, inode, index, a, b, fid);
 }
 
 #[inline(always)]
-pub fn isize_changed(inode: u64, old: u64, new: u64) {
+pub(crate) fn isize_changed(inode: u64, old: u64, new: u64) {
     emit(
         EventKind::IsizeChanged,
         0,
@@ -258,11 +258,11 @@ pub fn isize_changed(inode: u64, old: u64, new: u64) {
     );
 }
 #[inline(always)]
-pub fn short_copy(inode: u64, index: u64, fid: u64, asked: u64, copied: u64) {
+pub(crate) fn short_copy(inode: u64, index: u64, fid: u64, asked: u64, copied: u64) {
     emit(EventKind::ShortCopy, 0, 0, inode, index, asked, copied, fid);
 }
 #[inline(always)]
-pub fn write_restart(inode: u64, written: u64, written2: u64) {
+pub(crate) fn write_restart(inode: u64, written: u64, written2: u64) {
     emit(
         EventKind::WriteRestart,
         0,
@@ -301,7 +301,7 @@ pub fn op_end(kind: OpKind, inode: u64, offset: u64, result: i64) {
     );
 }
 #[inline(always)]
-pub fn mm_action(action: MmAction, inode: u64, index: u64, fid: u64, arg: u64) {
+pub(crate) fn mm_action(action: MmAction, inode: u64, index: u64, fid: u64, arg: u64) {
     emit(
         EventKind::MmAction,
         action as u8,
@@ -324,7 +324,7 @@ pub fn attach_thread(rec: Option<&Arc<recorder::Recorder>>, role: ThreadRole, in
 
 /// Announces what the calling thread is for (see [`attach_thread`]).
 #[inline]
-pub fn thread_role(role: ThreadRole, index: u64) {
+fn thread_role(role: ThreadRole, index: u64) {
     emit(
         EventKind::ThreadRole,
         role as u8,

@@ -3,7 +3,7 @@
 //! A thread records into its own buffer with no atomics on the hot path; it
 //! reserves room from the recorder's budget a chunk at a time and hands full
 //! chunks over under a mutex, so the shared state is touched once per
-//! [`CHUNK`] events. A thread not attached to a recorder pays one
+//! `CHUNK` events. A thread not attached to a recorder pays one
 //! thread-local load per probe: that is the "off" switch.
 //!
 //! Recorders are per run (not global) so concurrent runs and tests do not
@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Events reserved and handed over at a time.
-pub const CHUNK: usize = 4096;
+const CHUNK: usize = 4096;
 
 /// Default bound: 16 M events (~900 MiB) per run.
 pub const DEFAULT_CAPACITY: u64 = 16 << 20;
@@ -102,7 +102,7 @@ impl Recorder {
     /// (ts_ns, tid), without flushing any thread's buffer: what a session
     /// pumps while its workload runs. Each take adds a clock pair, so a raw
     /// reading maps to the same time whichever take brings it (see
-    /// [`Clock::to_ns_through`]).
+    /// `Clock::to_ns_through`).
     pub fn take(&self) -> Vec<Event> {
         let chunks = std::mem::take(&mut *self.chunks.lock());
         if chunks.is_empty() {
@@ -208,15 +208,10 @@ pub fn flush_current_thread() {
     });
 }
 
-#[inline(always)]
-pub fn enabled() -> bool {
-    LOCAL.with(|l| l.try_borrow().map(|l| l.is_some()).unwrap_or(false))
-}
-
 /// Records one event, stamped now, when the calling thread is attached.
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub fn record(code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64, fid: u64) {
+pub(crate) fn record(code: u32, inode: u64, folio: u64, op: u64, a: u64, b: u64, fid: u64) {
     LOCAL.with(|l| {
         let Ok(mut l) = l.try_borrow_mut() else {
             return;

@@ -200,7 +200,8 @@ impl EventKind {
 
     /// Kinds only kernel tracepoints produce (the engine has no probe
     /// symbol for them).
-    pub fn kernel_only(self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn kernel_only(self) -> bool {
         matches!(
             self,
             EventKind::SyscallEnter
@@ -226,7 +227,7 @@ impl Code {
         kind as u32 | (class as u32) << 8 | (mode as u32) << 16
     }
 
-    pub fn unpack(code: u32) -> Option<Code> {
+    fn unpack(code: u32) -> Option<Code> {
         Some(Code {
             kind: EventKind::from_u8(code as u8)?,
             class: (code >> 8) as u8,

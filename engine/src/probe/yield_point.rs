@@ -26,7 +26,7 @@ pub struct WaitKey {
 const WRITEBACK: u8 = 0xfe;
 
 impl WaitKey {
-    pub fn lock(class: LockClass, inode: u64, folio: u64, fid: u64) -> WaitKey {
+    pub(crate) fn lock(class: LockClass, inode: u64, folio: u64, fid: u64) -> WaitKey {
         let class = match class {
             LockClass::PagecacheBlock => LockClass::PagecacheAdd,
             c => c,
@@ -39,7 +39,7 @@ impl WaitKey {
         }
     }
 
-    pub fn writeback(inode: u64, folio: u64, fid: u64) -> WaitKey {
+    pub(crate) fn writeback(inode: u64, folio: u64, fid: u64) -> WaitKey {
         WaitKey {
             class: WRITEBACK,
             inode,

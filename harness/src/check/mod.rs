@@ -1,6 +1,6 @@
 //! The integrity checker: classifies every sector of a file read back
-//! against the op history as ok, dropped, stale or torn (DESIGN.md,
-//! "Integrity: dropped, stale, torn").
+//! against the op history as ok, dropped, stale or torn (ARCHITECTURE.md,
+//! "The checker's rules").
 //!
 //! Rules, per 512-byte sector s:
 //! - the ops affecting s are the writes that returned success and whose

@@ -89,7 +89,7 @@ pub struct DeviceInfo {
 /// have the same names and meanings.
 #[derive(Clone, Debug, Serialize)]
 pub struct KernelReport {
-    /// "kernel-<fs>", so kernel and engine runs sit in one build column.
+    /// `kernel-<fs>`, so kernel and engine runs sit in one build column.
     pub build: String,
     pub fs: KernelFs,
     #[serde(flatten)]

@@ -1,10 +1,11 @@
 //! Deterministic schedules of known interleavings, forced through the
 //! probe hook, with stamped data so the checker judges them and a recorder
-//! so the trace shows them. engine/tests/{hazard,torn}.rs assert the
+//! so the trace shows them. harness/tests/{hazard,torn}.rs assert the
 //! losses; the analysis tests assert that each culprit is named. The hook
 //! is process-wide: one schedule at a time ([`SERIAL`]).
 //!
-//! [`early_exit_truncate`], the lockless path's hazard (DESIGN.md):
+//! [`early_exit_truncate`], the lockless path's hazard (ARCHITECTURE.md,
+//! "The early-exit truncate hazard: the result"):
 //!
 //! - E extends the file: inode lock, add lock, a new folio at the old EOF,
 //!   data copied; E is held just before it publishes i_size.

@@ -1,15 +1,13 @@
 //! Another process's engine watched live: its probe symbols' events, taken
-//! from an eBPF reader every 50 ms, shown until the UI quits or the
-//! process exits, and kept for a trace when asked.
+//! from an eBPF reader as often as checked rounds take theirs
+//! (`rounds::PUMP_PERIOD`), shown until the UI quits or the process exits,
+//! and kept for a trace when asked.
 
 use super::Feed;
 use crate::Msg;
 use lockline_engine::probe::Event;
+use lockline_harness::rounds::PUMP_PERIOD;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
-/// How often events are taken from the reader.
-const PERIOD: Duration = Duration::from_millis(50);
 
 /// The watched process's event reader.
 pub trait Reader {
@@ -33,7 +31,7 @@ pub fn pump(
 ) -> Feed {
     let mut lost = 0;
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(PERIOD);
+        std::thread::sleep(PUMP_PERIOD);
         let mut ev = match reader.take() {
             Ok(ev) => ev,
             Err(e) => {
