@@ -5,8 +5,6 @@
 //! so a user can flip them one at a time against the same seeded workload.
 
 use serde::Serialize;
-use std::fmt;
-use std::str::FromStr;
 
 /// Which buffered write path runs (see buffered_write.rs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -22,35 +20,11 @@ pub enum Build {
     LocklessMin,
 }
 
-impl Build {
-    pub const ALL: [Build; 3] = [Build::Locked, Build::Lockless, Build::LocklessMin];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Build::Locked => "locked",
-            Build::Lockless => "lockless",
-            Build::LocklessMin => "lockless-min",
-        }
-    }
-}
-
-impl fmt::Display for Build {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Build {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Build::ALL
-            .into_iter()
-            .find(|b| b.name() == s)
-            .ok_or_else(|| {
-                format!("unknown build '{s}' (expected locked, lockless or lockless-min)")
-            })
-    }
-}
+crate::named_choices!(Build, "build", {
+    Locked => "locked",
+    Lockless => "lockless",
+    LocklessMin => "lockless-min",
+});
 
 /// How the migration and compaction threads migrate (enum migrate_mode):
 /// compaction from kcompactd and allocation runs MIGRATE_ASYNC or
@@ -68,33 +42,11 @@ pub enum MigrateMode {
     Sync,
 }
 
-impl MigrateMode {
-    pub const ALL: [MigrateMode; 3] = [
-        MigrateMode::Async,
-        MigrateMode::SyncLight,
-        MigrateMode::Sync,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            MigrateMode::Async => "async",
-            MigrateMode::SyncLight => "sync-light",
-            MigrateMode::Sync => "sync",
-        }
-    }
-}
-
-impl FromStr for MigrateMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        MigrateMode::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                format!("unknown migrate mode '{s}' (expected async, sync-light or sync)")
-            })
-    }
-}
+crate::named_choices!(MigrateMode, "migrate mode", {
+    Async => "async",
+    SyncLight => "sync-light",
+    Sync => "sync",
+});
 
 /// Which source pages a buffered write finds unmapped at its atomic copy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
@@ -108,28 +60,10 @@ pub enum SourceFaultMode {
     Migrating,
 }
 
-impl SourceFaultMode {
-    pub const ALL: [SourceFaultMode; 2] = [SourceFaultMode::Scattered, SourceFaultMode::Migrating];
-
-    fn name(self) -> &'static str {
-        match self {
-            SourceFaultMode::Scattered => "scattered",
-            SourceFaultMode::Migrating => "migrating",
-        }
-    }
-}
-
-impl FromStr for SourceFaultMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        SourceFaultMode::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                format!("unknown source-fault mode '{s}' (expected scattered or migrating)")
-            })
-    }
-}
+crate::named_choices!(SourceFaultMode, "source-fault mode", {
+    Scattered => "scattered",
+    Migrating => "migrating",
+});
 
 /// Source pages unmapped between a pass's fault-in and its atomic copy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]

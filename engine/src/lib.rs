@@ -21,6 +21,7 @@ pub mod fs;
 pub(crate) mod inode;
 pub mod locks;
 pub mod mm;
+pub mod named;
 pub(crate) mod namespace;
 pub(crate) mod page_fault;
 pub(crate) mod pagecache;

@@ -23,7 +23,6 @@ use round::{run_schedule, ScheduleRun};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,29 +33,11 @@ pub enum StrategyKind {
     Bounded,
 }
 
-impl FromStr for StrategyKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "random" => Ok(StrategyKind::Random),
-            "pct" => Ok(StrategyKind::Pct),
-            "bounded" => Ok(StrategyKind::Bounded),
-            _ => Err(format!(
-                "unknown strategy '{s}' (expected pct, random or bounded)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for StrategyKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            StrategyKind::Random => "random",
-            StrategyKind::Pct => "pct",
-            StrategyKind::Bounded => "bounded",
-        })
-    }
-}
+lockline_engine::named_choices!(StrategyKind, "strategy", {
+    Random => "random",
+    Pct => "pct",
+    Bounded => "bounded",
+});
 
 #[derive(Clone, Debug)]
 pub struct ExploreSpec {

@@ -16,8 +16,6 @@ pub use session::{
 };
 
 use serde::Serialize;
-use std::fmt;
-use std::str::FromStr;
 
 /// A kernel file system lockline can format and mount.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -28,17 +26,13 @@ pub enum KernelFs {
     Btrfs,
 }
 
+lockline_engine::named_choices!(KernelFs, "file system", {
+    Ext4 => "ext4",
+    Xfs => "xfs",
+    Btrfs => "btrfs",
+});
+
 impl KernelFs {
-    pub const ALL: [KernelFs; 3] = [KernelFs::Ext4, KernelFs::Xfs, KernelFs::Btrfs];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            KernelFs::Ext4 => "ext4",
-            KernelFs::Xfs => "xfs",
-            KernelFs::Btrfs => "btrfs",
-        }
-    }
-
     /// The mkfs program (looked up on PATH and in the sbin directories).
     pub fn mkfs_program(self) -> &'static str {
         match self {
@@ -75,22 +69,6 @@ impl KernelFs {
             KernelFs::Xfs => 300 << 20,
             KernelFs::Btrfs => 256 << 20,
         }
-    }
-}
-
-impl fmt::Display for KernelFs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for KernelFs {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        KernelFs::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown file system '{s}' (expected ext4, xfs or btrfs)"))
     }
 }
 

@@ -15,8 +15,6 @@ pub use runner::{run, FsFile, Progress, RunOutcome, RunSpec, Stop, Target};
 
 use lockline_engine::usercopy::splitmix64;
 use serde::Serialize;
-use std::fmt;
-use std::str::FromStr;
 
 /// What one thread does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,29 +143,17 @@ pub enum WorkloadKind {
     FsxMix,
 }
 
+lockline_engine::named_choices!(WorkloadKind, "workload", {
+    Overlap => "overlap",
+    QemuSnapshot => "qemu-snapshot",
+    AppendMix => "append-mix",
+    ClaimMix => "claim-mix",
+    TruncateMix => "truncate-mix",
+    Disjoint => "disjoint",
+    FsxMix => "fsx-mix",
+});
+
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 7] = [
-        WorkloadKind::Overlap,
-        WorkloadKind::QemuSnapshot,
-        WorkloadKind::AppendMix,
-        WorkloadKind::ClaimMix,
-        WorkloadKind::TruncateMix,
-        WorkloadKind::Disjoint,
-        WorkloadKind::FsxMix,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            WorkloadKind::Overlap => "overlap",
-            WorkloadKind::QemuSnapshot => "qemu-snapshot",
-            WorkloadKind::AppendMix => "append-mix",
-            WorkloadKind::ClaimMix => "claim-mix",
-            WorkloadKind::TruncateMix => "truncate-mix",
-            WorkloadKind::Disjoint => "disjoint",
-            WorkloadKind::FsxMix => "fsx-mix",
-        }
-    }
-
     pub fn describe(self) -> &'static str {
         match self {
             WorkloadKind::Overlap => "random 512 B - 2 MiB pwrites inside one preallocated file",
@@ -200,28 +186,6 @@ impl WorkloadKind {
             }),
             WorkloadKind::FsxMix => Box::new(fsx_mix::FsxMix { file_size }),
         }
-    }
-}
-
-impl fmt::Display for WorkloadKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for WorkloadKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        WorkloadKind::ALL
-            .into_iter()
-            .find(|w| w.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = WorkloadKind::ALL.iter().map(|w| w.name()).collect();
-                format!(
-                    "unknown workload '{s}' (expected one of: {})",
-                    names.join(", ")
-                )
-            })
     }
 }
 
