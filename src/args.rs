@@ -290,9 +290,20 @@ mod tests {
         assert_eq!(knobs.seed, 3);
         // The same as run's parse of the same flags.
         let run = parsed(&[
-            "--writeback-ms", "7", "--inject", "isize-before-copy", "--large-folios", "off",
-            "--reclaim", "4M", "--short-copy-rate", "0.05", "--migration-us", "50",
-            "--migrate-mode", "sync",
+            "--writeback-ms",
+            "7",
+            "--inject",
+            "isize-before-copy",
+            "--large-folios",
+            "off",
+            "--reclaim",
+            "4M",
+            "--short-copy-rate",
+            "0.05",
+            "--migration-us",
+            "50",
+            "--migrate-mode",
+            "sync",
         ]);
         assert_eq!(
             serde_json::to_string(&run.knobs(3).unwrap()).unwrap(),
@@ -304,8 +315,14 @@ mod tests {
     fn a_bad_knob_is_one_line() {
         let mut k = parsed(&[]);
         let e = k.set("colour", "red").unwrap_err();
-        assert!(e.starts_with("unknown knob 'colour' (large-folios, "), "{e}");
-        assert!(k.set("inject", "isize-before-copy").unwrap_err().contains("unknown knob"));
+        assert!(
+            e.starts_with("unknown knob 'colour' (large-folios, "),
+            "{e}"
+        );
+        assert!(k
+            .set("inject", "isize-before-copy")
+            .unwrap_err()
+            .contains("unknown knob"));
         let e = k.set("large-folios", "maybe").unwrap_err();
         assert!(e.contains("maybe") && !e.contains('\n'), "{e}");
         let e = k.set("reclaim", "lots").unwrap_err();

@@ -7,7 +7,9 @@ use crate::exit::{self, usage};
 use crate::probe_choice;
 use anyhow::Result;
 use lockline_engine::probe::Event;
-use lockline_harness::kernel::{run_kernel_session_with, KernelError, KernelFs, KernelReport, KernelSpec};
+use lockline_harness::kernel::{
+    run_kernel_session_with, KernelError, KernelFs, KernelReport, KernelSpec,
+};
 use lockline_harness::workload::{Progress, RunSpec};
 use std::path::PathBuf;
 

@@ -10,11 +10,11 @@ mod probe_choice;
 mod progress;
 mod scratch;
 mod summary;
-mod ui;
-mod watch_pid;
 mod sweep_stats;
 mod trace_csv;
 mod trace_out;
+mod ui;
+mod watch_pid;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

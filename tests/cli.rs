@@ -18,6 +18,14 @@ fn mkfs(img: &Path, size: &str) {
     assert_ok(&o);
 }
 
+/// A fresh image of `size` in a temporary directory.
+fn made_image(size: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("a.img");
+    mkfs(&img, size);
+    (dir, img)
+}
+
 /// The metadata regions of a lockline image of this size, in blocks
 /// (engine/src/disk/layout.rs: blocks 2 .. 2+2M, M = total/64 clamped).
 fn metadata_blocks(size: u64) -> std::ops::Range<u64> {
@@ -125,9 +133,7 @@ fn mkfs_too_small_names_the_minimum() {
 
 #[test]
 fn mkfs_refuses_an_existing_lockline_image_without_force() {
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("a.img");
-    mkfs(&img, "64M");
+    let (_dir, img) = made_image("64M");
     let o = lockline(["mkfs", &s(&img), "--size", "64M"]);
     assert_error(&o, &[2]);
     assert!(o.stderr.contains("--force"), "{o:?}");
@@ -253,9 +259,7 @@ fn fsck_garbage_and_empty_files() {
 
 #[test]
 fn fsck_json_on_a_good_image() {
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("a.img");
-    mkfs(&img, "64M");
+    let (_dir, img) = made_image("64M");
     let o = lockline(["fsck", &s(&img), "--json"]);
     assert_ok(&o);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("fsck --json");
@@ -270,9 +274,7 @@ fn fsck_json_on_a_good_image() {
 
 #[test]
 fn fsck_corrupted_metadata_regions() {
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("a.img");
-    mkfs(&img, "64M");
+    let (_dir, img) = made_image("64M");
     // Flip the head of every block of both metadata regions.
     let at: Vec<(u64, usize)> = metadata_blocks(64 << 20).map(|b| (b * BLOCK, 64)).collect();
     xor_bytes(&img, &at, 0xA5);
@@ -281,9 +283,7 @@ fn fsck_corrupted_metadata_regions() {
 
 #[test]
 fn fsck_corrupted_metadata_scattered_flips_never_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("a.img");
-    mkfs(&img, "4M");
+    let (_dir, img) = made_image("4M");
     let pristine = std::fs::read(&img).unwrap();
     let meta = metadata_blocks(4 << 20);
     let mut x: u64 = 12345;
@@ -318,9 +318,7 @@ fn fsck_corrupted_metadata_scattered_flips_never_panic() {
 
 #[test]
 fn fsck_corrupted_superblocks() {
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("a.img");
-    mkfs(&img, "64M");
+    let (_dir, img) = made_image("64M");
     xor_bytes(&img, &[(0, 512), (BLOCK, 512)], 0xFF);
     assert_fsck_rejects(&img);
 }
@@ -342,12 +340,33 @@ const RUN_FAST: [&str; 12] = [
     "256M",
 ];
 
+/// `run --mkfs` of `img` (and `--force` when `force`) with RUN_FAST.
+fn run_fast(img: &Path, force: bool) -> Vec<String> {
+    let mut args = vec!["run".to_string(), "--disk".into(), s(img), "--mkfs".into()];
+    if force {
+        args.push("--force".into());
+    }
+    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    args
+}
+
+/// Gives `flag` (which `args` has) the value `value`.
+fn set_arg(args: &mut [String], flag: &str, value: &str) {
+    let at = args.iter().position(|a| a == flag).unwrap() + 1;
+    args[at] = value.into();
+}
+
+/// Drops `flag` (which `args` has) and its value.
+fn drop_arg(args: &mut Vec<String>, flag: &str) {
+    let at = args.iter().position(|a| a == flag).unwrap();
+    args.drain(at..at + 2);
+}
+
 #[test]
 fn readers_are_checked_and_bad_knobs_refused() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("r.img");
-    let mut args = vec!["run".to_string(), "--disk".into(), s(&img), "--mkfs".into()];
-    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    let mut args = run_fast(&img, false);
     args.extend(["--readers", "2", "--json"].map(String::from));
     let o = lockline(&args);
     assert_ok(&o);
@@ -360,14 +379,7 @@ fn readers_are_checked_and_bad_knobs_refused() {
         ("--read-error-rate", "1.5"),
         ("--readers", "65"),
     ] {
-        let mut args = vec![
-            "run".to_string(),
-            "--disk".into(),
-            s(&img),
-            "--mkfs".into(),
-            "--force".into(),
-        ];
-        args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+        let mut args = run_fast(&img, true);
         args.extend([flag, value].map(String::from));
         let o = lockline(&args);
         assert_eq!(o.code, 2, "{flag} {value}: {o:?}");
@@ -379,8 +391,7 @@ fn readers_are_checked_and_bad_knobs_refused() {
 fn run_json_report() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("run.img");
-    let mut args = vec!["run".to_string(), "--disk".into(), s(&img), "--mkfs".into()];
-    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    let mut args = run_fast(&img, false);
     args.push("--json".into());
     let o = lockline(&args);
     assert_ok(&o);
@@ -456,10 +467,8 @@ fn run_json_report() {
 fn run_ops_split_into_rounds() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("run.img");
-    let mut args = vec!["run".to_string(), "--disk".into(), s(&img), "--mkfs".into()];
-    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
-    let ops = args.iter().position(|a| a == "--ops").unwrap() + 1;
-    args[ops] = "250".into();
+    let mut args = run_fast(&img, false);
+    set_arg(&mut args, "--ops", "250");
     args.extend(["--round-ops", "100", "--seed", "7", "--json"].map(String::from));
     let o = lockline(&args);
     assert_ok(&o);
@@ -488,16 +497,8 @@ fn run_ops_split_into_rounds() {
     assert_eq!(f["inodes"], 2, "{j:?}");
 
     // --rounds N: exactly N rounds, text mode.
-    let mut args = vec![
-        "run".to_string(),
-        "--disk".into(),
-        s(&img),
-        "--mkfs".into(),
-        "--force".into(),
-    ];
-    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
-    let ops = args.iter().position(|a| a == "--ops").unwrap();
-    args.drain(ops..ops + 2);
+    let mut args = run_fast(&img, true);
+    drop_arg(&mut args, "--ops");
     args.extend(["--rounds", "2", "--round-ops", "50"].map(String::from));
     let o = lockline(&args);
     assert_ok(&o);
@@ -514,8 +515,7 @@ fn run_text_summary_and_trace_csv() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("run.img");
     let trace = dir.path().join("trace.csv");
-    let mut args = vec!["run".to_string(), "--disk".into(), s(&img), "--mkfs".into()];
-    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    let mut args = run_fast(&img, false);
     args.extend(["--trace".to_string(), s(&trace)]);
     let o = lockline(&args);
     assert_ok(&o);
@@ -539,27 +539,14 @@ fn run_text_summary_and_trace_csv() {
 
 #[test]
 fn run_on_an_existing_disk_without_mkfs() {
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("run.img");
-    mkfs(&img, "64M");
-    let o = lockline([
-        "run",
-        "--disk",
-        &s(&img),
-        "--build",
+    let (_dir, img) = made_image("64M");
+    let more = ["--ops", "50", "--threads", "2", "--file-size", "4M"];
+    let o = lockline(run_args(
+        &img,
         "lockless",
-        "--workload",
         "disjoint",
-        "--ops",
-        "50",
-        "--threads",
-        "2",
-        "--file-size",
-        "4M",
-        "--write-size",
-        "64K",
-        "--json",
-    ]);
+        &[&more[..], &["--write-size", "64K", "--json"]].concat(),
+    ));
     assert_ok(&o);
     let v: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap();
     assert_eq!(v["build"], "lockless");
@@ -571,14 +558,13 @@ fn run_on_an_existing_disk_without_mkfs() {
 /// must not be created when the arguments are rejected.
 fn run_bad(dir: &Path, extra: &[&str]) -> Out {
     let img = dir.join("bad.img");
-    let mut args: Vec<String> = vec!["run".into(), "--disk".into(), s(&img), "--mkfs".into()];
-    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    let mut args = run_fast(&img, false);
     // An option RUN_FAST already gives is overridden, not repeated.
     let mut i = 0;
     while i < extra.len() {
         match args.iter().position(|a| a == extra[i]) {
-            Some(k) if i + 1 < extra.len() => {
-                args[k + 1] = extra[i + 1].to_string();
+            Some(_) if i + 1 < extra.len() => {
+                set_arg(&mut args, extra[i], extra[i + 1]);
                 i += 2;
             }
             _ => {
@@ -600,43 +586,13 @@ fn run_bad(dir: &Path, extra: &[&str]) -> Out {
 fn run_rejects_bad_arguments() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let img = s(&d.join("x.img"));
+    let img = d.join("x.img");
     // clap's value parsers
-    assert_clap_usage(&lockline([
-        "run",
-        "--disk",
-        &img,
-        "--build",
-        "locked",
-        "--workload",
-        "nope",
-        "--ops",
-        "10",
-    ]));
-    assert_clap_usage(&lockline([
-        "run",
-        "--disk",
-        &img,
-        "--build",
-        "nope",
-        "--workload",
-        "overlap",
-        "--ops",
-        "10",
-    ]));
-    assert_clap_usage(&lockline([
-        "run",
-        "--disk",
-        &img,
-        "--build",
-        "locked",
-        "--workload",
-        "overlap",
-        "--ops",
-        "10",
-        "--seconds",
-        "1",
-    ]));
+    let ops = ["--ops", "10"];
+    assert_clap_usage(&lockline(run_args(&img, "locked", "nope", &ops)));
+    assert_clap_usage(&lockline(run_args(&img, "nope", "overlap", &ops)));
+    let both = ["--ops", "10", "--seconds", "1"];
+    assert_clap_usage(&lockline(run_args(&img, "locked", "overlap", &both)));
     assert_clap_usage(&run_bad(d, &["--large-folios=maybe"]));
     assert_clap_usage(&run_bad(d, &["--file-size", "12Q"]));
     assert_clap_usage(&run_bad(d, &["--probe", "nonsense"]));
@@ -659,10 +615,8 @@ fn run_rejects_bad_arguments() {
     // --seconds, clap's.
     let rounds = |extra: &[&str]| {
         let img = d.join("rounds.img");
-        let mut args: Vec<String> = vec!["run".into(), "--disk".into(), s(&img), "--mkfs".into()];
-        args.extend(RUN_FAST.iter().map(|a| a.to_string()));
-        let ops = args.iter().position(|a| a == "--ops").unwrap();
-        args.drain(ops..ops + 2);
+        let mut args = run_fast(&img, false);
+        drop_arg(&mut args, "--ops");
         args.extend(extra.iter().map(|a| a.to_string()));
         let o = lockline(&args);
         assert!(!img.exists(), "rejected run left {}: {o:?}", img.display());
@@ -680,26 +634,20 @@ fn run_rejects_bad_arguments() {
     assert_error(&o, &[2]);
 }
 
+/// Ten ops of locked overlap on `disk`, then `more`.
+fn small_run(disk: &Path, more: &[&str]) -> Out {
+    lockline(run_args(
+        disk,
+        "locked",
+        "overlap",
+        &[&["--ops", "10"][..], more].concat(),
+    ))
+}
+
 #[test]
 fn run_disk_too_small_for_the_workload() {
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("small.img");
-    mkfs(&img, "2M");
-    let o = lockline([
-        "run",
-        "--disk",
-        &s(&img),
-        "--build",
-        "locked",
-        "--workload",
-        "overlap",
-        "--ops",
-        "10",
-        "--threads",
-        "2",
-        "--file-size",
-        "64M",
-    ]);
+    let (_dir, img) = made_image("2M");
+    let o = small_run(&img, &["--threads", "2", "--file-size", "64M"]);
     assert_error(&o, &[2]);
     // The refused run leaves a consistent disk behind.
     assert_ok(&lockline(["fsck", &s(&img)]));
@@ -710,21 +658,7 @@ fn run_on_a_disk_that_is_not_lockline() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("zero.img");
     std::fs::write(&img, vec![0u8; 4 << 20]).unwrap();
-    let o = lockline([
-        "run",
-        "--disk",
-        &s(&img),
-        "--build",
-        "locked",
-        "--workload",
-        "overlap",
-        "--ops",
-        "10",
-        "--threads",
-        "2",
-        "--file-size",
-        "4M",
-    ]);
+    let o = small_run(&img, &["--threads", "2", "--file-size", "4M"]);
     assert_error(&o, &[2, 3]);
     let after = std::fs::read(&img).unwrap();
     assert!(
@@ -732,19 +666,7 @@ fn run_on_a_disk_that_is_not_lockline() {
         "run wrote to a foreign disk"
     );
 
-    let o = lockline([
-        "run",
-        "--disk",
-        &s(&dir.path().join("missing.img")),
-        "--build",
-        "locked",
-        "--workload",
-        "overlap",
-        "--ops",
-        "10",
-        "--file-size",
-        "4M",
-    ]);
+    let o = small_run(&dir.path().join("missing.img"), &["--file-size", "4M"]);
     assert_error(&o, &[2, 3]);
 }
 
@@ -832,10 +754,8 @@ fn demo_rejects_bad_arguments() {
 fn run_mkfs_twice_on_the_same_image() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("run.img");
-    let mut args = vec!["run".to_string(), "--disk".into(), s(&img), "--mkfs".into()];
-    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
-    let ops = args.iter().position(|a| a == "--ops").unwrap() + 1;
-    args[ops] = "20".into();
+    let mut args = run_fast(&img, false);
+    set_arg(&mut args, "--ops", "20");
     assert_ok(&lockline(&args));
     let o = lockline(&args);
     assert_error(&o, &[2]);
@@ -861,8 +781,7 @@ fn io_error_line_does_not_repeat_the_cause() {
 fn run_timeline_on_a_clean_run() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("tl.img");
-    let mut args = vec!["run".to_string(), "--disk".into(), s(&img), "--mkfs".into()];
-    args.extend(RUN_FAST.iter().map(|a| a.to_string()));
+    let mut args = run_fast(&img, false);
     args.push("--timeline".into());
     let o = lockline(&args);
     assert_ok(&o);
@@ -873,64 +792,29 @@ fn run_timeline_on_a_clean_run() {
 
 #[test]
 fn knob_values_large_folios_and_migrate_mode() {
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("d.img");
-    mkfs(&img, "64M");
+    let (_dir, img) = made_image("64M");
+    let knobs_run = |flag: &[&str]| {
+        let base = ["--ops", "20", "--file-size", "4M", "--json"];
+        let o = lockline(run_args(
+            &img,
+            "locked",
+            "overlap",
+            &[&base[..], flag].concat(),
+        ));
+        assert_ok(&o);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        (o, v)
+    };
     for (flag, want) in [
         (&["--large-folios", "off"][..], false),
         (&["--large-folios=on"][..], true),
         (&[][..], true),
     ] {
-        let mut args = vec![
-            "run",
-            "--disk",
-            img.to_str().unwrap(),
-            "--build",
-            "locked",
-            "--workload",
-            "overlap",
-            "--ops",
-            "20",
-            "--file-size",
-            "4M",
-            "--json",
-        ];
-        args.extend_from_slice(flag);
-        let o = lockline(&args);
-        assert_ok(&o);
-        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        let (o, v) = knobs_run(flag);
         assert_eq!(v["knobs"]["large_folios"], want, "{flag:?}: {o:?}");
     }
-    let o = lockline([
-        "run",
-        "--disk",
-        img.to_str().unwrap(),
-        "--build",
-        "locked",
-        "--workload",
-        "overlap",
-        "--ops",
-        "20",
-        "--file-size",
-        "4M",
-        "--json",
-        "--migrate-mode",
-        "sync-light",
-        "--migration-us",
-        "50",
-    ]);
-    assert_ok(&o);
-    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let (o, v) = knobs_run(&["--migrate-mode", "sync-light", "--migration-us", "50"]);
     assert_eq!(v["knobs"]["migrate_mode"], "sync-light", "{o:?}");
-    assert_clap_usage(&lockline([
-        "run",
-        "--disk",
-        img.to_str().unwrap(),
-        "--build",
-        "locked",
-        "--workload",
-        "overlap",
-        "--migrate-mode",
-        "eager",
-    ]));
+    let eager = ["--migrate-mode", "eager"];
+    assert_clap_usage(&lockline(run_args(&img, "locked", "overlap", &eager)));
 }

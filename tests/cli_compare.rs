@@ -26,6 +26,15 @@ fn col<'a>(v: &'a Value, name: &str) -> &'a Value {
     c
 }
 
+/// A JSON array of strings.
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect()
+}
+
 fn sectors(c: &Value, class: &str) -> u64 {
     c["violations"][class].as_u64().unwrap()
 }
@@ -37,53 +46,43 @@ fn total(c: &Value) -> u64 {
         .sum()
 }
 
+/// `compare --json ARGS --seed S` for each seed until the column `lost.0`
+/// loses sectors of class `lost.1`; locked loses none in any, and `each`
+/// holds of each.
+fn hunt(seeds: &[&str], args: &[&str], lost: (&str, &str), each: impl Fn(&Value)) -> Option<Value> {
+    for seed in seeds {
+        let v = compare_json(&[args, &["--seed", seed]].concat());
+        let locked = col(&v, "locked");
+        assert_eq!(total(locked), 0, "locked lost data (seed {seed}): {locked}");
+        each(&v);
+        if sectors(col(&v, lost.0), lost.1) > 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
 /// lockless-min tears only when a write needs several passes: short copies
 /// split writes, and a writer waiting on one of their folio locks runs in
 /// the gap (as tests/trace_cli.rs hunts it with `run`). The same seeded
 /// rounds on locked stay clean.
 #[test]
 fn lockless_min_tears_and_locked_does_not() {
-    let mut found = None;
-    for seed in ["1", "41", "81", "121"] {
-        let v = compare_json(&[
-            "--builds",
-            "locked,lockless-min",
-            "--workload",
-            "overlap",
-            "--threads",
-            "8",
-            "--rounds",
-            "10",
-            "--round-ops",
-            "200",
-            "--file-size",
-            "4M",
-            "--short-copy-rate",
-            "0.6",
-            "--repeat",
-            "1",
-            "--seed",
-            seed,
-        ]);
-        let locked = col(&v, "locked");
-        assert_eq!(total(locked), 0, "locked lost data (seed {seed}): {locked}");
-        assert_eq!(locked["rounds_with_violations"], 0);
-        let min = col(&v, "lockless-min");
+    let args = [
+        &["--builds", "locked,lockless-min", "--workload", "overlap"][..],
+        &TEAR_HUNT,
+        &["--repeat", "1"],
+    ]
+    .concat();
+    let v = hunt(&TEAR_SEEDS, &args, ("lockless-min", "torn"), |v| {
+        assert_eq!(col(v, "locked")["rounds_with_violations"], 0);
+        let min = col(v, "lockless-min");
         assert_eq!(min["rounds"], 10, "{min}");
-        if sectors(min, "torn") > 0 {
-            found = Some(v);
-            break;
-        }
-    }
-    let v = found.expect("lockless-min tore nothing in 40 rounds");
+    })
+    .expect("lockless-min tore nothing in 40 rounds");
     let min = col(&v, "lockless-min");
     assert!(min["rounds_with"]["torn"].as_u64().unwrap() > 0, "{min}");
-    let verdicts: Vec<&str> = v["verdicts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap())
-        .collect();
+    let verdicts = strings(&v["verdicts"]);
     assert!(
         verdicts.iter().any(|l| l.starts_with("lockless-min: ")
             && l.contains("locked throughput")
@@ -108,37 +107,27 @@ fn lockless_min_tears_and_locked_does_not() {
 /// writes drop. locked runs the same cleanup under the inode lock.
 #[test]
 fn lockless_loses_writes_under_allocation_failures_and_locked_does_not() {
-    let mut found = None;
-    for seed in ["1", "21", "41", "61", "81"] {
-        let v = compare_json(&[
-            "--builds",
-            "locked,lockless",
-            "--workload",
-            "claim-mix",
-            "--threads",
-            "4",
-            "--rounds",
-            "8",
-            "--round-ops",
-            "300",
-            "--file-size",
-            "4M",
-            "--alloc-fail-rate",
-            "0.2",
-            "--repeat",
-            "1",
-            "--seed",
-            seed,
-        ]);
-        let locked = col(&v, "locked");
-        assert_eq!(total(locked), 0, "locked lost data (seed {seed}): {locked}");
-        let lockless = col(&v, "lockless");
-        if sectors(lockless, "dropped") > 0 {
-            found = Some(v);
-            break;
-        }
-    }
-    let v = found.expect("lockless dropped no write in 40 rounds at 20% allocation failures");
+    let args = [
+        "--builds",
+        "locked,lockless",
+        "--workload",
+        "claim-mix",
+        "--threads",
+        "4",
+        "--rounds",
+        "8",
+        "--round-ops",
+        "300",
+        "--file-size",
+        "4M",
+        "--alloc-fail-rate",
+        "0.2",
+        "--repeat",
+        "1",
+    ];
+    let seeds = ["1", "21", "41", "61", "81"];
+    let v = hunt(&seeds, &args, ("lockless", "dropped"), |_| {})
+        .expect("lockless dropped no write in 40 rounds at 20% allocation failures");
     let l = col(&v, "lockless");
     assert!(l["rounds_with"]["dropped"].as_u64().unwrap() > 0, "{l}");
     assert!(l["first_violation"]["repetitions"].as_u64().unwrap() == 1);
@@ -218,12 +207,7 @@ fn out_writes_table_json_traces_and_plots() {
         assert!(is_png(&png), "{} is not a PNG", png.display());
         assert!(out.join("plots").join(format!("compare_{p}.svg")).is_file());
     }
-    let files: Vec<&str> = v["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.as_str().unwrap())
-        .collect();
+    let files = strings(&v["files"]);
     assert!(
         files.contains(&"compare.md") && files.contains(&"traces/lockless"),
         "{files:?}"
@@ -279,7 +263,7 @@ fn bad_input_is_one_line_and_exit_2() {
     std::fs::write(&disk, b"not a disk").unwrap();
     let file = d.join("file");
     std::fs::write(&file, b"x").unwrap();
-    let base = |extra: &[&str]| {
+    let base = |disk: &Path, extra: &[&str]| {
         let mut v: Vec<String> = [
             "compare",
             "--workload",
@@ -287,7 +271,7 @@ fn bad_input_is_one_line_and_exit_2() {
             "--rounds",
             "1",
             "--disk",
-            &s(&disk),
+            &s(disk),
             "--size",
             "128M",
         ]
@@ -314,14 +298,14 @@ fn bad_input_is_one_line_and_exit_2() {
         (vec!["--round-ops", "0"], "--round-ops"),
         (vec!["--threads", "0"], "thread"),
     ] {
-        let o = lockline(base(&extra));
+        let o = lockline(base(&disk, &extra));
         assert_error(&o, &[2]);
         assert!(o.stderr.contains(needle), "{needle}: {o:?}");
         assert_eq!(std::fs::read(&disk).unwrap(), b"not a disk", "{o:?}");
     }
     // An --out that cannot be written to (a read-only bind would be truer;
     // /proc refuses files even to root).
-    let o = lockline(base(&["--out", "/proc/self"]));
+    let o = lockline(base(&disk, &["--out", "/proc/self"]));
     assert_error(&o, &[2]);
     // A disk that looks in use is refused without --force, as run --mkfs.
     let ext4 = d.join("ext4.img");
@@ -329,17 +313,7 @@ fn bad_input_is_one_line_and_exit_2() {
     head[1080] = 0x53;
     head[1081] = 0xef;
     std::fs::write(&ext4, &head).unwrap();
-    let o = lockline([
-        "compare",
-        "--workload",
-        "overlap",
-        "--rounds",
-        "1",
-        "--disk",
-        &s(&ext4),
-        "--size",
-        "128M",
-    ]);
+    let o = lockline(base(&ext4, &[]));
     assert_error(&o, &[2]);
     assert!(o.stderr.contains("ext2/3/4"), "{o:?}");
     // Unknown flags are clap's (exit 2 with its usage text).
@@ -356,30 +330,30 @@ fn bad_input_is_one_line_and_exit_2() {
 /// the table of what finished prints before exit 130.
 #[test]
 fn ctrl_c_prints_what_finished_and_exits_130() {
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
-    let child = Command::new(env!("CARGO_BIN_EXE_lockline"))
-        .args([
+    use std::time::Duration;
+    let stdout = ctrl_c(
+        [
             "compare",
             "--builds",
             "locked,lockless",
             "--workload",
             "overlap",
-        ])
-        .args(["--threads", "2", "--file-size", "4M", "--size", "128M"])
-        .args(["--rounds", "100000", "--round-ops", "50", "--repeat", "3"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(3000));
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let t0 = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{stdout}");
+            "--threads",
+            "2",
+            "--file-size",
+            "4M",
+            "--size",
+            "128M",
+            "--rounds",
+            "100000",
+            "--round-ops",
+            "50",
+            "--repeat",
+            "3",
+        ],
+        Duration::from_millis(3000),
+        Duration::from_secs(60),
+    );
     assert!(
         stdout.starts_with("compare: overlap on locked, lockless")
             && stdout.contains("(interrupted)"),
@@ -397,18 +371,11 @@ fn ctrl_c_prints_what_finished_and_exits_130() {
 /// missing is skipped with a note. Root only.
 #[test]
 fn kernel_columns_run_the_same_rounds() {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let ext4 = ["/sbin", "/usr/sbin"]
-        .iter()
-        .any(|d| Path::new(d).join("mkfs.ext4").exists());
-    if !(root && ext4) {
+    if !(is_root() && has_mkfs("ext4")) {
         eprintln!("note: skipping: needs root and mkfs.ext4");
         return;
     }
-    let have_xfs = ["/sbin", "/usr/sbin"]
-        .iter()
-        .any(|d| Path::new(d).join("mkfs.xfs").exists());
+    let have_xfs = has_mkfs("xfs");
     let v = compare_json(&[
         "--builds",
         "locked",

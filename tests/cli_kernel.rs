@@ -2,16 +2,14 @@
 //! and still cleans up; a missing mkfs is one error line and exit 2.
 //! Skipped with a note when not root or mkfs.ext4 is absent.
 
+mod common;
+use common::{ctrl_c, has_mkfs, is_root, s};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 fn root_with_ext4() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let ok = unsafe { libc::geteuid() } == 0
-        && ["/sbin", "/usr/sbin"]
-            .iter()
-            .any(|d| Path::new(d).join("mkfs.ext4").exists());
+    let ok = is_root() && has_mkfs("ext4");
     if !ok {
         eprintln!("note: skipping: needs root and mkfs.ext4");
     }
@@ -34,23 +32,25 @@ fn ctrl_c_stops_the_run_and_cleans_up() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_lockline"))
-        .args(["kernel", "--fs", "ext4", "--workload", "overlap"])
-        .args(["--seconds", "60", "--size", "256M", "--file-size", "16M"])
-        .arg("--workdir")
-        .arg(tmp.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let t0 = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    assert!(t0.elapsed() < Duration::from_secs(20));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    let stdout = ctrl_c(
+        [
+            "kernel",
+            "--fs",
+            "ext4",
+            "--workload",
+            "overlap",
+            "--seconds",
+            "60",
+            "--size",
+            "256M",
+            "--file-size",
+            "16M",
+            "--workdir",
+            &s(tmp.path()),
+        ],
+        Duration::from_millis(1500),
+        Duration::from_secs(20),
+    );
     assert!(stdout.contains("(interrupted)"), "{stdout}");
     assert!(stdout.contains("after-remount"), "{stdout}");
     assert_clean(tmp.path());
@@ -61,10 +61,7 @@ fn missing_mkfs_is_exit_2_with_the_package_name() {
     if !root_with_ext4() {
         return;
     }
-    let have_xfs = ["/sbin", "/usr/sbin"]
-        .iter()
-        .any(|d| Path::new(d).join("mkfs.xfs").exists());
-    if have_xfs {
+    if has_mkfs("xfs") {
         eprintln!("note: skipping: mkfs.xfs is installed");
         return;
     }

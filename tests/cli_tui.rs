@@ -12,21 +12,8 @@ fn tui_without_a_terminal_is_one_line_and_exit_2() {
     assert!(o.stderr.contains("terminal"), "{}", o.stderr);
     // run --tui refuses before it formats anything.
     let img = dir.path().join("d.img");
-    let o = lockline([
-        "run",
-        "--disk",
-        &s(&img),
-        "--mkfs",
-        "--size",
-        "64M",
-        "--build",
-        "locked",
-        "--workload",
-        "overlap",
-        "--rounds",
-        "1",
-        "--tui",
-    ]);
+    let more = ["--mkfs", "--size", "64M", "--rounds", "1", "--tui"];
+    let o = lockline(run_args(&img, "locked", "overlap", &more));
     assert_error(&o, &[2]);
     assert!(!img.exists(), "run --tui formatted a disk before refusing");
     let o = lockline(["demo", "--tui", "--seconds", "1"]);

@@ -2,24 +2,15 @@
 //! trace through eBPF; as nobody (setpriv) ebpf fails in one line and auto
 //! falls back to the in-process recorder, saying why.
 
+mod common;
+use common::{is_root, no_ebpf, run_args};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn run_args<'a>(img: &'a str, probe: &'a str) -> Vec<&'a str> {
-    vec![
-        "run",
-        "--disk",
-        img,
-        "--build",
-        "locked",
-        "--workload",
-        "overlap",
+/// A short locked run on `img`, traced by `probe`, as JSON.
+fn probe_run(img: &Path, probe: &str) -> Vec<String> {
+    let more = [
         "--ops",
         "50",
         "--threads",
@@ -29,7 +20,8 @@ fn run_args<'a>(img: &'a str, probe: &'a str) -> Vec<&'a str> {
         "--probe",
         probe,
         "--json",
-    ]
+    ];
+    run_args(img, "locked", "overlap", &more)
 }
 
 fn json(o: &Output) -> serde_json::Value {
@@ -47,19 +39,17 @@ fn mkfs(bin: &Path, img: &Path) {
 
 #[test]
 fn root_traces_with_ebpf() {
-    if !is_root() || lockline_ebpf::probe_available().is_err() {
-        eprintln!("note: skipped: eBPF not available to this test");
+    if no_ebpf() {
         return;
     }
     let bin = Path::new(env!("CARGO_BIN_EXE_lockline"));
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("d.img");
     mkfs(bin, &img);
-    let img = img.to_str().unwrap();
     for probe in ["ebpf", "auto"] {
         let v = json(
             &Command::new(bin)
-                .args(run_args(img, probe))
+                .args(probe_run(&img, probe))
                 .output()
                 .unwrap(),
         );
@@ -73,7 +63,7 @@ fn root_traces_with_ebpf() {
     }
     let v = json(
         &Command::new(bin)
-            .args(run_args(img, "inproc"))
+            .args(probe_run(&img, "inproc"))
             .output()
             .unwrap(),
     );
@@ -100,7 +90,7 @@ fn nobody_gets_a_clear_refusal_or_the_fallback() {
         Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&bin)
-            .args(run_args(img.to_str().unwrap(), probe))
+            .args(probe_run(&img, probe))
             .output()
     };
     let o = match as_nobody("ebpf") {

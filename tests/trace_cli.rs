@@ -11,17 +11,7 @@ use std::path::Path;
 fn traced_run(dir: &Path, build: &str, seed: &str) -> std::path::PathBuf {
     let img = dir.join(format!("{build}.img"));
     let trace = dir.join(format!("{build}-trace"));
-    let o = lockline([
-        "run",
-        "--disk",
-        &s(&img),
-        "--mkfs",
-        "--size",
-        "128M",
-        "--build",
-        build,
-        "--workload",
-        "append-mix",
+    let more = [
         "--threads",
         "2",
         "--ops",
@@ -30,12 +20,9 @@ fn traced_run(dir: &Path, build: &str, seed: &str) -> std::path::PathBuf {
         "8M",
         "--seed",
         seed,
-        "--probe",
-        "inproc",
-        "--trace",
-        &s(&trace),
         "--json",
-    ]);
+    ];
+    let o = run_traced(&img, build, "append-mix", &more, "inproc", &trace);
     assert_ok(&o);
     trace
 }
@@ -50,14 +37,7 @@ fn run_trace_exports_and_analyzes() {
 
     // Chrome JSON: the object form with events in it.
     let json = dir.path().join("t.json");
-    assert_ok(&lockline([
-        "export",
-        &s(&trace),
-        "--format",
-        "chrome",
-        "--out",
-        &s(&json),
-    ]));
+    assert_ok(&export(&trace, "chrome", &json));
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("Chrome JSON");
     let evs = v["traceEvents"].as_array().expect("traceEvents");
@@ -66,14 +46,7 @@ fn run_trace_exports_and_analyzes() {
 
     // CSV: one file per table, with a header.
     let csv = dir.path().join("csv");
-    assert_ok(&lockline([
-        "export",
-        &s(&trace),
-        "--format",
-        "csv",
-        "--out",
-        &s(&csv),
-    ]));
+    assert_ok(&export(&trace, "csv", &csv));
     let events = std::fs::read_to_string(csv.join("events.csv")).unwrap();
     assert!(
         events.starts_with("ts_ns,"),
@@ -83,14 +56,7 @@ fn run_trace_exports_and_analyzes() {
 
     // Parquet again: the copy analyzes the same as the original.
     let copy = dir.path().join("copy");
-    assert_ok(&lockline([
-        "export",
-        &s(&trace),
-        "--format",
-        "parquet",
-        "--out",
-        &s(&copy),
-    ]));
+    assert_ok(&export(&trace, "parquet", &copy));
     let a = lockline(["analyze", &s(&trace), "--json"]);
     let b = lockline(["analyze", &s(&copy), "--json"]);
     assert_ok(&a);
@@ -130,14 +96,7 @@ fn bad_trace_input_is_one_line_and_exit_2() {
 
     let csv = d.join("events.csv");
     let img = d.join("locked.img");
-    assert_ok(&lockline([
-        "run",
-        "--disk",
-        &s(&img),
-        "--build",
-        "locked",
-        "--workload",
-        "overlap",
+    let more = [
         "--ops",
         "20",
         "--file-size",
@@ -146,21 +105,15 @@ fn bad_trace_input_is_one_line_and_exit_2() {
         "inproc",
         "--trace",
         &s(&csv),
-    ]));
+    ];
+    assert_ok(&lockline(run_args(&img, "locked", "overlap", &more)));
     let o = lockline(["analyze", &s(&csv)]);
     assert_error(&o, &[2]);
     assert!(o.stderr.contains("CSV"), "{o:?}");
 
     // Truncated and corrupted event tables.
     let bad = d.join("bad");
-    assert_ok(&lockline([
-        "export",
-        &s(&trace),
-        "--format",
-        "parquet",
-        "--out",
-        &s(&bad),
-    ]));
+    assert_ok(&export(&trace, "parquet", &bad));
     let ev = bad.join("events.parquet");
     let bytes = std::fs::read(&ev).unwrap();
     std::fs::write(&ev, &bytes[..bytes.len() / 2]).unwrap();
@@ -181,17 +134,7 @@ fn bad_trace_input_is_one_line_and_exit_2() {
     let busy = d.join("busy");
     std::fs::create_dir(&busy).unwrap();
     std::fs::write(busy.join("notes.txt"), "mine").unwrap();
-    assert_error(
-        &lockline([
-            "export",
-            &s(&trace),
-            "--format",
-            "parquet",
-            "--out",
-            &s(&busy),
-        ]),
-        &[2],
-    );
+    assert_error(&export(&trace, "parquet", &busy), &[2]);
     assert_eq!(
         std::fs::read_to_string(busy.join("notes.txt")).unwrap(),
         "mine"
@@ -214,37 +157,10 @@ fn rounds_find_lockless_min_tearing_and_trace_their_round() {
     let d = dir.path();
     let img = d.join("min.img");
     let mut found = None;
-    for seed in ["1", "41", "81", "121"] {
+    for seed in TEAR_SEEDS {
         let trace = d.join(format!("min-{seed}"));
-        let o = lockline([
-            "run",
-            "--disk",
-            &s(&img),
-            "--mkfs",
-            "--force",
-            "--size",
-            "128M",
-            "--build",
-            "lockless-min",
-            "--workload",
-            "overlap",
-            "--threads",
-            "8",
-            "--rounds",
-            "10",
-            "--round-ops",
-            "200",
-            "--file-size",
-            "4M",
-            "--short-copy-rate",
-            "0.6",
-            "--seed",
-            seed,
-            "--probe",
-            "inproc",
-            "--trace",
-            &s(&trace),
-        ]);
+        let more = [&TEAR_HUNT[..], &["--force", "--seed", seed]].concat();
+        let o = run_traced(&img, "lockless-min", "overlap", &more, "inproc", &trace);
         assert_ok(&o);
         if o.stdout.contains("with violations, first in round") {
             found = Some((o, trace, seed.parse::<u64>().unwrap()));
@@ -299,14 +215,7 @@ fn rounds_find_lockless_min_tearing_and_trace_their_round() {
 
     // The round columns, as any reader sees them.
     let csv = d.join("csv");
-    assert_ok(&lockline([
-        "export",
-        &s(&trace),
-        "--format",
-        "csv",
-        "--out",
-        &s(&csv),
-    ]));
+    assert_ok(&export(&trace, "csv", &csv));
     for table in ["ops", "violations"] {
         let text = std::fs::read_to_string(csv.join(format!("{table}.csv"))).unwrap();
         let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();

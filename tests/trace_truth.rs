@@ -13,53 +13,35 @@ use lockline_engine::probe::{EventKind, MmAction};
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-fn root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn ebpf_ok() -> bool {
-    root() && lockline_ebpf::probe_available().is_ok()
-}
+/// Four writers and a busy mm: migration, compaction, reclaim, writeback
+/// and short copies.
+const BUSY_MM: [&str; 19] = [
+    "--threads",
+    "4",
+    "--ops",
+    "600",
+    "--file-size",
+    "4M",
+    "--seed",
+    "11",
+    "--migration-us",
+    "50",
+    "--compaction-ms",
+    "5",
+    "--reclaim",
+    "2M",
+    "--writeback-ms",
+    "5",
+    "--short-copy-rate",
+    "0.05",
+    "--json",
+];
 
 /// `lockline run` with a busy mm, traced by `probe`, into `dir/<name>`.
 fn run(dir: &Path, name: &str, build: &str, probe: &str, workload: &str) -> PathBuf {
     let trace = dir.join(name);
-    let o = lockline([
-        "run",
-        "--disk",
-        &s(&dir.join(format!("{name}.img"))),
-        "--mkfs",
-        "--size",
-        "128M",
-        "--build",
-        build,
-        "--workload",
-        workload,
-        "--threads",
-        "4",
-        "--ops",
-        "600",
-        "--file-size",
-        "4M",
-        "--seed",
-        "11",
-        "--migration-us",
-        "50",
-        "--compaction-ms",
-        "5",
-        "--reclaim",
-        "2M",
-        "--writeback-ms",
-        "5",
-        "--short-copy-rate",
-        "0.05",
-        "--probe",
-        probe,
-        "--trace",
-        &s(&trace),
-        "--json",
-    ]);
+    let img = dir.join(format!("{name}.img"));
+    let o = run_traced(&img, build, workload, &BUSY_MM, probe, &trace);
     assert_ok(&o);
     trace
 }
@@ -165,8 +147,7 @@ fn inproc_traces_of_every_build_are_consistent() {
 
 #[test]
 fn ebpf_engine_trace_is_consistent() {
-    if !ebpf_ok() {
-        eprintln!("note: skipped: eBPF not available to this test");
+    if no_ebpf() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -179,10 +160,7 @@ fn ebpf_engine_trace_is_consistent() {
 
 #[test]
 fn kernel_ext4_trace_is_consistent() {
-    let ext4 = ["/sbin", "/usr/sbin"]
-        .iter()
-        .any(|d| Path::new(d).join("mkfs.ext4").exists());
-    if !ebpf_ok() || !ext4 {
+    if !ebpf_ok() || !has_mkfs("ext4") {
         eprintln!("note: skipped: needs root, eBPF and mkfs.ext4");
         return;
     }
@@ -220,14 +198,7 @@ fn identities_survive_csv_and_chrome_exports() {
     let t = read(&trace);
 
     let csv = dir.path().join("csv");
-    assert_ok(&lockline([
-        "export",
-        &s(&trace),
-        "--format",
-        "csv",
-        "--out",
-        &s(&csv),
-    ]));
+    assert_ok(&export(&trace, "csv", &csv));
     let events = std::fs::read_to_string(csv.join("events.csv")).unwrap();
     let header: Vec<&str> = events.lines().next().unwrap().split(',').collect();
     let fid_col = header.iter().position(|c| *c == "fid").expect("fid column");
@@ -252,14 +223,7 @@ fn identities_survive_csv_and_chrome_exports() {
         .any(|c| c == "thread"));
 
     let json = dir.path().join("t.json");
-    assert_ok(&lockline([
-        "export",
-        &s(&trace),
-        "--format",
-        "chrome",
-        "--out",
-        &s(&json),
-    ]));
+    assert_ok(&export(&trace, "chrome", &json));
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let with_fid = v["traceEvents"]

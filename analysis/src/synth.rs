@@ -53,6 +53,26 @@ impl Emitter {
             },
         });
     }
+    /// A folio or inode event of `kind`.
+    fn emit(&mut self, tid: u32, kind: EventKind, folio: u64, op: u64, a: u64, b: u64) {
+        self.push(tid, Code::pack(kind, 0, 0), folio, op, a, b);
+    }
+    /// The OpBegin or OpEnd (`mark`) of an op of `kind`.
+    fn op_mark(&mut self, tid: u32, mark: EventKind, kind: OpKind, op: u64, a: u64, b: u64) {
+        self.push(tid, Code::pack(mark, kind as u8, 0), NO_FOLIO, op, a, b);
+    }
+    fn lock_event(
+        &mut self,
+        tid: u32,
+        kind: EventKind,
+        class: LockClass,
+        mode: LockMode,
+        folio: u64,
+        op: u64,
+    ) {
+        let code = Code::pack(kind, class as u8, mode as u8);
+        self.push(tid, code, folio, op, 0, 0);
+    }
     fn lock(
         &mut self,
         tid: u32,
@@ -63,33 +83,12 @@ impl Emitter {
         wait: bool,
     ) {
         if wait {
-            self.push(
-                tid,
-                Code::pack(EventKind::LockWait, class as u8, mode as u8),
-                folio,
-                op,
-                0,
-                0,
-            );
+            self.lock_event(tid, EventKind::LockWait, class, mode, folio, op);
         }
-        self.push(
-            tid,
-            Code::pack(EventKind::LockAcquired, class as u8, mode as u8),
-            folio,
-            op,
-            0,
-            0,
-        );
+        self.lock_event(tid, EventKind::LockAcquired, class, mode, folio, op);
     }
     fn unlock(&mut self, tid: u32, class: LockClass, mode: LockMode, folio: u64, op: u64) {
-        self.push(
-            tid,
-            Code::pack(EventKind::LockReleased, class as u8, mode as u8),
-            folio,
-            op,
-            0,
-            0,
-        );
+        self.lock_event(tid, EventKind::LockReleased, class, mode, folio, op);
     }
 }
 
@@ -113,48 +112,13 @@ pub fn generate(events: usize, threads: u32, seed: u64) -> Trace {
             // The flusher writes back one folio.
             let folio = rng.below(file_pages / FOLIO_PAGES) * FOLIO_PAGES;
             let tid = 999;
-            e.push(
-                tid,
-                Code::pack(EventKind::OpBegin, OpKind::Writeback as u8, 0),
-                NO_FOLIO,
-                op,
-                0,
-                0,
-            );
+            e.op_mark(tid, EventKind::OpBegin, OpKind::Writeback, op, 0, 0);
             e.lock(tid, Folio, LockMode::Exclusive, folio, op, false);
-            e.push(
-                tid,
-                Code::pack(EventKind::FolioCleaned, 0, 0),
-                folio,
-                op,
-                4,
-                0,
-            );
-            e.push(
-                tid,
-                Code::pack(EventKind::FolioWritebackStart, 0, 0),
-                folio,
-                op,
-                4,
-                128,
-            );
+            e.emit(tid, EventKind::FolioCleaned, folio, op, 4, 0);
+            e.emit(tid, EventKind::FolioWritebackStart, folio, op, 4, 128);
             e.unlock(tid, Folio, LockMode::Exclusive, folio, op);
-            e.push(
-                tid,
-                Code::pack(EventKind::FolioWritebackEnd, 0, 0),
-                folio,
-                op,
-                4,
-                0,
-            );
-            e.push(
-                tid,
-                Code::pack(EventKind::OpEnd, OpKind::Writeback as u8, 0),
-                NO_FOLIO,
-                op,
-                0,
-                0,
-            );
+            e.emit(tid, EventKind::FolioWritebackEnd, folio, op, 4, 0);
+            e.op_mark(tid, EventKind::OpEnd, OpKind::Writeback, op, 0, 0);
             continue;
         }
         let tid = 1000 + rng.below(threads as u64) as u32;
@@ -163,19 +127,12 @@ pub fn generate(events: usize, threads: u32, seed: u64) -> Trace {
         let off = page * 4096;
         let folio = page / FOLIO_PAGES * FOLIO_PAGES;
         let wait = rng.below(10) == 0;
-        e.push(
-            tid,
-            Code::pack(EventKind::OpBegin, OpKind::Write as u8, 0),
-            NO_FOLIO,
-            op,
-            off,
-            len,
-        );
+        e.op_mark(tid, EventKind::OpBegin, OpKind::Write, op, off, len);
         e.lock(tid, PagecacheAdd, LockMode::Shared, NO_FOLIO, op, false);
         e.lock(tid, Folio, LockMode::Exclusive, folio, op, wait);
-        e.push(
+        e.emit(
             tid,
-            Code::pack(EventKind::FolioDirtied, 0, 0),
+            EventKind::FolioDirtied,
             folio,
             op,
             (page - folio) * 8,
@@ -184,26 +141,12 @@ pub fn generate(events: usize, threads: u32, seed: u64) -> Trace {
         e.unlock(tid, Folio, LockMode::Exclusive, folio, op);
         if off + len > size {
             e.lock(tid, ILock, LockMode::Exclusive, NO_FOLIO, op, false);
-            e.push(
-                tid,
-                Code::pack(EventKind::IsizeChanged, 0, 0),
-                NO_FOLIO,
-                op,
-                size,
-                off + len,
-            );
+            e.emit(tid, EventKind::IsizeChanged, NO_FOLIO, op, size, off + len);
             size = off + len;
             e.unlock(tid, ILock, LockMode::Exclusive, NO_FOLIO, op);
         }
         e.unlock(tid, PagecacheAdd, LockMode::Shared, NO_FOLIO, op);
-        e.push(
-            tid,
-            Code::pack(EventKind::OpEnd, OpKind::Write as u8, 0),
-            NO_FOLIO,
-            op,
-            off,
-            len,
-        );
+        e.op_mark(tid, EventKind::OpEnd, OpKind::Write, op, off, len);
     }
     let ops = History::from_events(&e.out).ops().to_vec();
     Trace {

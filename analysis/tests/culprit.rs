@@ -7,28 +7,17 @@ use lockline_analysis::consistency;
 use lockline_analysis::culprit::{culprits, Culprit, Fate};
 use lockline_analysis::{blame, Trace, TraceMeta};
 use lockline_engine::config::Inject;
-use lockline_engine::disk::{mkfs, MkfsOptions};
 use lockline_engine::probe::{Event, LockClass, LockMode};
 use lockline_engine::{Build, Knobs};
 use lockline_harness::check::CheckReport;
-use lockline_harness::scenario::{self, EarlyExit};
+use lockline_harness::scenario::{self, EarlyExit, HazardRun};
 use lockline_harness::session::{quiet_progress, run_session, SessionSpec};
 use lockline_harness::workload::{RunSpec, Stop, WorkloadKind};
-use std::path::PathBuf;
+use std::collections::BTreeMap;
 
-fn disk(size: u64) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("disk.img");
-    mkfs(
-        &path,
-        &MkfsOptions {
-            size: Some(size),
-            force: false,
-        },
-    )
-    .unwrap();
-    (dir, path)
-}
+#[path = "../../engine/tests/common.rs"]
+mod engine_common;
+use engine_common::disk;
 
 fn trace(events: Vec<Event>, checks: &[CheckReport]) -> Trace {
     Trace::from_run(TraceMeta::default(), events, checks, Vec::new())
@@ -44,26 +33,33 @@ fn only(t: &Trace) -> Culprit {
     c.into_values().next().unwrap()
 }
 
-#[test]
-fn hazard_culprit_is_the_truncating_writer() {
-    let (_d, path) = disk(64 << 20);
-    let run =
-        scenario::early_exit_truncate(&path, Build::Lockless, EarlyExit::NeedInodeLock).unwrap();
-    assert!(run.schedule_reached);
-    let t = trace(run.events, &run.checks);
-    assert!(consistency::check(&t).is_clean());
-    let c = only(&t);
-    assert_eq!(c.tid, run.n_tid, "{}", c.line);
-    assert_eq!(c.op, run.n_op, "{}", c.line);
+/// The culprit of an early-exit hazard run, on its consistent trace: N,
+/// truncating E's dirty folio without the inode lock, holding nothing that
+/// excludes E.
+fn truncating_writer(t: &Trace, run: &HazardRun, what: &str) -> Culprit {
+    assert!(consistency::check(t).is_clean());
+    let c = only(t);
+    assert_eq!((c.tid, c.op), (run.n_tid, run.n_op), "{what}: {}", c.line);
     assert_eq!(c.victim_op, run.e_op, "{}", c.line);
     assert_eq!(c.fate, Fate::TruncatedWhileDirty, "{}", c.line);
-    // N truncated under the shared add lock alone; E's inode lock did not
-    // keep it out, and nothing the two held excludes the other.
     assert!(
         !c.locks.iter().any(|l| l.class == LockClass::Inode),
         "{}",
         c.line
     );
+    assert!(c.common_exclusive.is_empty(), "{}", c.line);
+    c
+}
+
+#[test]
+fn hazard_culprit_is_the_truncating_writer() {
+    let d = disk(64 << 20);
+    let run =
+        scenario::early_exit_truncate(&d.path, Build::Lockless, EarlyExit::NeedInodeLock).unwrap();
+    assert!(run.schedule_reached);
+    let t = trace(run.events.clone(), &run.checks);
+    let c = truncating_writer(&t, &run, "hazard");
+    // N truncated under the shared add lock alone.
     assert!(
         c.locks
             .iter()
@@ -71,7 +67,6 @@ fn hazard_culprit_is_the_truncating_writer() {
         "{}",
         c.line
     );
-    assert!(c.common_exclusive.is_empty(), "{}", c.line);
     assert_eq!(c.thread, "worker 1");
     // The window reaches the truncation, which came after E returned.
     let w = blame::windows(&t, &consistency::check(&t));
@@ -82,8 +77,8 @@ fn hazard_culprit_is_the_truncating_writer() {
 }
 
 fn torn(build: Build, knobs: Knobs, initial: u64) {
-    let (_d, path) = disk(64 << 20);
-    let run = scenario::two_writers(&path, build, knobs, initial).unwrap();
+    let d = disk(64 << 20);
+    let run = scenario::two_writers(&d.path, build, knobs, initial).unwrap();
     let t = trace(run.events, std::slice::from_ref(&run.check));
     assert!(consistency::check(&t).is_clean());
     let c = only(&t);
@@ -127,7 +122,7 @@ fn hunt_planted(name: &str, knobs: Knobs) -> Trace {
     let mut inject = Inject::default();
     inject.enable(name).unwrap();
     for seed in 1..=40 {
-        let (_d, path) = disk(256 << 20);
+        let d = disk(256 << 20);
         let run = RunSpec {
             workload: WorkloadKind::Overlap,
             threads: 4,
@@ -143,7 +138,7 @@ fn hunt_planted(name: &str, knobs: Knobs) -> Trace {
             inject,
             ..knobs.clone()
         };
-        let spec = SessionSpec::new(path, Build::Locked, knobs, run);
+        let spec = SessionSpec::new(d.path.clone(), Build::Locked, knobs, run);
         let (r, events) = run_session(&spec, &quiet_progress()).unwrap();
         if r.summary.violations.total() > 0 {
             return trace(events, &r.summary.checks);
@@ -152,18 +147,24 @@ fn hunt_planted(name: &str, knobs: Knobs) -> Trace {
     panic!("{name}: no violation in 40 short runs");
 }
 
+/// A hunted trace of a planted bug, consistent, and its culprits (some).
+fn planted_culprits(name: &str, knobs: Knobs) -> (Trace, BTreeMap<u32, Culprit>) {
+    let t = hunt_planted(name, knobs);
+    assert!(consistency::check(&t).is_clean());
+    let found = culprits(&t);
+    assert!(!found.is_empty(), "{}", dump(&t));
+    (t, found)
+}
+
 #[test]
 fn planted_migration_without_folio_lock_is_named() {
-    let t = hunt_planted(
+    let (t, found) = planted_culprits(
         "migrate-without-folio-lock",
         Knobs {
             migration_interval_us: 10,
             ..Knobs::quiet()
         },
     );
-    assert!(consistency::check(&t).is_clean());
-    let found = culprits(&t);
-    assert!(!found.is_empty(), "{}", dump(&t));
     for c in found.values() {
         let v = t.violations.iter().find(|v| v.id == c.violation).unwrap();
         let ops: Vec<_> = t.ops.iter().filter(|o| v.ops.contains(&o.op)).collect();
@@ -181,16 +182,13 @@ fn planted_migration_without_folio_lock_is_named() {
 
 #[test]
 fn planted_writeback_clear_after_copy_is_named() {
-    let t = hunt_planted(
+    let (_t, found) = planted_culprits(
         "writeback-clear-after-copy",
         Knobs {
             writeback_interval_ms: 1,
             ..Knobs::quiet()
         },
     );
-    assert!(consistency::check(&t).is_clean());
-    let found = culprits(&t);
-    assert!(!found.is_empty());
     assert!(
         found
             .values()
@@ -237,9 +235,9 @@ fn dump(t: &Trace) -> String {
 
 #[test]
 fn a_window_over_an_impossibility_is_inconclusive() {
-    let (_d, path) = disk(64 << 20);
+    let d = disk(64 << 20);
     let run =
-        scenario::early_exit_truncate(&path, Build::Lockless, EarlyExit::NeedInodeLock).unwrap();
+        scenario::early_exit_truncate(&d.path, Build::Lockless, EarlyExit::NeedInodeLock).unwrap();
     let mut t = trace(run.events, &run.checks);
     let c = only(&t);
     // A release nobody acquired, just before the culprit's event: what a
@@ -270,37 +268,22 @@ fn a_window_over_an_impossibility_is_inconclusive() {
 #[test]
 fn reduced_patch_drop_names_the_failed_writers_truncation() {
     for cause in [EarlyExit::AllocFailure, EarlyExit::ReadError] {
-        let (_d, path) = disk(64 << 20);
-        let run = scenario::early_exit_truncate(&path, Build::LocklessMin, cause).unwrap();
-        let t = trace(run.events, &run.checks);
-        assert!(consistency::check(&t).is_clean());
-        let c = only(&t);
-        assert_eq!(
-            (c.tid, c.op),
-            (run.n_tid, run.n_op),
-            "{cause:?}: {}",
-            c.line
-        );
-        assert_eq!(c.victim_op, run.e_op, "{}", c.line);
-        assert_eq!(c.fate, Fate::TruncatedWhileDirty, "{}", c.line);
-        assert!(
-            !c.locks.iter().any(|l| l.class == LockClass::Inode),
-            "{}",
-            c.line
-        );
-        assert!(c.common_exclusive.is_empty(), "{}", c.line);
+        let d = disk(64 << 20);
+        let run = scenario::early_exit_truncate(&d.path, Build::LocklessMin, cause).unwrap();
+        let t = trace(run.events.clone(), &run.checks);
+        truncating_writer(&t, &run, &format!("{cause:?}"));
     }
 }
 
 #[test]
 fn cut_data_that_came_back_is_traced_to_the_writeback_io_across_the_cut() {
     use lockline_engine::config::Inject;
-    let (_d, path) = disk(64 << 20);
+    let d = disk(64 << 20);
     let inject = Inject {
         cut_to_recorded_size: true,
         ..Inject::default()
     };
-    let run = scenario::writeback_cut(&path, Build::Locked, inject).unwrap();
+    let run = scenario::writeback_cut(&d.path, Build::Locked, inject).unwrap();
     assert!(run.schedule_reached);
     let t = trace(run.events, &run.checks);
     let c = only(&t);

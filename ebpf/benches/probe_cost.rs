@@ -92,17 +92,8 @@ struct Row {
 }
 
 fn measure(backend: Backend, threads: usize, calls: u64) -> Result<Row, String> {
-    match backend {
-        Backend::None => {
-            let run = hammer(threads, calls, None);
-            Ok(Row {
-                backend,
-                threads,
-                run,
-                captured: 0,
-                lost: 0,
-            })
-        }
+    let (run, captured, lost) = match backend {
+        Backend::None => (hammer(threads, calls, None), 0, 0),
         Backend::Clock => {
             // What the recorder pays for its timestamp, to explain its cost.
             let s = Instant::now();
@@ -115,13 +106,7 @@ fn measure(backend: Backend, threads: usize, calls: u64) -> Result<Row, String> 
                 wall,
                 calls,
             };
-            Ok(Row {
-                backend,
-                threads,
-                run,
-                captured: 0,
-                lost: 0,
-            })
+            (run, 0, 0)
         }
         Backend::Recorder | Backend::RecorderWith(_) => {
             let clock = match backend {
@@ -134,13 +119,7 @@ fn measure(backend: Backend, threads: usize, calls: u64) -> Result<Row, String> 
             let rec = Recorder::with_clock(calls * threads as u64, clock);
             let run = hammer(threads, calls, Some(&rec));
             let st = rec.stats();
-            Ok(Row {
-                backend,
-                threads,
-                run,
-                captured: st.recorded,
-                lost: st.dropped,
-            })
+            (run, st.recorded, st.dropped)
         }
         Backend::Ebpf | Backend::EbpfEmpty => {
             let opts = TracerOptions {
@@ -171,15 +150,16 @@ fn measure(backend: Backend, threads: usize, calls: u64) -> Result<Row, String> 
             } else {
                 0
             }));
-            Ok(Row {
-                backend,
-                threads,
-                run,
-                captured,
-                lost,
-            })
+            (run, captured, lost)
         }
-    }
+    };
+    Ok(Row {
+        backend,
+        threads,
+        run,
+        captured,
+        lost,
+    })
 }
 
 fn main() {

@@ -6,7 +6,7 @@
 use lockline_engine::disk::{mkfs, MkfsOptions};
 use lockline_engine::probe::recorder::Recorder;
 use lockline_engine::{Build, Fs, Knobs, MountOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub struct TestDisk {
@@ -16,16 +16,34 @@ pub struct TestDisk {
 
 pub fn disk(size: u64) -> TestDisk {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("disk.img");
+    let path = image(dir.path(), size);
+    TestDisk { dir, path }
+}
+
+/// A fresh lockline disk image of `size` bytes in `dir`.
+pub fn image(dir: &Path, size: u64) -> PathBuf {
+    let p = dir.join("disk.img");
     mkfs(
-        &path,
+        &p,
         &MkfsOptions {
             size: Some(size),
             force: false,
         },
     )
     .expect("mkfs");
-    TestDisk { dir, path }
+    p
+}
+
+/// `blocks` 4 KiB blocks of bytes distinct per seed and block.
+pub fn block_pattern(seed: u64, blocks: usize) -> Vec<u8> {
+    const B: usize = lockline_engine::disk::BLOCK_SIZE as usize;
+    (0..blocks * B)
+        .map(|i| {
+            (seed
+                .wrapping_mul(131)
+                .wrapping_add(i as u64 * 13 + (i / B) as u64)) as u8
+        })
+        .collect()
 }
 
 pub fn mount(d: &TestDisk, build: Build, knobs: Knobs) -> Arc<Fs> {

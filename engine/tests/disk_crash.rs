@@ -1,35 +1,15 @@
 //! Crash safety: deferred frees, and kill -9 of a process in the middle of
 //! writing and committing.
 
-use lockline_engine::disk::{fsck, mkfs, Disk, FileKind, MkfsOptions, BLOCK_SIZE, ROOT_INO};
+mod common;
+
+use common::{block_pattern as pattern, image};
+use lockline_engine::disk::{fsck, Disk, FileKind, BLOCK_SIZE, ROOT_INO};
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const B: usize = BLOCK_SIZE as usize;
 const CHILD_ENV: &str = "LOCKLINE_DISK_CRASH_CHILD";
-
-fn image(dir: &Path, size: u64) -> PathBuf {
-    let p = dir.join("disk.img");
-    mkfs(
-        &p,
-        &MkfsOptions {
-            size: Some(size),
-            force: false,
-        },
-    )
-    .unwrap();
-    p
-}
-
-fn pattern(seed: u64, blocks: usize) -> Vec<u8> {
-    (0..blocks * B)
-        .map(|i| {
-            (seed
-                .wrapping_mul(131)
-                .wrapping_add(i as u64 * 13 + (i / B) as u64)) as u8
-        })
-        .collect()
-}
 
 fn contents(d: &Disk, ino: u64) -> Vec<u8> {
     let size = d.stat(ino).unwrap().size;

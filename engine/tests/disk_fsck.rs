@@ -1,10 +1,11 @@
 //! Damaged disks: open and fsck return errors or name the problem, never
 //! panic.
 
+mod common;
+
+use common::image;
 use lockline_engine::disk::testing::{self, Extent};
-use lockline_engine::disk::{
-    fsck, mkfs, Disk, DiskError, FileKind, MkfsOptions, BLOCK_SIZE, ROOT_INO,
-};
+use lockline_engine::disk::{fsck, Disk, DiskError, FileKind, BLOCK_SIZE, ROOT_INO};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -12,15 +13,7 @@ const B: usize = BLOCK_SIZE as usize;
 
 /// A committed disk with /d/f (8 blocks) and /g (4 blocks).
 fn populated(dir: &Path) -> PathBuf {
-    let p = dir.join("disk.img");
-    mkfs(
-        &p,
-        &MkfsOptions {
-            size: Some(8 << 20),
-            force: false,
-        },
-    )
-    .unwrap();
+    let p = image(dir, 8 << 20);
     let d = Disk::open(&p).unwrap();
     let sub = d.create(ROOT_INO, "d", FileKind::Dir).unwrap();
     let f = d.create(sub, "f", FileKind::File).unwrap();

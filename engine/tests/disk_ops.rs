@@ -1,36 +1,16 @@
 //! The Disk API on real image files: round trips, truncate, fallocate,
 //! punch, unlink, concurrency, exclusive open.
 
+mod common;
+
+use common::{block_pattern as pattern, image};
 use lockline_engine::disk::{
     fsck, mkfs, Disk, DiskError, FileKind, MkfsOptions, BLOCK_SIZE, ROOT_INO,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 const B: usize = BLOCK_SIZE as usize;
-
-fn image(dir: &Path, size: u64) -> PathBuf {
-    let p = dir.join("disk.img");
-    mkfs(
-        &p,
-        &MkfsOptions {
-            size: Some(size),
-            force: false,
-        },
-    )
-    .unwrap();
-    p
-}
-
-fn pattern(seed: u64, blocks: usize) -> Vec<u8> {
-    (0..blocks * B)
-        .map(|i| {
-            (seed
-                .wrapping_mul(31)
-                .wrapping_add(i as u64 * 7 + (i / B) as u64)) as u8
-        })
-        .collect()
-}
 
 fn read(d: &Disk, ino: u64, first: u64, blocks: usize) -> Vec<u8> {
     let mut v = vec![0xaau8; blocks * B];

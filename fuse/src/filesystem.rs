@@ -103,6 +103,29 @@ impl EngineFs {
         }
     }
 
+    /// mkdir and create: a new `kind` named `name` in `parent`; without
+    /// `excl`, the one another client created since the kernel's lookup
+    /// failed.
+    fn make(
+        &self,
+        parent: INodeNo,
+        name: &OsStr,
+        kind: FileKind,
+        excl: bool,
+    ) -> Result<u64, Errno> {
+        self.attach();
+        let name = name_of(name)?;
+        match self.fs.create_at(parent.0, name, kind) {
+            Err(lockline_engine::Error::Disk(lockline_engine::disk::DiskError::Exists(_)))
+                if !excl =>
+            {
+                self.fs.lookup(parent.0, name)
+            }
+            r => r,
+        }
+        .map_err(|e| errno(&e))
+    }
+
     /// unlink (`dir` false) and rmdir (`dir` true).
     fn remove(&self, parent: INodeNo, name: &OsStr, dir: bool, reply: ReplyEmpty) {
         self.attach();
@@ -224,13 +247,9 @@ impl Filesystem for EngineFs {
         _umask: u32,
         reply: ReplyEntry,
     ) {
-        self.attach();
-        let Ok(name) = name_of(name) else {
-            return reply.error(Errno::EINVAL);
-        };
-        match self.fs.create_at(parent.0, name, FileKind::Dir) {
+        match self.make(parent, name, FileKind::Dir, true) {
             Ok(ino) => self.entry(ino, reply),
-            Err(e) => reply.error(errno(&e)),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -289,23 +308,11 @@ impl Filesystem for EngineFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        self.attach();
-        let Ok(name) = name_of(name) else {
-            return reply.error(Errno::EINVAL);
+        let ino = match self.make(parent, name, FileKind::File, flags & libc::O_EXCL != 0) {
+            Ok(ino) => ino,
+            Err(e) => return reply.error(e),
         };
-        let ino = match self.fs.create_at(parent.0, name, FileKind::File) {
-            // Another client created it since the kernel's lookup failed.
-            Err(lockline_engine::Error::Disk(lockline_engine::disk::DiskError::Exists(_)))
-                if flags & libc::O_EXCL == 0 =>
-            {
-                self.fs.lookup(parent.0, name)
-            }
-            r => r,
-        };
-        let opened = ino.and_then(|ino| {
-            self.fs.open_ino(ino)?;
-            self.fs.stat(ino)
-        });
+        let opened = self.fs.open_ino(ino).and_then(|_| self.fs.stat(ino));
         match opened {
             Ok(a) => reply.created(
                 &TTL,

@@ -1,10 +1,9 @@
 //! Hold-time CDF per lock class: how long each lock is held, all holds.
 
 use crate::error::PlotError;
-use crate::font::FAMILY;
 use crate::legend::{self, Entry, Swatch};
-use crate::render::{about, both, class_color, empty_style, err, titled, Draw};
-use crate::units::{number, TimeUnit};
+use crate::render::{about, both, class_color, empty_note, err, number_mesh, titled, Draw};
+use crate::units::TimeUnit;
 use lockline_analysis::{holds_from_events, Trace};
 use lockline_engine::probe::LockClass;
 use plotters::coord::Shift;
@@ -22,21 +21,46 @@ struct Cdf {
     curves: BTreeMap<LockClass, Vec<f64>>,
 }
 
-impl Cdf {
-    /// Log axes cannot show zero: a hold shorter than the clock's
-    /// resolution is drawn at the axis' left end.
-    fn range(&self) -> (f64, f64) {
-        let all = || self.curves.values().flatten().copied();
-        let lo = all().filter(|x| *x > 0.0).fold(f64::INFINITY, f64::min);
-        // No holds: an empty chart over three decades, not an infinite axis.
-        if !lo.is_finite() {
-            return (1.0, 1000.0);
-        }
+/// CDF curves, sorted values each with its colour, on a log-scale x axis
+/// under `area`, with `empty` in the middle when all are empty.
+pub(crate) fn draw_cdf<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    curves: &[(&[f64], RGBColor)],
+    x_desc: &str,
+    y_desc: &str,
+    empty: &str,
+) -> Result<(), String> {
+    // Log axes cannot show zero: a value below the clock's resolution is
+    // drawn at the axis' left end.
+    let all = || curves.iter().flat_map(|c| c.0.iter().copied());
+    let lo = all().filter(|x| *x > 0.0).fold(f64::INFINITY, f64::min);
+    // Nothing: an empty chart over three decades, not an infinite axis.
+    let (lo, hi) = if lo.is_finite() {
         let lo = lo * 0.8;
-        let hi = all().fold(0.0, f64::max).max(lo * 10.0) * 1.25;
-        (lo, hi)
+        (lo, all().fold(0.0, f64::max).max(lo * 10.0) * 1.25)
+    } else {
+        (1.0, 1000.0)
+    };
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .margin_right(30)
+        .x_label_area_size(60)
+        .y_label_area_size(80)
+        .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.02)
+        .map_err(err)?;
+    number_mesh(&mut chart, x_desc, y_desc)?;
+    if curves.iter().all(|c| c.0.is_empty()) {
+        empty_note(&mut chart, empty, ((lo * hi).sqrt(), 0.5))?;
     }
+    for (v, c) in curves {
+        chart
+            .draw_series(LineSeries::new(steps(v, lo), c.stroke_width(3)))
+            .map_err(err)?;
+    }
+    Ok(())
+}
 
+impl Cdf {
     fn legend(&self) -> Vec<Entry> {
         let u = self.unit;
         self.curves
@@ -84,43 +108,18 @@ impl Draw for Cdf {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let body = titled(area, &self.title)?;
         let chart_area = legend::above(&body, &self.legend())?;
-        let (lo, hi) = self.range();
-        let mut chart = ChartBuilder::on(&chart_area)
-            .margin(10)
-            .margin_right(30)
-            .x_label_area_size(60)
-            .y_label_area_size(80)
-            .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.02)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(format!("hold time ({}, log scale)", self.unit.name))
-            .y_desc("fraction of holds at most this long")
-            .x_label_formatter(&|x: &f64| number(*x))
-            .y_label_formatter(&|y: &f64| number(*y))
-            .label_style((FAMILY, 20))
-            .axis_desc_style((FAMILY, 24))
-            .draw()
-            .map_err(err)?;
-        if self.curves.is_empty() {
-            let mid = ((lo * hi).sqrt(), 0.5);
-            chart
-                .draw_series([Text::new(
-                    "no finished lock holds in this trace",
-                    mid,
-                    empty_style(),
-                )])
-                .map_err(err)?;
-        }
-        for (class, v) in &self.curves {
-            chart
-                .draw_series(LineSeries::new(
-                    steps(v, lo),
-                    class_color(*class).stroke_width(3),
-                ))
-                .map_err(err)?;
-        }
-        Ok(())
+        let curves: Vec<(&[f64], RGBColor)> = self
+            .curves
+            .iter()
+            .map(|(class, v)| (&v[..], class_color(*class)))
+            .collect();
+        draw_cdf(
+            &chart_area,
+            &curves,
+            &format!("hold time ({}, log scale)", self.unit.name),
+            "fraction of holds at most this long",
+            "no finished lock holds in this trace",
+        )
     }
 }
 
@@ -133,19 +132,12 @@ pub fn hold_cdf(trace: &Trace, dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
             ns.entry(h.class).or_default().push(t);
         }
     }
-    let longest = ns.values().flatten().copied().max().unwrap_or(0);
-    // ns only when every hold is shorter than a microsecond; µs otherwise,
-    // which reads well from 0.1 to 10 000.
-    let unit = if longest < 1000 {
-        TimeUnit::NS
-    } else {
-        TimeUnit::US
-    };
+    let unit = TimeUnit::for_longest(ns.values().flatten());
     let curves = ns
         .into_iter()
         .map(|(c, mut v)| {
             v.sort_unstable();
-            (c, v.into_iter().map(|t| unit.of(t as f64)).collect())
+            (c, unit.all_of(v))
         })
         .collect();
     let title = format!("Lock hold times — {}", about(&trace.meta));

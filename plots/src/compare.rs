@@ -2,11 +2,11 @@
 //! system): throughput over repetitions with its spread, write-latency
 //! CDFs on one axis, lock hold and wait per class, violations by class.
 
-use crate::cdf::steps;
+use crate::cdf::draw_cdf;
 use crate::error::PlotError;
 use crate::font::FAMILY;
 use crate::legend::{self, Entry, Swatch};
-use crate::render::{both, empty_style, err, titled, Draw};
+use crate::render::{both, empty_note, err, titled, Draw};
 use crate::units::{number, TimeUnit};
 use lockline_analysis::compare::model::ColumnSummary;
 use lockline_analysis::compare::Comparison;
@@ -199,49 +199,15 @@ impl Draw for Cdf {
             })
             .collect();
         let chart_area = legend::above(&body, &entries)?;
-        let all = || self.curves.iter().flat_map(|c| c.2.iter().copied());
-        let lo = all().filter(|x| *x > 0.0).fold(f64::INFINITY, f64::min);
-        let (lo, hi) = if lo.is_finite() {
-            let lo = lo * 0.8;
-            (lo, all().fold(0.0, f64::max).max(lo * 10.0) * 1.25)
-        } else {
-            (1.0, 1000.0)
-        };
-        let mut chart = ChartBuilder::on(&chart_area)
-            .margin(10)
-            .margin_right(30)
-            .x_label_area_size(60)
-            .y_label_area_size(80)
-            .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.02)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(format!(
-                "write latency, op begin to end ({}, log scale)",
-                u.name
-            ))
-            .y_desc("fraction of writes at most this long")
-            .x_label_formatter(&|x: &f64| number(*x))
-            .y_label_formatter(&|y: &f64| number(*y))
-            .label_style((FAMILY, 20))
-            .axis_desc_style((FAMILY, 24))
-            .draw()
-            .map_err(err)?;
-        if self.curves.iter().all(|c| c.2.is_empty()) {
-            chart
-                .draw_series([Text::new(
-                    "no finished writes",
-                    ((lo * hi).sqrt(), 0.5),
-                    empty_style(),
-                )])
-                .map_err(err)?;
-        }
-        for (_, c, v) in &self.curves {
-            chart
-                .draw_series(LineSeries::new(steps(v, lo), c.stroke_width(3)))
-                .map_err(err)?;
-        }
-        Ok(())
+        let curves: Vec<(&[f64], RGBColor)> =
+            self.curves.iter().map(|(_, c, v)| (&v[..], *c)).collect();
+        draw_cdf(
+            &chart_area,
+            &curves,
+            &format!("write latency, op begin to end ({}, log scale)", u.name),
+            "fraction of writes at most this long",
+            "no finished writes",
+        )
     }
 }
 
@@ -381,9 +347,7 @@ fn draw_panel<DB: DrawingBackend>(
             .draw()
             .map_err(err)?;
         let mid = (p.groups.len().max(1) as f64 - 1.0) / 2.0;
-        chart
-            .draw_series([Text::new(empty.to_string(), (mid, 0.5), empty_style())])
-            .map_err(err)?;
+        empty_note(&mut chart, empty, (mid, 0.5))?;
         return Ok(());
     }
     let hi = vals().fold(0.0, f64::max);
@@ -454,23 +418,12 @@ pub fn compare_latency_cdf(c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>, P
             v
         })
         .collect();
-    let longest = pooled.iter().flatten().copied().max().unwrap_or(0);
-    let unit = if longest < 1000 {
-        TimeUnit::NS
-    } else {
-        TimeUnit::US
-    };
+    let unit = TimeUnit::for_longest(pooled.iter().flatten());
     let curves = cols
         .iter()
         .zip(pooled)
         .enumerate()
-        .map(|(i, (s, v))| {
-            (
-                s.name.clone(),
-                column_color(&s.name, i),
-                v.into_iter().map(|t| unit.of(t as f64)).collect(),
-            )
-        })
+        .map(|(i, (s, v))| (s.name.clone(), column_color(&s.name, i), unit.all_of(v)))
         .collect();
     both(
         dir,

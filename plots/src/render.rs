@@ -2,6 +2,7 @@
 //! backend (PNG) and the SVG backend.
 
 use crate::error::PlotError;
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -88,4 +89,47 @@ pub fn class_color(class: lockline_engine::probe::LockClass) -> RGBColor {
         ILock => RGBColor(255, 127, 14),
         Kernel => RGBColor(127, 127, 127),
     }
+}
+
+/// Draws the mesh of a chart with numbers on both axes: described, tick
+/// labels as [`number`](crate::units::number)s, in the plots' font sizes.
+pub fn number_mesh<DB, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    use crate::units::number;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|x: &f64| number(*x))
+        .y_label_formatter(&|y: &f64| number(*y))
+        .label_style((crate::font::FAMILY, 20))
+        .axis_desc_style((crate::font::FAMILY, 24))
+        .draw()
+        .map_err(err)
+}
+
+/// Writes `note` at `at` in the [`empty_style`], for a chart with nothing
+/// to draw.
+pub fn empty_note<DB, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    note: &str,
+    at: (f64, f64),
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series([Text::new(note.to_string(), at, empty_style())])
+        .map_err(err)?;
+    Ok(())
 }

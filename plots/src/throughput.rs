@@ -1,9 +1,8 @@
 //! Write throughput over time: bytes of completed writes per time bucket.
 
 use crate::error::PlotError;
-use crate::font::FAMILY;
 use crate::legend::{self, Entry, Swatch};
-use crate::render::{about, both, empty_style, err, titled, Draw};
+use crate::render::{about, both, empty_note, err, number_mesh, titled, Draw};
 use crate::units::{number, TimeUnit};
 use lockline_analysis::Trace;
 use lockline_engine::probe::OpKind;
@@ -51,27 +50,17 @@ impl Draw for Throughput {
             .y_label_area_size(100)
             .build_cartesian_2d(0.0..span, 0.0..top)
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(format!(
-                "time since the first write began ({})",
-                self.time.name
-            ))
-            .y_desc(format!("write throughput ({})", self.rate))
-            .x_label_formatter(&|x: &f64| number(*x))
-            .y_label_formatter(&|y: &f64| number(*y))
-            .label_style((FAMILY, 20))
-            .axis_desc_style((FAMILY, 24))
-            .draw()
-            .map_err(err)?;
+        number_mesh(
+            &mut chart,
+            &format!("time since the first write began ({})", self.time.name),
+            &format!("write throughput ({})", self.rate),
+        )?;
         if self.rates.iter().all(|r| *r == 0.0) {
-            chart
-                .draw_series([Text::new(
-                    "no completed writes in this trace",
-                    (span / 2.0, top / 2.0),
-                    empty_style(),
-                )])
-                .map_err(err)?;
+            empty_note(
+                &mut chart,
+                "no completed writes in this trace",
+                (span / 2.0, top / 2.0),
+            )?;
         }
         chart
             .draw_series(self.rates.iter().enumerate().map(|(i, r)| {

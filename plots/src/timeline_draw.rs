@@ -3,7 +3,7 @@
 
 use crate::font::FAMILY;
 use crate::legend::{self, Entry, Swatch};
-use crate::render::{class_color, empty_style, err, titled, Draw};
+use crate::render::{class_color, empty_note, err, titled, Draw};
 use crate::units::number;
 use lockline_engine::probe::LockClass;
 use plotters::coord::Shift;
@@ -174,13 +174,7 @@ impl Draw for Timeline {
 
         if self.bars.is_empty() {
             let mid = ((self.x.0 + self.x.1) / 2.0, (n as f64 - 1.0) / 2.0);
-            chart
-                .draw_series([Text::new(
-                    "no lock holds on this inode in the window",
-                    mid,
-                    empty_style(),
-                )])
-                .map_err(err)?;
+            empty_note(&mut chart, "no lock holds on this inode in the window", mid)?;
         }
 
         let font = (lane_px * 0.22).clamp(11.0, 18.0);

@@ -39,8 +39,24 @@ impl TimeUnit {
             .unwrap_or(UNITS[0])
     }
 
+    /// The unit of a plot of durations: ns only when every one is shorter
+    /// than a microsecond; µs otherwise, which reads well from 0.1 to
+    /// 10 000.
+    pub fn for_longest<'a>(ns: impl IntoIterator<Item = &'a u64>) -> TimeUnit {
+        if ns.into_iter().copied().max().unwrap_or(0) < 1000 {
+            TimeUnit::NS
+        } else {
+            TimeUnit::US
+        }
+    }
+
     pub fn of(self, ns: f64) -> f64 {
         ns / self.ns
+    }
+
+    /// Each of the durations `ns` in this unit.
+    pub fn all_of(self, ns: Vec<u64>) -> Vec<f64> {
+        ns.into_iter().map(|t| self.of(t as f64)).collect()
     }
 
     /// "0.78 ms", "12 µs": a duration in the unit that suits it.

@@ -3,6 +3,8 @@
 //! labels; a comparison with no lock events and no violations still draws,
 //! saying so.
 
+mod common;
+use common::{out_dir, svg_with};
 use lockline_analysis::compare::{Column, Comparison, Kind, RepBuilder, RunFacts, Setup};
 use lockline_analysis::report::{analyze, AnalyzeOptions};
 use lockline_analysis::{synth, Trace};
@@ -53,11 +55,7 @@ fn png_size(p: &std::path::Path) -> (u32, u32) {
 #[test]
 fn every_compare_plot_as_png_and_svg() {
     let tmp = tempfile::tempdir().unwrap();
-    // LOCKLINE_PLOTS_OUT keeps the files for a look by eye.
-    let dir = match std::env::var_os("LOCKLINE_PLOTS_OUT") {
-        Some(d) => std::path::PathBuf::from(d).join("compare"),
-        None => tmp.path().to_path_buf(),
-    };
+    let dir = out_dir(tmp.path(), "compare");
     let mut t = synth::generate(20_000, 3, 2);
     // The synthetic workers announce no role; as workload threads their
     // ops count as the workload's.
@@ -103,11 +101,8 @@ fn every_compare_plot_as_png_and_svg() {
             ],
         ),
     ] {
-        let svg = std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap();
+        let svg = svg_with(&dir, &format!("{name}.svg"), &labels);
         assert!(svg.starts_with("<svg"), "{name}");
-        for l in labels {
-            assert!(svg.contains(l), "{name}.svg lacks {l:?}");
-        }
     }
 }
 
@@ -122,10 +117,11 @@ fn empty_comparisons_still_draw() {
     }];
     let c = Comparison::new(setup(), &columns, "locked", false);
     compare_all(&c, dir.path()).unwrap();
-    let locks = std::fs::read_to_string(dir.path().join("compare_locks.svg")).unwrap();
-    assert!(locks.contains("no lock events in these traces"));
-    let v = std::fs::read_to_string(dir.path().join("compare_violations.svg")).unwrap();
-    assert!(v.contains("no violations in any column"));
-    let cdf = std::fs::read_to_string(dir.path().join("compare_latency_cdf.svg")).unwrap();
-    assert!(cdf.contains("no finished writes"));
+    for (name, note) in [
+        ("compare_locks", "no lock events in these traces"),
+        ("compare_violations", "no violations in any column"),
+        ("compare_latency_cdf", "no finished writes"),
+    ] {
+        svg_with(dir.path(), &format!("{name}.svg"), &[note]);
+    }
 }

@@ -1,6 +1,8 @@
 //! Every plot of a trace with a violation is written as a decodable PNG
 //! and an SVG carrying its labels; a missing violation is an error.
 
+mod common;
+use common::{out_dir, svg_with};
 use lockline_analysis::{synth, Trace, ViolationRow};
 use lockline_engine::probe::EventKind;
 use lockline_plots::{all, violation_timeline, PlotError};
@@ -29,11 +31,7 @@ fn trace() -> Trace {
 #[test]
 fn writes_png_and_svg_with_labels() {
     let tmp = tempfile::tempdir().unwrap();
-    // LOCKLINE_PLOTS_OUT keeps the files for a look by eye.
-    let dir = match std::env::var_os("LOCKLINE_PLOTS_OUT") {
-        Some(d) => std::path::PathBuf::from(d).join("synth"),
-        None => tmp.path().to_path_buf(),
-    };
+    let dir = out_dir(tmp.path(), "synth");
     let t = trace();
     let files = all(&t, &dir).unwrap();
     let names: Vec<String> = files
@@ -67,27 +65,21 @@ fn writes_png_and_svg_with_labels() {
             );
         }
     }
-    let cdf = std::fs::read_to_string(dir.join("hold_cdf.svg")).unwrap();
-    for label in ["hold time (", "folio: ", "pagecache_add: "] {
-        assert!(cdf.contains(label), "hold_cdf.svg lacks {label:?}");
-    }
-    let tl = std::fs::read_to_string(dir.join("violation_0.svg")).unwrap();
-    for label in [
+    let cdf = ["hold time (", "folio: ", "pagecache_add: "];
+    svg_with(&dir, "hold_cdf.svg", &cdf);
+    let tl = [
         "time since the first involved op began (µs)",
         "stale",
         "involved op",
-    ] {
-        assert!(tl.contains(label), "violation_0.svg lacks {label:?}");
-    }
-    let tp = std::fs::read_to_string(dir.join("throughput.svg")).unwrap();
+    ];
+    svg_with(&dir, "violation_0.svg", &tl);
     // The synthetic clock is fast: hundreds of GiB/s over a fraction of a ms.
-    for label in [
+    let tp = [
         "write throughput (GiB/s)",
         "time since the first write began (µs)",
         "mean over the run",
-    ] {
-        assert!(tp.contains(label), "throughput.svg lacks {label:?}");
-    }
+    ];
+    svg_with(&dir, "throughput.svg", &tp);
 }
 
 #[test]
@@ -105,10 +97,16 @@ fn a_trace_without_events_still_plots() {
     let dir = tempfile::tempdir().unwrap();
     let files = all(&Trace::default(), dir.path()).unwrap();
     assert_eq!(files.len(), 4);
-    let cdf = std::fs::read_to_string(dir.path().join("hold_cdf.svg")).unwrap();
-    assert!(cdf.contains("no finished lock holds in this trace"));
-    let tp = std::fs::read_to_string(dir.path().join("throughput.svg")).unwrap();
-    assert!(tp.contains("no completed writes in this trace"));
+    svg_with(
+        dir.path(),
+        "hold_cdf.svg",
+        &["no finished lock holds in this trace"],
+    );
+    svg_with(
+        dir.path(),
+        "throughput.svg",
+        &["no completed writes in this trace"],
+    );
 }
 
 /// Without lock events a violation's timeline still shows its ops.

@@ -6,15 +6,15 @@
 //! the table as markdown, the JSON, the last repetition's traces and plots.
 
 use crate::args::{KnobArgs, RoundArgs, Unsaid, WorkloadArgs};
-use crate::kernel_run;
-use crate::progress::with_progress_bar;
 use crate::exit::{self, parse_size, usage};
+use crate::kernel_run;
 use crate::probe_choice::{self, Probe};
+use crate::progress::with_progress_bar;
 use crate::trace_out;
 use anyhow::{Context, Result};
-use lockline_analysis::run_trace;
 use lockline_analysis::compare::{Column, Comparison, Kind, RepBuilder, RunFacts, Setup};
 use lockline_analysis::report::{analyze, AnalyzeOptions};
+use lockline_analysis::run_trace;
 use lockline_analysis::Trace;
 use lockline_engine::disk::{self, MkfsOptions};
 use lockline_engine::Build;

@@ -5,8 +5,8 @@
 
 use crate::exit;
 use crate::summary::print_summary;
-use crate::ui;
 use crate::trace_out;
+use crate::ui;
 use anyhow::{Context, Result};
 use lockline_analysis::run_trace;
 use lockline_engine::{Build, Knobs};

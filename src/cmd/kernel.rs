@@ -80,4 +80,3 @@ pub fn run(a: Args) -> Result<u8> {
         exit::OK
     })
 }
-

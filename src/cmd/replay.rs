@@ -6,13 +6,13 @@
 use crate::exit::{self, usage};
 use crate::scratch::{scratch_dir, scratch_image};
 use crate::trace_out;
-use lockline_harness::explore::saved::ScheduleSummary;
 use anyhow::Result;
 use lockline_analysis::run_trace;
 use lockline_engine::probe::Event;
 use lockline_harness::explore::id::ScheduleId;
 use lockline_harness::explore::minimize::minimize;
 use lockline_harness::explore::round::{canonical, run_schedule, Actor, ScheduleRun};
+use lockline_harness::explore::saved::ScheduleSummary;
 use lockline_harness::workload::Op;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -113,11 +113,7 @@ pub fn run(a: Args) -> Result<u8> {
         Some((path, events, verdict)) => {
             let mut d = first_difference(events, &run.events);
             if d.is_none() && *verdict != run.verdict() {
-                d = Some(format!(
-                    "verdict {:?} vs {:?}",
-                    verdict,
-                    run.verdict()
-                ));
+                d = Some(format!("verdict {:?} vs {:?}", verdict, run.verdict()));
             }
             (path.display().to_string(), d)
         }

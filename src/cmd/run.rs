@@ -135,4 +135,3 @@ pub fn run(a: Args) -> Result<u8> {
         exit::OK
     })
 }
-

@@ -85,3 +85,118 @@ pub fn assert_clap_usage(o: &Out) {
         "usage error without message: {o:?}"
     );
 }
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether `mkfs.<fs>` is installed in /sbin or /usr/sbin.
+pub fn has_mkfs(fs: &str) -> bool {
+    ["/sbin", "/usr/sbin"]
+        .iter()
+        .any(|d| Path::new(d).join(format!("mkfs.{fs}")).exists())
+}
+
+/// `lockline run --disk DISK --build BUILD --workload WORKLOAD`, then `more`.
+pub fn run_args(disk: &Path, build: &str, workload: &str, more: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "run".to_string(),
+        "--disk".into(),
+        s(disk),
+        "--build".into(),
+        build.into(),
+        "--workload".into(),
+        workload.into(),
+    ];
+    args.extend(more.iter().map(|a| a.to_string()));
+    args
+}
+
+/// `lockline export TRACE --format FORMAT --out OUT`.
+pub fn export(trace: &Path, format: &str, out: &Path) -> Out {
+    lockline(["export", &s(trace), "--format", format, "--out", &s(out)])
+}
+
+/// A successful run's stdout as one JSON value.
+#[track_caller]
+pub fn json_of(o: &Out) -> serde_json::Value {
+    assert_ok(o);
+    serde_json::from_str(o.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {o:?}"))
+}
+
+/// `run --mkfs --size 128M` of `img` on `build` and `workload`, then
+/// `more`, traced by `probe` into `trace`.
+pub fn run_traced(
+    img: &Path,
+    build: &str,
+    workload: &str,
+    more: &[&str],
+    probe: &str,
+    trace: &Path,
+) -> Out {
+    let mut args = run_args(img, build, workload, &["--mkfs", "--size", "128M"]);
+    args.extend(more.iter().map(|a| a.to_string()));
+    args.extend(["--probe".into(), probe.into(), "--trace".into(), s(trace)]);
+    lockline(args)
+}
+
+/// The knobs under which lockless-min tears a write now and then: short
+/// copies split writes into passes, and eight writers race into the gap
+/// (as engine/tests/integrity.rs hunts them).
+pub const TEAR_HUNT: [&str; 10] = [
+    "--threads",
+    "8",
+    "--rounds",
+    "10",
+    "--round-ops",
+    "200",
+    "--file-size",
+    "4M",
+    "--short-copy-rate",
+    "0.6",
+];
+
+/// The seeds a tearing hunt tries, 40 rounds in all.
+pub const TEAR_SEEDS: [&str; 4] = ["1", "41", "81", "121"];
+
+/// Whether eBPF tracing is available to the tests: root, and a kernel
+/// that loads the probes.
+pub fn ebpf_ok() -> bool {
+    is_root() && lockline_ebpf::probe_available().is_ok()
+}
+
+/// Whether eBPF is unavailable, saying so for the test that skips.
+pub fn no_ebpf() -> bool {
+    let no = !ebpf_ok();
+    if no {
+        eprintln!("note: skipped: eBPF not available to this test");
+    }
+    no
+}
+
+/// Starts `lockline ARGS`, sends it SIGINT after `after`, and returns its
+/// stdout once it has exited 130 within `limit`.
+pub fn ctrl_c<I, S>(args: I, after: std::time::Duration, limit: std::time::Duration) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    use std::process::Stdio;
+    let child = Command::new(env!("CARGO_BIN_EXE_lockline"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let t0 = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(t0.elapsed() < limit, "{:?}", t0.elapsed());
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    stdout
+}

@@ -38,6 +38,15 @@ pub struct ChromeStats {
 
 const PID: u32 = 1;
 
+/// A folio index as an event argument: -1 for none.
+fn folio_arg(folio: u64) -> i64 {
+    if folio == NO_FOLIO {
+        -1
+    } else {
+        folio as i64
+    }
+}
+
 pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result<ChromeStats> {
     let ev = &trace.events;
     let t0 = ev
@@ -111,11 +120,7 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
             r#"{{"mode":"{}","inode":{},"folio":{},"fid":{},"op":{},"wait_ns":{}}}"#,
             h.mode.name(),
             h.inode,
-            if h.folio == NO_FOLIO {
-                -1
-            } else {
-                h.folio as i64
-            },
+            folio_arg(h.folio),
             h.fid,
             h.op,
             h.wait_time()
@@ -196,11 +201,7 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
                 &format!(
                     r#"{{"inode":{},"folio":{},"fid":{},"op":{},"a":{},"b":{}}}"#,
                     e.inode,
-                    if e.folio == NO_FOLIO {
-                        -1
-                    } else {
-                        e.folio as i64
-                    },
+                    folio_arg(e.folio),
                     e.fid,
                     e.op,
                     e.a,

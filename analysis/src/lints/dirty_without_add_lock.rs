@@ -19,8 +19,8 @@ pub(crate) fn check(cx: &Ctx) -> Option<Finding> {
     if e.kind() != Some(EventKind::FolioDirtied) {
         return None;
     }
-    let h = |c| cx.held.holds(e.tid, c, e.inode);
-    if h(LockClass::PagecacheAdd) || h(LockClass::PagecacheBlock) || h(LockClass::Inode) {
+    use LockClass::{Inode, PagecacheAdd, PagecacheBlock};
+    if cx.holds_any(&[PagecacheAdd, PagecacheBlock, Inode]) {
         return None;
     }
     Some(cx.finding(

@@ -15,11 +15,10 @@ pub const INFO: LintInfo = LintInfo {
 
 pub(crate) fn check(cx: &Ctx) -> Option<Finding> {
     let e = cx.e;
-    if e.kind() != Some(EventKind::IsizeChanged) || cx.held.holds(e.tid, LockClass::Inode, e.inode)
-    {
+    if e.kind() != Some(EventKind::IsizeChanged) || cx.holds(LockClass::Inode) {
         return None;
     }
-    let lock = if cx.held.holds(e.tid, LockClass::ILock, e.inode) {
+    let lock = if cx.holds(LockClass::ILock) {
         "i_lock only"
     } else {
         "no lock at all"

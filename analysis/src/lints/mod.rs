@@ -88,6 +88,16 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Whether the event's thread holds a `class` lock of its inode.
+    pub fn holds(&self, class: lockline_engine::probe::LockClass) -> bool {
+        self.held.holds(self.e.tid, class, self.e.inode)
+    }
+
+    /// Whether the event's thread holds any of `classes` of its inode.
+    pub fn holds_any(&self, classes: &[lockline_engine::probe::LockClass]) -> bool {
+        classes.iter().any(|&c| self.holds(c))
+    }
+
     pub fn finding(&self, lint: &'static str, message: String) -> Finding {
         Finding {
             lint,
@@ -103,6 +113,26 @@ impl Ctx<'_> {
     }
 }
 
+/// A rule judging one event.
+type Check = fn(&Ctx) -> Option<Finding>;
+
+/// The rules that judge each event alone, given the holdership before it.
+const PER_EVENT: [(LintInfo, Check); 4] = [
+    (dirty_without_add_lock::INFO, dirty_without_add_lock::check),
+    (
+        isize_without_inode_lock::INFO,
+        isize_without_inode_lock::check,
+    ),
+    (
+        truncate_without_block_lock::INFO,
+        truncate_without_block_lock::check,
+    ),
+    (
+        remove_without_folio_lock::INFO,
+        remove_without_folio_lock::check,
+    ),
+];
+
 /// Runs the enabled lints over `events` (sorted by time).
 pub fn run(events: &[Event], opts: &LintOptions) -> Vec<Finding> {
     let on = |n: &str| opts.enabled.contains(&n);
@@ -115,17 +145,10 @@ pub fn run(events: &[Event], opts: &LintOptions) -> Vec<Finding> {
             id: i as u64,
             held: &held,
         };
-        if on(dirty_without_add_lock::INFO.name) {
-            out.extend(dirty_without_add_lock::check(&cx));
-        }
-        if on(isize_without_inode_lock::INFO.name) {
-            out.extend(isize_without_inode_lock::check(&cx));
-        }
-        if on(truncate_without_block_lock::INFO.name) {
-            out.extend(truncate_without_block_lock::check(&cx));
-        }
-        if on(remove_without_folio_lock::INFO.name) {
-            out.extend(remove_without_folio_lock::check(&cx));
+        for (info, check) in &PER_EVENT {
+            if on(info.name) {
+                out.extend(check(&cx));
+            }
         }
         if on(folio_lock_across_io::INFO.name) {
             out.extend(io.check(&cx));

@@ -17,11 +17,10 @@ pub(crate) fn check(cx: &Ctx) -> Option<Finding> {
     if e.kind() != Some(EventKind::FolioTruncated) {
         return None;
     }
-    let h = |c| cx.held.holds(e.tid, c, e.inode);
-    if h(LockClass::PagecacheBlock) || h(LockClass::Inode) {
+    if cx.holds_any(&[LockClass::PagecacheBlock, LockClass::Inode]) {
         return None;
     }
-    let add = if h(LockClass::PagecacheAdd) {
+    let add = if cx.holds(LockClass::PagecacheAdd) {
         " (it holds the add lock, which other writers share)"
     } else {
         ""

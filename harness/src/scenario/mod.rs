@@ -29,6 +29,7 @@
 use crate::check::{self, CheckReport, EngineFile};
 use crate::history::History;
 use crate::stamp;
+use hold::Hold;
 use lockline_engine::fs::{Fs, MountOptions};
 use lockline_engine::probe::points::{set_hook, Hook};
 use lockline_engine::probe::recorder::Recorder;
@@ -139,36 +140,15 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
     let ino = fs.open("/overlay", true)?;
     fs.truncate(ino, OLD_EOF)?;
 
-    let e_tid = Arc::new(AtomicU32::new(0));
-    let n_tid = Arc::new(AtomicU32::new(0));
-    // (E parked at its i_size publish, N waiting on some lock)
-    let state = Arc::new((Mutex::new((false, false)), Condvar::new()));
-    let reached = Arc::new(Mutex::new(false));
-    let hook: Hook = {
-        let (e_tid, n_tid, state, reached) =
-            (e_tid.clone(), n_tid.clone(), state.clone(), reached.clone());
-        Arc::new(move |ev| {
-            if ev.tid == e_tid.load(Ordering::SeqCst)
-                && ev.kind() == Some(EventKind::LockAcquired)
-                && ev.lock_class() == Some(LockClass::ILock)
-            {
-                let (m, cv) = &*state;
-                let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
-                g.0 = true;
-                cv.notify_all();
-                let (g, to) = cv
-                    .wait_timeout_while(g, Duration::from_secs(5), |s| !s.1)
-                    .unwrap_or_else(|p| p.into_inner());
-                *reached.lock().unwrap_or_else(|p| p.into_inner()) = !to.timed_out() && g.1;
-            }
-            if ev.tid == n_tid.load(Ordering::SeqCst) && ev.kind() == Some(EventKind::LockWait) {
-                let (m, cv) = &*state;
-                m.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
-                cv.notify_all();
-            }
-        })
-    };
-    set_hook(Some(hook));
+    // E held at its inode lock (its i_size publish) until N waits on some
+    // lock.
+    let hold = Hold::install(
+        |ev| {
+            ev.kind() == Some(EventKind::LockAcquired) && ev.lock_class() == Some(LockClass::ILock)
+        },
+        |ev| ev.kind() == Some(EventKind::LockWait),
+    );
+    let (e_tid, n_tid) = (&hold.held_tid, &hold.other_tid);
 
     // Each writer stamps its data with its own op id, as workloads do.
     let write = |thread: u32, pos: u64, len: usize, tid: &AtomicU32| {
@@ -181,24 +161,20 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
     };
     let start = Barrier::new(2);
     let result = std::thread::scope(|s| {
-        let e = s.spawn(|| write(0, OLD_EOF, E_LEN, &e_tid));
+        let e = s.spawn(|| write(0, OLD_EOF, E_LEN, e_tid));
         // N starts once E is parked at its publish point.
-        {
-            let (m, cv) = &*state;
-            let g = m.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = cv.wait_timeout_while(g, Duration::from_secs(5), |s| !s.0);
-        }
+        hold.wait_held();
         let n = s.spawn(|| {
             start.wait();
             let (pos, len) = cause.write();
-            write(1, pos, len, &n_tid)
+            write(1, pos, len, n_tid)
         });
         start.wait();
         let n = n.join().expect("N panicked");
         let e = e.join().expect("E panicked");
         (e, n)
     });
-    set_hook(None);
+    let schedule_reached = hold.release();
     let ((e_op, e_result), (n_op, n_result)) = (result.0, result.1);
     let e_result = e_result?;
     let n_result = n_result.map_err(|e| e.errno());
@@ -219,7 +195,6 @@ pub fn early_exit_truncate(disk: &Path, build: Build, cause: EarlyExit) -> Resul
     }
     let size_after_remount = end.after_remount.len() as u64;
     let (checks, events) = (end.checks, end.events);
-    let schedule_reached = *reached.lock().unwrap_or_else(|p| p.into_inner());
     Ok(HazardRun {
         schedule_reached,
         e_op,
@@ -408,5 +383,6 @@ pub fn two_writers(disk: &Path, build: Build, knobs: Knobs, initial: u64) -> Res
     })
 }
 
+mod hold;
 mod writeback_cut;
 pub use writeback_cut::{writeback_cut, CutRun, CUT, EXTEND, W_LEN, W_POS};

@@ -22,21 +22,19 @@
 //! block locks; writeback takes none of them), so the schedule is the same
 //! on all three.
 
+use super::hold::Hold;
 use super::{check_and_remount, verifying_read, SERIAL};
 use crate::check::{self, CheckReport};
 use crate::history::History;
 use crate::stamp;
 use lockline_engine::config::Inject;
 use lockline_engine::fs::{Fs, MountOptions};
-use lockline_engine::probe::points::{set_hook, Hook};
 use lockline_engine::probe::recorder::Recorder;
 use lockline_engine::probe::{Event, EventKind, ThreadRole};
 use lockline_engine::writeback::{flush_all, SyncMode};
 use lockline_engine::{Build, Knobs, Result};
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 pub const W_POS: u64 = 48 << 10;
 pub const W_LEN: usize = 8 << 10;
@@ -88,34 +86,13 @@ pub fn writeback_cut(disk: &Path, build: Build, inject: Inject) -> Result<CutRun
         g.op
     };
 
-    let (f_tid, t_tid) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
-    // (F held at its IO, T changed i_size)
-    let state = Arc::new((Mutex::new((false, false)), Condvar::new()));
-    let reached = Arc::new(Mutex::new(false));
-    let hook: Hook = {
-        let (f_tid, t_tid, state, reached) =
-            (f_tid.clone(), t_tid.clone(), state.clone(), reached.clone());
-        Arc::new(move |ev| {
-            let (m, cv) = &*state;
-            if ev.tid == f_tid.load(Ordering::SeqCst)
-                && ev.kind() == Some(EventKind::FolioWritebackIo)
-            {
-                let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
-                g.0 = true;
-                cv.notify_all();
-                let (g, to) = cv
-                    .wait_timeout_while(g, Duration::from_secs(5), |s| !s.1)
-                    .unwrap_or_else(|p| p.into_inner());
-                *reached.lock().unwrap_or_else(|p| p.into_inner()) = !to.timed_out() && g.1;
-            }
-            if ev.tid == t_tid.load(Ordering::SeqCst) && ev.kind() == Some(EventKind::IsizeChanged)
-            {
-                m.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
-                cv.notify_all();
-            }
-        })
-    };
-    set_hook(Some(hook));
+    // F held at its writeback IO, with the IO unbuilt, until T changes
+    // i_size.
+    let hold = Hold::install(
+        |ev| ev.kind() == Some(EventKind::FolioWritebackIo),
+        |ev| ev.kind() == Some(EventKind::IsizeChanged),
+    );
+    let (f_tid, t_tid) = (&hold.held_tid, &hold.other_tid);
     let gettid = || {
         // SAFETY: gettid has no preconditions.
         unsafe { libc::gettid() as u32 }
@@ -127,11 +104,7 @@ pub fn writeback_cut(disk: &Path, build: Build, inject: Inject) -> Result<CutRun
             flush_all(&fs, SyncMode::None);
         });
         // T starts once F is held with the IO unbuilt.
-        {
-            let (m, cv) = &*state;
-            let g = m.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = cv.wait_timeout_while(g, Duration::from_secs(5), |s| !s.0);
-        }
+        hold.wait_held();
         let t = s.spawn(|| {
             t_tid.store(gettid(), Ordering::SeqCst);
             fs.attach_thread(ThreadRole::Worker, 1);
@@ -142,7 +115,7 @@ pub fn writeback_cut(disk: &Path, build: Build, inject: Inject) -> Result<CutRun
         f.join().expect("F panicked");
         t
     });
-    set_hook(None);
+    let schedule_reached = hold.release();
     let t_op = t_op?;
 
     fs.attach_thread(ThreadRole::Worker, 0);
@@ -165,7 +138,6 @@ pub fn writeback_cut(disk: &Path, build: Build, inject: Inject) -> Result<CutRun
         .unwrap_or_default()
         .to_vec();
     let (checks, events) = (end.checks, end.events);
-    let schedule_reached = *reached.lock().unwrap_or_else(|p| p.into_inner());
     Ok(CutRun {
         schedule_reached,
         w_op,
