@@ -212,6 +212,65 @@ fn unlinked_open_file_stays_usable_until_closed() {
     fx.fsck_clean();
 }
 
+/// Free 4 KiB blocks of the file system mounted at `mnt`, after a commit
+/// (fsync of the mount's root directory is the engine's sync).
+fn free_blocks(mnt: &Path) -> u64 {
+    std::fs::File::open(mnt).unwrap().sync_all().unwrap();
+    let c = std::ffi::CString::new(s(mnt)).unwrap();
+    // SAFETY: zeroed statvfs is a valid out-buffer; the path is valid.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut st) }, 0);
+    st.f_bfree as u64 * st.f_frsize as u64 / 4096
+}
+
+/// Polls `free_blocks` until it reaches `want` (the kernel sends a close's
+/// RELEASE after close returns), at most 5 s; returns the last reading.
+fn free_blocks_reach(mnt: &Path, want: u64) -> u64 {
+    let t0 = std::time::Instant::now();
+    loop {
+        let n = free_blocks(mnt);
+        if n >= want || t0.elapsed() > std::time::Duration::from_secs(5) {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_last_close_of_an_unlinked_file_frees_its_blocks_while_mounted() {
+    if !can_mount() {
+        return;
+    }
+    let fx = Fixture::new("64M");
+    fx.mount(&[]);
+    let blocks = 16 << 20 >> 12;
+    let empty = free_blocks(&fx.mnt);
+    // Written, closed, then removed: freed by the unlink.
+    let p = fx.path("closed");
+    std::fs::write(&p, vec![7u8; 16 << 20]).unwrap();
+    assert!(free_blocks(&fx.mnt) + blocks <= empty);
+    std::fs::remove_file(&p).unwrap();
+    let after = free_blocks_reach(&fx.mnt, empty);
+    assert_eq!(after, empty, "a closed file's blocks came back at its unlink");
+    // Removed while open (QEMU's -snapshot overlay): freed by the last close.
+    let p = fx.path("open");
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .unwrap();
+    f.write_all_at(&vec![9u8; 16 << 20], 0).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    f.sync_all().unwrap();
+    assert!(free_blocks(&fx.mnt) + blocks <= empty, "in use while open");
+    drop(f);
+    let after = free_blocks_reach(&fx.mnt, empty);
+    assert_eq!(after, empty, "an unlinked file's blocks came back at its last close");
+    fx.umount();
+    fx.fsck_clean();
+}
+
 #[test]
 fn client_writes_overlap_in_time_inside_the_engine() {
     if !can_mount() {

@@ -298,6 +298,26 @@ impl Filesystem for EngineFs {
         }
     }
 
+    /// The last close of a handle: counted down, so an unlink frees a
+    /// closed file at once and the last close frees one unlinked while
+    /// open.
+    fn release(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.attach();
+        match self.fs.release(ino.0) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(self.failed(&e)),
+        }
+    }
+
     fn create(
         &self,
         _req: &Request,
