@@ -251,7 +251,10 @@ fn the_last_close_of_an_unlinked_file_frees_its_blocks_while_mounted() {
     assert!(free_blocks(&fx.mnt) + blocks <= empty);
     std::fs::remove_file(&p).unwrap();
     let after = free_blocks_reach(&fx.mnt, empty);
-    assert_eq!(after, empty, "a closed file's blocks came back at its unlink");
+    assert_eq!(
+        after, empty,
+        "a closed file's blocks came back at its unlink"
+    );
     // Removed while open (QEMU's -snapshot overlay): freed by the last close.
     let p = fx.path("open");
     let f = OpenOptions::new()
@@ -266,7 +269,10 @@ fn the_last_close_of_an_unlinked_file_frees_its_blocks_while_mounted() {
     assert!(free_blocks(&fx.mnt) + blocks <= empty, "in use while open");
     drop(f);
     let after = free_blocks_reach(&fx.mnt, empty);
-    assert_eq!(after, empty, "an unlinked file's blocks came back at its last close");
+    assert_eq!(
+        after, empty,
+        "an unlinked file's blocks came back at its last close"
+    );
     fx.umount();
     fx.fsck_clean();
 }
