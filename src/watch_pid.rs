@@ -19,12 +19,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-struct Watch {
-    pid: i32,
-    export_dir: Option<PathBuf>,
-    trace: Option<PathBuf>,
-}
-
 /// The eBPF reader as the watch pump reads it.
 struct Ebpf(EbpfTracer);
 
@@ -72,25 +66,20 @@ fn flag(cmd: &str, name: &str) -> Option<String> {
 /// Shows process `pid`'s engine live until the UI quits or it exits;
 /// `trace`: keep what was seen and write it as a trace.
 pub fn watch_pid(pid: i32, export_dir: Option<PathBuf>, trace: Option<PathBuf>) -> Result<u8> {
-    let a = Watch {
-        pid,
-        export_dir,
-        trace,
-    };
-    if a.pid <= 0 || !alive(a.pid) {
-        return Err(usage(format!("no process with pid {}", a.pid)));
+    if pid <= 0 || !alive(pid) {
+        return Err(usage(format!("no process with pid {}", pid)));
     }
     probe_available().map_err(|e| usage(format!("watch needs eBPF: {e}")))?;
-    let binary = std::fs::read_link(format!("/proc/{}/exe", a.pid))
-        .map_err(|e| usage(format!("cannot read /proc/{}/exe: {e}", a.pid)))?;
+    let binary = std::fs::read_link(format!("/proc/{}/exe", pid))
+        .map_err(|e| usage(format!("cannot read /proc/{}/exe: {e}", pid)))?;
     let tracer = EbpfTracer::attach_engine(EngineTarget {
-        pid: Some(a.pid),
+        pid: Some(pid),
         binary: binary.clone(),
     })
     .map_err(|e| {
         usage(format!(
             "cannot trace pid {} ({}): {e}",
-            a.pid,
+            pid,
             binary.display()
         ))
     })?;
@@ -99,9 +88,9 @@ pub fn watch_pid(pid: i32, export_dir: Option<PathBuf>, trace: Option<PathBuf>) 
     // trace sees (say) acquires without their releases. Start clean from
     // the instant every probe is in.
     let armed = lockline_engine::probe::now_ns();
-    let cmd = cmdline(a.pid);
+    let cmd = cmdline(pid);
     let meta = TraceMeta {
-        build: flag(&cmd, "--build").unwrap_or_else(|| format!("pid {}", a.pid)),
+        build: flag(&cmd, "--build").unwrap_or_else(|| format!("pid {}", pid)),
         workload: flag(&cmd, "--workload").unwrap_or_else(|| {
             if cmd.split_whitespace().nth(1) == Some("mount") {
                 "fuse-mount".to_string()
@@ -115,17 +104,17 @@ pub fn watch_pid(pid: i32, export_dir: Option<PathBuf>, trace: Option<PathBuf>) 
         seed: flag(&cmd, "--seed")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0),
-        probe_source: format!("ebpf uprobes on pid {}", a.pid),
+        probe_source: format!("ebpf uprobes on pid {}", pid),
         clock: "ktime".into(),
         ..TraceMeta::default()
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let _ = tx.send(Msg::Meta(Box::new(meta.clone())));
-    let keep = a.trace.is_some();
-    let _ = tx.send(Msg::Status(format!("watching pid {}: {cmd}", a.pid)));
+    let keep = trace.is_some();
+    let _ = tx.send(Msg::Status(format!("watching pid {}: {cmd}", pid)));
     let stop = Arc::new(AtomicBool::new(false));
     let pump = {
-        let (feed, stop, pid) = (Feed::new(tx.clone(), keep), stop.clone(), a.pid);
+        let (feed, stop, pid) = (Feed::new(tx.clone(), keep), stop.clone(), pid);
         std::thread::spawn(move || {
             let mut reader = Ebpf(tracer);
             let feed = watch::pump(&mut reader, feed, &stop, armed, || alive(pid), pid);
@@ -133,17 +122,14 @@ pub fn watch_pid(pid: i32, export_dir: Option<PathBuf>, trace: Option<PathBuf>) 
         })
     };
     let app = App::new(true, Some(Retention::default()));
-    let export = ui::export_dir(a.export_dir)?;
+    let export = ui::export_dir(export_dir)?;
     let r = term::run(app, rx, tx, Some(ui::exporter(export)));
     stop.store(true, Ordering::Relaxed);
     let joined = pump.join().ok();
     r.context("terminal")?;
     if let Some((s, events)) = joined {
-        println!(
-            "watched pid {}: {} events, {} lost",
-            a.pid, s.events, s.lost
-        );
-        if let Some(path) = &a.trace {
+        println!("watched pid {}: {} events, {} lost", pid, s.events, s.lost);
+        if let Some(path) = &trace {
             let mut meta = meta;
             meta.lost_events = s.lost;
             let trace = lockline_analysis::Trace::from_run(meta, events, &[], Vec::new());

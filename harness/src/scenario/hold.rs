@@ -27,9 +27,10 @@ pub(crate) struct Hold {
 }
 
 impl Hold {
-    /// Holds the thread `held_tid` at its first event `held_at` matches
-    /// until the thread `other_tid` emits one `until` matches. Installs
-    /// itself as the process's probe hook until [`Hold::release`].
+    /// Holds the thread `held_tid` at an event `held_at` matches until the
+    /// thread `other_tid` emits one `until` matches (a later match of
+    /// `held_at` passes at once). Installs itself as the process's probe
+    /// hook until [`Hold::release`].
     pub fn install(held_at: fn(&Event) -> bool, until: fn(&Event) -> bool) -> Arc<Hold> {
         let h = Arc::new(Hold {
             held_tid: AtomicU32::new(0),
