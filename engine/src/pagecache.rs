@@ -379,41 +379,21 @@ mod tests {
         assert_eq!(order_for_len(65536, 9), 4);
         assert_eq!(order_for_len(65536 + 1, 2), 2);
         let m = mapping();
-        let f = m
-            .get_folio_locked(
-                0,
-                Fgp {
-                    create_order: Some(4),
-                    ..Fgp::default()
-                },
-            )
-            .unwrap();
-        assert_eq!((f.index, f.order), (0, 4));
-        f.unlock();
+        // The folio created at `index` asking for `order`, unlocked.
+        let create = |index, order| {
+            let fgp = Fgp {
+                create_order: Some(order),
+                ..Fgp::default()
+            };
+            let f = m.get_folio_locked(index, fgp).unwrap();
+            f.unlock();
+            (f.index, f.order)
+        };
+        assert_eq!(create(0, 4), (0, 4));
         // index 18 is only 2-aligned
-        let g = m
-            .get_folio_locked(
-                18,
-                Fgp {
-                    create_order: Some(4),
-                    ..Fgp::default()
-                },
-            )
-            .unwrap();
-        assert_eq!((g.index, g.order), (18, 1));
-        g.unlock();
+        assert_eq!(create(18, 4), (18, 1));
         // a 4-page folio at 16 would overlap the one at 18
-        let h = m
-            .get_folio_locked(
-                16,
-                Fgp {
-                    create_order: Some(2),
-                    ..Fgp::default()
-                },
-            )
-            .unwrap();
-        assert_eq!((h.index, h.order), (16, 1));
-        h.unlock();
+        assert_eq!(create(16, 2), (16, 1));
         assert_eq!(m.lookup(19).unwrap().index, 18);
         assert_eq!(m.stats.pages.load(Ordering::Relaxed), 16 + 2 + 2);
     }

@@ -34,27 +34,17 @@ pub(crate) fn spawn_threads(fs: &Arc<Fs>) -> Result<Vec<JoinHandle<()>>> {
         )?);
     }
     if k.migration_interval_us > 0 {
-        let seed = Cell::new(k.seed ^ 0x6d696772);
         v.push(fs.spawn_background(
             ThreadRole::Migrate,
             Duration::from_micros(k.migration_interval_us),
-            move |fs| {
-                let mut s = seed.get();
-                migrate::migrate_random_folio(fs, &mut s);
-                seed.set(s);
-            },
+            seeded(k.seed ^ 0x6d696772, migrate::migrate_random_folio),
         )?);
     }
     if k.compaction_interval_ms > 0 {
-        let seed = Cell::new(k.seed ^ 0x636f6d70);
         v.push(fs.spawn_background(
             ThreadRole::Compaction,
             Duration::from_millis(k.compaction_interval_ms),
-            move |fs| {
-                let mut s = seed.get();
-                compaction::compact_one_inode(fs, &mut s);
-                seed.set(s);
-            },
+            seeded(k.seed ^ 0x636f6d70, compaction::compact_one_inode),
         )?);
     }
     Ok(v)
@@ -70,4 +60,15 @@ pub(crate) fn pick_inode(fs: &Fs, rng: &mut u64) -> Option<Arc<Inode>> {
     inodes.sort_by_key(|i| i.ino);
     let n = inodes.len();
     Some(inodes.swap_remove(splitmix64(rng) as usize % n))
+}
+
+/// A background step that draws its victims from its own random stream,
+/// seeded so a run's mm choices repeat with its knobs' seed.
+fn seeded(seed: u64, step: fn(&Fs, &mut u64)) -> impl Fn(&Fs) + Send + 'static {
+    let rng = Cell::new(seed);
+    move |fs| {
+        let mut s = rng.get();
+        step(fs, &mut s);
+        rng.set(s);
+    }
 }

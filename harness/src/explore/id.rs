@@ -211,6 +211,15 @@ fn strategy(s: &str) -> Result<StrategySpec, String> {
             ))
         }
     };
+    // pct and bounded: the second field.
+    let horizon = || {
+        within(
+            num(rest[1], "h", "horizon", false)?,
+            0,
+            MAX_HORIZON,
+            "horizon",
+        )
+    };
     match name {
         "random" => {
             want(1)?;
@@ -222,12 +231,7 @@ fn strategy(s: &str) -> Result<StrategySpec, String> {
             want(3)?;
             Ok(StrategySpec::Pct {
                 depth: within(num(rest[0], "d", "depth", false)?, 1, MAX_DEPTH, "depth")?,
-                horizon: within(
-                    num(rest[1], "h", "horizon", false)?,
-                    0,
-                    MAX_HORIZON,
-                    "horizon",
-                )?,
+                horizon: horizon()?,
                 seed: num(rest[2], "s", "seed", true)?,
             })
         }
@@ -235,12 +239,7 @@ fn strategy(s: &str) -> Result<StrategySpec, String> {
             want(3)?;
             Ok(StrategySpec::Bounded {
                 bound: within(num(rest[0], "b", "bound", false)?, 0, MAX_BOUND, "bound")?,
-                horizon: within(
-                    num(rest[1], "h", "horizon", false)?,
-                    0,
-                    MAX_HORIZON,
-                    "horizon",
-                )?,
+                horizon: horizon()?,
                 index: num(rest[2], "i", "index", false)?,
             })
         }
