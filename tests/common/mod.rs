@@ -119,13 +119,6 @@ pub fn export(trace: &Path, format: &str, out: &Path) -> Out {
     lockline(["export", &s(trace), "--format", format, "--out", &s(out)])
 }
 
-/// A successful run's stdout as one JSON value.
-#[track_caller]
-pub fn json_of(o: &Out) -> serde_json::Value {
-    assert_ok(o);
-    serde_json::from_str(o.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {o:?}"))
-}
-
 /// `run --mkfs --size 128M` of `img` on `build` and `workload`, then
 /// `more`, traced by `probe` into `trace`.
 pub fn run_traced(

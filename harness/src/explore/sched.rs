@@ -15,7 +15,7 @@
 //! the hook sees every event on the running thread, in order, and keeps it.
 
 use super::strategy::Strategy;
-use lockline_engine::probe::yield_point::{self, Scheduler, WaitKey as Key};
+use lockline_engine::probe::yield_point::{self, Scheduler, WaitKey};
 use lockline_engine::probe::{Event, EventKind, LockClass, MmAction};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::cell::RefCell;
@@ -35,7 +35,7 @@ enum Why {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Run {
     Runnable,
-    Blocked(Key),
+    Blocked(WaitKey),
     Done,
 }
 
@@ -45,7 +45,7 @@ enum At {
     /// A probe point, a lock about to be tried, or a pause: it could go on.
     Yield(Why),
     /// It would sleep until the key is released.
-    Block(Key),
+    Block(WaitKey),
     /// It finished.
     Exit,
 }
@@ -161,7 +161,7 @@ impl Scheduler for Hook {
 
     /// Parks the calling thread until an event releases `key` and the
     /// strategy picks it.
-    fn block(&self, key: Key) -> bool {
+    fn block(&self, key: WaitKey) -> bool {
         let Some((s, me)) = current() else {
             return false;
         };
@@ -244,7 +244,7 @@ impl Sched {
         let mut g = self.st.lock();
         g.events.push(*ev);
         g.progress_at = Instant::now();
-        if let Some(k) = Key::released_by(ev) {
+        if let Some(k) = WaitKey::released_by(ev) {
             for t in g.threads.iter_mut() {
                 if *t == Run::Blocked(k) {
                     *t = Run::Runnable;
