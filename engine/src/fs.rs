@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::inode::Inode;
 use crate::pagecache::CacheStats;
 use crate::probe::points::{self, OpScope};
+use crate::probe::provenance;
 use crate::probe::recorder::{self, Recorder};
 use crate::probe::{OpKind, ThreadRole};
 use crate::space::Space;
@@ -318,7 +319,7 @@ impl Fs {
 
     /// pwrite() as part of an op the caller began, so it can stamp the data
     /// with the op id first.
-    pub fn write_in(&self, _op: &OpGuard, ino: u64, pos: u64, buf: &[u8]) -> Result<usize> {
+    pub fn write_in(&self, op: &OpGuard, ino: u64, pos: u64, buf: &[u8]) -> Result<usize> {
         let inode = self.inode(ino)?;
         points::op_begin(OpKind::Write, ino, pos, buf.len() as u64);
         let r = if buf.is_empty() {
@@ -327,6 +328,9 @@ impl Fs {
             buffered_write::buffered_write(self, &inode, pos, buf)
         };
         points::op_end(OpKind::Write, ino, pos, result_code(&r));
+        if let Ok(n) = r {
+            provenance::wrote(ino, op.op, pos, &buf[..n]);
+        }
         r
     }
 
@@ -336,7 +340,7 @@ impl Fs {
     /// the position, so the history sees the append where it was placed.
     pub fn append_in(
         &self,
-        _op: &OpGuard,
+        op: &OpGuard,
         ino: u64,
         buf: &mut [u8],
         fill: &mut dyn FnMut(u64, &mut [u8]),
@@ -348,6 +352,9 @@ impl Fs {
             fill(pos, b)
         });
         points::op_end(OpKind::Write, ino, pos, result_code(&r));
+        if let Ok(n) = r {
+            provenance::wrote(ino, op.op, pos, &buf[..n]);
+        }
         r.map(|n| (pos, n))
     }
 
@@ -355,11 +362,14 @@ impl Fs {
     /// of an op the caller began: a write op in the history, whose trace
     /// shows the faults' add-lock holds and page_mkwrite events instead of
     /// the write path's. Bytes stored, or the fault's error if none.
-    pub fn map_write_in(&self, _op: &OpGuard, ino: u64, pos: u64, buf: &[u8]) -> Result<usize> {
+    pub fn map_write_in(&self, op: &OpGuard, ino: u64, pos: u64, buf: &[u8]) -> Result<usize> {
         let inode = self.inode(ino)?;
         points::op_begin(OpKind::Write, ino, pos, buf.len() as u64);
         let r = page_fault::map_write(self, &inode, pos, buf);
         points::op_end(OpKind::Write, ino, pos, result_code(&r));
+        if let Ok(n) = r {
+            provenance::wrote(ino, op.op, pos, &buf[..n]);
+        }
         r
     }
 
@@ -371,11 +381,17 @@ impl Fs {
 
     /// pread() as part of an op the caller began (a verifying reader keeps
     /// the op id to find the read's window in the history).
-    pub fn read_in(&self, _op: &OpGuard, ino: u64, pos: u64, buf: &mut [u8]) -> Result<usize> {
+    pub fn read_in(&self, op: &OpGuard, ino: u64, pos: u64, buf: &mut [u8]) -> Result<usize> {
         let inode = self.inode(ino)?;
         points::op_begin(OpKind::Read, ino, pos, buf.len() as u64);
         let r = buffered_read::buffered_read(self, &inode, pos, buf);
         points::op_end(OpKind::Read, ino, pos, result_code(&r));
+        if let Ok(n) = r {
+            // i_size now, not at the copy: a read that ended at an EOF a
+            // racing extend moved on keeps its last partial sector out.
+            let at_eof = pos + n as u64 >= inode.i_size.read();
+            provenance::read(ino, op.op, pos, &buf[..n], at_eof);
+        }
         r
     }
 

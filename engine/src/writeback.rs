@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::folio::{Folio, SectorState};
 use crate::fs::Fs;
 use crate::inode::Inode;
-use crate::probe::points;
+use crate::probe::{points, provenance};
 use crate::probe::{EventKind, OpKind};
 use std::sync::atomic::Ordering;
 
@@ -148,6 +148,7 @@ fn writepage(fs: &Fs, inode: &Inode, f: &Folio, clear_late: bool) -> Result<()> 
     for &(start, end) in &runs {
         let mut data = vec![0u8; ((end - start) * BLOCK_SIZE) as usize];
         f.copy_out_unlocked((start * BLOCK_SIZE) as usize, &mut data);
+        provenance::writeback_io(inode.ino, f.id, (first_block + start) * BLOCK_SIZE, &data);
         if let Err(e) = fs.disk.write(inode.ino, first_block + start, &data) {
             res = Err(Error::from(e));
             break;

@@ -21,6 +21,7 @@
 
 pub mod clock;
 pub mod points;
+pub mod provenance;
 pub mod recorder;
 mod schema;
 pub mod tracer;

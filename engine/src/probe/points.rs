@@ -105,7 +105,7 @@ thread_local! {
 
 /// The op id the calling thread is working for (0: background work).
 #[inline(always)]
-fn current_op() -> u64 {
+pub(crate) fn current_op() -> u64 {
     CURRENT_OP.with(|c| c.get())
 }
 

@@ -11,6 +11,7 @@
 //! recorder when an op starts or a background thread begins.
 
 use super::clock::{self, Clock, Pair};
+use super::provenance::Extent;
 use super::schema::Event;
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -23,6 +24,9 @@ const CHUNK: usize = 4096;
 /// Default bound: 16 M events (~900 MiB) per run.
 pub const DEFAULT_CAPACITY: u64 = 16 << 20;
 
+/// Bound on content digests held: 64 M (256 MiB, 32 GiB of data).
+pub const DIGEST_CAPACITY: u64 = 64 << 20;
+
 #[derive(Debug)]
 pub struct Recorder {
     /// Events hold raw clock readings until drained (see clock.rs).
@@ -34,6 +38,11 @@ pub struct Recorder {
     budget: AtomicU64,
     capacity: u64,
     dropped: AtomicU64,
+    /// Content digests (provenance.rs), handed over with the events.
+    extents: Mutex<Vec<Extent>>,
+    digest_budget: AtomicU64,
+    /// Extents not kept because the digest budget ran out.
+    extents_dropped: AtomicU64,
 }
 
 /// Totals for a run's summary.
@@ -42,6 +51,9 @@ pub struct RecorderStats {
     pub recorded: u64,
     pub dropped: u64,
     pub capacity: u64,
+    /// Content digests kept and extents dropped over their budget.
+    pub digests: u64,
+    pub extents_dropped: u64,
 }
 
 impl Recorder {
@@ -58,6 +70,9 @@ impl Recorder {
             budget: AtomicU64::new(capacity),
             capacity,
             dropped: AtomicU64::new(0),
+            extents: Mutex::new(Vec::new()),
+            digest_budget: AtomicU64::new(DIGEST_CAPACITY),
+            extents_dropped: AtomicU64::new(0),
         })
     }
 
@@ -78,6 +93,21 @@ impl Recorder {
                 Err(v) => cur = v,
             }
         }
+    }
+
+    fn hand_over_extents(&self, mut ex: Vec<Extent>) {
+        if !ex.is_empty() {
+            self.extents.lock().append(&mut ex);
+        }
+    }
+
+    /// Takes every extent of digests recorded so far (the calling thread's
+    /// too), sorted by time. Join workers first to get everything.
+    pub fn drain_extents(self: &Arc<Self>) -> Vec<Extent> {
+        flush_current_thread();
+        let mut all = std::mem::take(&mut *self.extents.lock());
+        all.sort_by_key(|e| (e.ts_ns, e.tid));
+        all
     }
 
     fn hand_over(&self, buf: Vec<Event>, unused_room: usize) {
@@ -144,6 +174,8 @@ impl Recorder {
             recorded: self.capacity - left,
             dropped,
             capacity: self.capacity,
+            digests: DIGEST_CAPACITY - self.digest_budget.load(Ordering::Relaxed),
+            extents_dropped: self.extents_dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -154,6 +186,7 @@ struct Local {
     buf: Vec<Event>,
     room: usize,
     tid: u32,
+    extents: Vec<Extent>,
 }
 
 impl Local {
@@ -161,6 +194,8 @@ impl Local {
         let buf = std::mem::take(&mut self.buf);
         self.rec.hand_over(buf, self.room);
         self.room = 0;
+        self.rec
+            .hand_over_extents(std::mem::take(&mut self.extents));
     }
 }
 
@@ -195,6 +230,7 @@ pub fn attach(rec: Option<&Arc<Recorder>>) {
             buf: Vec::new(),
             room: 0,
             tid: gettid(),
+            extents: Vec::new(),
         });
     });
 }
@@ -204,6 +240,50 @@ pub fn flush_current_thread() {
     LOCAL.with(|l| {
         if let Some(local) = l.borrow_mut().as_mut() {
             local.flush();
+        }
+    });
+}
+
+/// Whether the calling thread records (is attached to a recorder).
+#[inline]
+pub(crate) fn attached() -> bool {
+    LOCAL.with(|l| l.try_borrow().is_ok_and(|l| l.is_some()))
+}
+
+/// Keeps the extent `make` builds (given the thread's id) when the calling
+/// thread is attached and the digest budget has room; extents travel with
+/// the thread's events, handed over at each flush.
+pub(crate) fn record_extent(make: impl FnOnce(u32) -> Extent) {
+    LOCAL.with(|l| {
+        let Ok(mut l) = l.try_borrow_mut() else {
+            return;
+        };
+        let Some(local) = l.as_mut() else { return };
+        let e = make(local.tid);
+        let n = e.digests.len() as u64;
+        let rec = &local.rec;
+        let mut cur = rec.digest_budget.load(Ordering::Relaxed);
+        loop {
+            if cur < n {
+                rec.extents_dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            match rec.digest_budget.compare_exchange_weak(
+                cur,
+                cur - n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(v) => cur = v,
+            }
+        }
+        local.extents.push(e);
+        // Extents are few and large: hand them over often enough that a
+        // pumping session sees them, without a lock per write.
+        if local.extents.len() >= 64 {
+            let ex = std::mem::take(&mut local.extents);
+            local.rec.hand_over_extents(ex);
         }
     });
 }

@@ -180,6 +180,23 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// What an extent of content digests records (provenance.rs; the
+    /// trace's `extents` table). The numbering is part of the trace format.
+    ExtentKind {
+        /// What an op wrote: its source bytes, whole file sectors.
+        Write = 1 => "write",
+        /// What an op read: the bytes it returned, whole file sectors and,
+        /// when it reached EOF, the last one zero-padded.
+        Read = 2 => "read",
+        /// What a writeback IO carried to disk, block by block.
+        WritebackIo = 3 => "writeback_io",
+        /// A check's read-back of a whole file (a read made inside
+        /// `provenance::checking`); the extent's tag names the check.
+        Check = 4 => "check",
+    }
+}
+
 impl EventKind {
     /// A change to a folio's membership or state (added, removed, dirtied,
     /// cleaned, written back, migrated, truncated); uptodate excluded.
