@@ -274,7 +274,7 @@ impl Fs {
             Err(crate::disk::DiskError::NotFound(_)) if create => {
                 let (dir, name) = Self::split_parent(path)?;
                 let parent = self.disk.resolve(dir)?;
-                Ok(self.disk.create(parent, name, FileKind::File)?)
+                self.create_at(parent, name, FileKind::File)
             }
             Err(e) => Err(e.into()),
         }

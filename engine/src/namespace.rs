@@ -28,7 +28,13 @@ impl Fs {
     /// Creates `name` in `parent` (a file or a directory); EEXIST if it is
     /// there.
     pub fn create_at(&self, parent: u64, name: &str, kind: FileKind) -> Result<u64> {
-        Ok(self.disk.create(parent, name, kind)?)
+        let _op = self.begin_op();
+        let ino = self.disk.create(parent, name, kind)?;
+        if kind == FileKind::File {
+            points::op_begin(OpKind::Create, ino, 0, 0);
+            points::op_end(OpKind::Create, ino, 0, 0);
+        }
+        Ok(ino)
     }
 
     /// Entries of directory `dir`, without "." and "..".

@@ -19,6 +19,7 @@ use crate::workload::{FsFile, Progress, RunOutcome, RunSpec, Stop};
 use lockline_engine::disk::{self, MkfsOptions};
 use lockline_engine::error::{Error, Result};
 use lockline_engine::fs::{CountersSnapshot, Fs, MountOptions};
+use lockline_engine::probe::provenance::Extent;
 use lockline_engine::probe::recorder::{self, Recorder};
 use lockline_engine::probe::{points, Event, ExternalTracer, ThreadRole};
 use parking_lot::Mutex;
@@ -130,6 +131,9 @@ pub struct RoundsReport {
     /// The stop flag ended the run early.
     pub interrupted: bool,
     pub per_round: Vec<RoundInfo>,
+    /// Content digests of the kept rounds, when the spec asked for them.
+    #[serde(skip)]
+    pub extents: Vec<Extent>,
 }
 
 impl RoundsReport {
@@ -257,8 +261,11 @@ impl Pump<'_> {
     }
 
     /// Drops the events from `start` on (a checked round's), returning
-    /// their room to the recorder.
+    /// their room to the recorder, and the digests taken so far.
     fn forget_from(&self, start: usize) {
+        if let Source::Inproc(r) = &*self.source.lock() {
+            drop(r.drain_extents());
+        }
         // One lock at a time: pump() takes the source, then the events.
         let n = {
             let mut ev = self.events.lock();
@@ -566,7 +573,11 @@ fn run_plan(
     }
     let source = match tracer {
         Some(t) => Source::External(t),
-        None => Source::Inproc(Recorder::new(spec.record_capacity)),
+        None => {
+            let r = Recorder::new(spec.record_capacity);
+            r.record_digests(spec.digests);
+            Source::Inproc(r)
+        }
     };
     let opts = MountOptions {
         build: spec.build,
@@ -650,6 +661,10 @@ fn run_plan(
             "bpf_ktime_get_ns: CLOCK_MONOTONIC from the kernel".to_string(),
         ),
     };
+    let extents = match &source {
+        Source::Inproc(r) => r.drain_extents(),
+        Source::External(_) => Vec::new(),
+    };
     let t = totals;
     let outcome = RunOutcome {
         ino: t.last_ino,
@@ -690,6 +705,7 @@ fn run_plan(
         wall_seconds,
         interrupted: stop.load(Ordering::Relaxed),
         per_round: t.rounds,
+        extents,
     };
     Ok((report, events))
 }

@@ -37,6 +37,10 @@ pub struct SessionSpec {
     /// back to the recorder, so rounds never run out of budget: for runs
     /// that only want verdicts (sweep, compare).
     pub keep_events: bool,
+    /// Take content digests of every write, read and check (the trace's
+    /// extents; `check::provenance` judges them): costs a crc32c of every
+    /// byte moved, so only runs that keep a trace ask for it.
+    pub digests: bool,
 }
 
 impl SessionSpec {
@@ -51,6 +55,7 @@ impl SessionSpec {
             record_capacity: DEFAULT_CAPACITY,
             perf: true,
             keep_events: true,
+            digests: false,
         }
     }
 }

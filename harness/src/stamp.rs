@@ -63,6 +63,9 @@ pub enum GarbageKind {
     BadChecksum,
     /// An intact stamp written for another file offset: misplaced data.
     WrongOffset,
+    /// Unstamped data whose digest matches no write of the trace to that
+    /// sector (content provenance): torn, misplaced or corrupted.
+    Unmatched,
 }
 
 impl GarbageKind {
@@ -73,6 +76,7 @@ impl GarbageKind {
                 "a stamp whose checksum does not match (torn inside the sector)"
             }
             GarbageKind::WrongOffset => "an intact stamp written for another file offset",
+            GarbageKind::Unmatched => "data no write of the trace left in that sector",
         }
     }
 }

@@ -4,8 +4,9 @@
 //! program's bytes, not only data lockline stamped itself. The kernel has
 //! no counterpart; it is what blktrace plus a content hash would give.
 //!
-//! Digests are taken only by threads attached to a recorder: with nothing
-//! recording, a write pays the one thread-local load every probe pays.
+//! Digests are taken only by threads attached to a recorder that asked for
+//! them (`Recorder::record_digests`): otherwise a write pays one
+//! thread-local load.
 //! Sectors are file sectors (offset / 512), so the digest a write took of
 //! sector s compares directly with the digest a read or check took of s.
 
@@ -87,11 +88,12 @@ pub fn checking<R>(tag: u8, f: impl FnOnce() -> R) -> R {
 
 #[inline]
 fn record(kind: ExtentKind, inode: u64, op: u64, tag: u64, pos: u64, data: &[u8], tail: bool) {
-    if data.is_empty() || !recorder::attached() {
+    if !recorder::digests_on() {
         return;
     }
     let (first_sector, len, digests) = sector_digests(pos, data, tail);
-    if digests.is_empty() {
+    // A check of an empty file is kept: "it was empty" is its finding.
+    if digests.is_empty() && kind != ExtentKind::Check {
         return;
     }
     recorder::record_extent(|tid| Extent {
@@ -156,6 +158,8 @@ mod tests {
         let rec = recorder::Recorder::new(1000);
         wrote(1, 1, 0, &[1u8; 1024]);
         recorder::attach(Some(&rec));
+        wrote(1, 2, 0, &[1u8; 1024]);
+        rec.record_digests(true);
         wrote(2, 7, 0, &[1u8; 1024]);
         checking(3, || read(2, 8, 0, &[1u8; 1000], true));
         read(2, 9, 512, &[1u8; 512], false);

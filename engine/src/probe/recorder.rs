@@ -15,7 +15,7 @@ use super::provenance::Extent;
 use super::schema::Event;
 use parking_lot::Mutex;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Events reserved and handed over at a time.
@@ -43,6 +43,9 @@ pub struct Recorder {
     digest_budget: AtomicU64,
     /// Extents not kept because the digest budget ran out.
     extents_dropped: AtomicU64,
+    /// Whether attached threads take content digests (off by default: the
+    /// stamp checker needs none, and they cost a crc of every byte).
+    digests_on: AtomicBool,
 }
 
 /// Totals for a run's summary.
@@ -73,6 +76,7 @@ impl Recorder {
             extents: Mutex::new(Vec::new()),
             digest_budget: AtomicU64::new(DIGEST_CAPACITY),
             extents_dropped: AtomicU64::new(0),
+            digests_on: AtomicBool::new(false),
         })
     }
 
@@ -93,6 +97,12 @@ impl Recorder {
                 Err(v) => cur = v,
             }
         }
+    }
+
+    /// Turns content digests (provenance.rs) on or off for the threads
+    /// attached to this recorder.
+    pub fn record_digests(&self, on: bool) {
+        self.digests_on.store(on, Ordering::Relaxed);
     }
 
     fn hand_over_extents(&self, mut ex: Vec<Extent>) {
@@ -244,10 +254,16 @@ pub fn flush_current_thread() {
     });
 }
 
-/// Whether the calling thread records (is attached to a recorder).
+/// Whether the calling thread takes content digests: it is attached to a
+/// recorder that wants them.
 #[inline]
-pub(crate) fn attached() -> bool {
-    LOCAL.with(|l| l.try_borrow().is_ok_and(|l| l.is_some()))
+pub(crate) fn digests_on() -> bool {
+    LOCAL.with(|l| {
+        l.try_borrow().is_ok_and(|l| {
+            l.as_ref()
+                .is_some_and(|l| l.rec.digests_on.load(Ordering::Relaxed))
+        })
+    })
 }
 
 /// Keeps the extent `make` builds (given the thread's id) when the calling

@@ -160,6 +160,10 @@ code_enum! {
         Fsync = 6 => "fsync",
         Unlink = 7 => "unlink",
         Writeback = 8 => "writeback",
+        /// A regular file came to be, empty (begin and end together, once
+        /// its inode exists): a checker knows its content before the first
+        /// write instead of taking whatever it finds for older data.
+        Create = 9 => "create",
     }
 }
 

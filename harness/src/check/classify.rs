@@ -109,6 +109,8 @@ pub(crate) fn effects<'h>(history: &'h History, ino: u64) -> (Ops<'h>, Vec<Effec
             OpKind::Punch if !r.finished() || r.result >= 0 => {
                 bytes(r.offset, r.offset.saturating_add(r.len), &mut add)
             }
+            // A created file is empty: as a truncate to 0 would leave it.
+            OpKind::Create => add(0, u64::MAX, false),
             OpKind::Truncate if !r.finished() || r.result >= 0 => {
                 let size = r.offset;
                 if !size.is_multiple_of(S) {
@@ -179,29 +181,36 @@ struct Segment {
     any_write: bool,
 }
 
-pub(crate) fn classify(ops: &Ops, mut effects: Vec<Effect>, decoded: &Decoded, n: u64) -> Outcome {
-    // Adds in order of first sector (the effects themselves), removals in
-    // order of end sector.
+/// The effects the sweep walks: those inside [0, n), by first sector.
+pub(crate) fn prepare(mut effects: Vec<Effect>, n: u64) -> Vec<Effect> {
     effects.retain(|e| e.lo < n && e.lo < e.hi);
     effects.sort_unstable_by_key(|e| e.lo);
+    effects
+}
+
+/// The active effects of a segment by end time: (end_ns, effect index).
+pub(crate) type ByEnd = BTreeSet<(u64, u32)>;
+
+/// Walks [0, n) over the segments where the set of affecting ops is
+/// constant (`effects` from [`prepare`]) and calls `visit(lo, hi, segment,
+/// active effects)` once for each, in order.
+fn sweep(ops: &Ops, effects: &[Effect], n: u64, mut visit: impl FnMut(u64, u64, &Segment, &ByEnd)) {
+    // Adds in order of first sector (the effects themselves), removals in
+    // order of end sector.
     let mut removals: Vec<(u64, u32)> = effects
         .iter()
         .enumerate()
         .map(|(i, e)| (e.hi.min(n), i as u32))
         .collect();
     removals.sort_unstable();
-    let effects = &effects[..];
     let rec = |e: u32| ops.recs[effects[e as usize].op as usize];
 
     // Finished effects by begin (the latest begin bounds who may be last)
     // and all active effects by end (who ended at or after that begin).
     let mut by_begin: BTreeSet<(u64, u32)> = BTreeSet::new();
-    let mut by_end: BTreeSet<(u64, u32)> = BTreeSet::new();
+    let mut by_end: ByEnd = BTreeSet::new();
     let mut seg = Segment::default();
-    let mut grouper = Grouper::default();
-    let mut counts = Counts::default();
-    let mut ok = 0u64;
-    let (mut ai, mut xi, mut ri, mut s) = (0usize, 0usize, 0usize, 0u64);
+    let (mut ai, mut xi, mut s) = (0usize, 0usize, 0u64);
     while s < n {
         while xi < removals.len() && removals[xi].0 <= s {
             let e = removals[xi].1;
@@ -238,11 +247,24 @@ pub(crate) fn classify(ops: &Ops, mut effects: Vec<Effect>, decoded: &Decoded, n
             max_begin.is_none() || seg.cands.iter().any(|&e| rec(e).kind != OpKind::Write);
         seg.accept_garbage = seg.cands.iter().any(|&e| effects[e as usize].partial);
         seg.any_write = seg.cands.iter().any(|&e| rec(e).kind == OpKind::Write);
+        visit(s, seg_end, &seg, &by_end);
+        s = seg_end;
+    }
+}
 
+/// Classifies every sector of [0, n) as `decoded` shows it.
+pub(crate) fn classify(ops: &Ops, effects: Vec<Effect>, decoded: &Decoded, n: u64) -> Outcome {
+    let effects = &prepare(effects, n)[..];
+    let mut grouper = Grouper::default();
+    let mut counts = Counts::default();
+    let mut ok = 0u64;
+    let mut ri = 0usize;
+    sweep(ops, effects, n, |lo, seg_end, seg, by_end| {
+        let mut s = lo;
         while s < seg_end {
             let run = decoded.runs[ri];
             let hi = run.hi.min(seg_end);
-            let verdict = piece(ops, effects, decoded, &by_end, &seg, s, run.content);
+            let verdict = piece(ops, effects, decoded, by_end, seg, s, run.content);
             match verdict {
                 None => ok += hi - s,
                 Some((class, detail, ops)) => {
@@ -261,12 +283,72 @@ pub(crate) fn classify(ops: &Ops, mut effects: Vec<Effect>, decoded: &Decoded, n
                 ri += 1;
             }
         }
-    }
+    });
     Outcome {
         findings: grouper.finish(),
         counts,
         ok,
     }
+}
+
+/// Turns the digests a read or check took into contents the classifier
+/// judges as it judges stamps: each sector is the op whose write left
+/// that digest there, preferring, in turn, an op that may be the last
+/// (the bytes are what was due), zeros, and any other write of the inode
+/// (the bytes are stale); data no write of the trace left there is
+/// garbage, unless no op of the trace touched the sector (data from
+/// before the trace, which nothing here can judge).
+pub(crate) fn resolve(
+    ops: &Ops,
+    effects: Vec<Effect>,
+    index: &super::provenance::DigestIndex,
+    seen: &super::provenance::Seen,
+    n: u64,
+) -> Vec<Content> {
+    let effects = &prepare(effects, n)[..];
+    let zero = lockline_engine::probe::provenance::zero_digest();
+    let rec = |e: u32| ops.recs[effects[e as usize].op as usize];
+    let stamp = |r: &OpRecord| Content::Stamp {
+        op: r.op,
+        thread: r.thread.unwrap_or(super::content::NO_THREAD),
+    };
+    let mut out = Vec::with_capacity(n as usize);
+    sweep(ops, effects, n, |lo, hi, seg, by_end| {
+        for s in lo..hi {
+            let Some(d) = seen.digest(s) else {
+                out.push(if s < seen.first_sector {
+                    Content::Zero
+                } else {
+                    Content::Absent
+                });
+                continue;
+            };
+            let matching = index.ops_at(s, d);
+            let due = seg.cands.iter().rev().find(|&&e| {
+                let r = rec(e);
+                r.kind == OpKind::Write
+                    && !effects[e as usize].partial
+                    && matching.iter().any(|&op| op == r.op)
+            });
+            let c = if let Some(&e) = due {
+                stamp(rec(e))
+            } else if d == zero {
+                Content::Zero
+            } else if let Some(r) = matching
+                .iter()
+                .filter_map(|&op| ops.get(op))
+                .max_by_key(|r| (r.begin_ns, r.op))
+            {
+                stamp(r)
+            } else if by_end.is_empty() {
+                Content::Prior
+            } else {
+                Content::Garbage(crate::stamp::GarbageKind::Unmatched)
+            };
+            out.push(c);
+        }
+    });
+    out
 }
 
 /// The verdict on sectors from `s` on that share a segment and a content;
@@ -282,6 +364,7 @@ fn piece(
 ) -> Option<(Class, Detail, Vec<u64>)> {
     let rec = |e: u32| ops.recs[effects[e as usize].op as usize];
     match content {
+        Content::Prior => None,
         Content::Zero | Content::Absent if seg.accept_zero => None,
         Content::Zero => Some((Class::Dropped, Detail::Zeros, seg.cand_ops.clone())),
         Content::Absent => Some((Class::Dropped, Detail::PastEof, seg.cand_ops.clone())),

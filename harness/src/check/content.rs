@@ -4,9 +4,15 @@
 
 use crate::stamp::{self, GarbageKind, SECTOR};
 
+/// The thread index of a stamp whose writer announced none (an op of a
+/// FUSE or exec'd program, resolved from digests).
+pub(crate) const NO_THREAD: u32 = u32::MAX;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Content {
     Zero,
+    /// Data no op of the trace touched: older than the trace, not judged.
+    Prior,
     /// Past the read-back size: reads as zeros, but is reported as such.
     Absent,
     Stamp {
@@ -47,12 +53,51 @@ impl Decoded {
     /// The workload thread index stamped by `op`, if any sector of it survived.
     pub fn thread_of(&self, op: u64) -> Option<u32> {
         let i = self.held.partition_point(|&(o, ..)| o < op);
-        self.held.get(i).filter(|h| h.0 == op).map(|h| h.3)
+        self.held
+            .get(i)
+            .filter(|h| h.0 == op && h.3 != NO_THREAD)
+            .map(|h| h.3)
     }
 
     /// Every op that holds some sector, with its thread index.
     pub fn stamped_ops(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
-        self.held.iter().map(|h| (h.0, h.3))
+        self.held
+            .iter()
+            .filter(|h| h.3 != NO_THREAD)
+            .map(|h| (h.0, h.3))
+    }
+
+    /// Contents sector by sector from 0, merged into runs.
+    pub fn from_contents(contents: impl IntoIterator<Item = Content>) -> Decoded {
+        let mut runs: Vec<Run> = Vec::new();
+        for (s, c) in contents.into_iter().enumerate() {
+            push(&mut runs, s as u64, c);
+        }
+        Decoded::from_runs(runs)
+    }
+
+    fn from_runs(runs: Vec<Run>) -> Decoded {
+        let mut held: Vec<_> = runs
+            .iter()
+            .filter_map(|r| match r.content {
+                Content::Stamp { op, thread } => Some((op, r.lo, r.hi, thread)),
+                _ => None,
+            })
+            .collect();
+        held.sort_unstable();
+        Decoded { runs, held }
+    }
+}
+
+/// Appends sector `s` with content `c`, extending the last run when equal.
+fn push(runs: &mut Vec<Run>, s: u64, c: Content) {
+    match runs.last_mut() {
+        Some(r) if r.content == c && r.hi == s => r.hi = s + 1,
+        _ => runs.push(Run {
+            lo: s,
+            hi: s + 1,
+            content: c,
+        }),
     }
 }
 
@@ -73,19 +118,11 @@ pub(crate) fn decode_range(data: &[u8], first: u64, nr_sectors: u64) -> Decoded 
             content: Content::Zero,
         });
     }
-    let push = |s: u64, c: Content, runs: &mut Vec<Run>| match runs.last_mut() {
-        Some(r) if r.content == c && r.hi == s => r.hi = s + 1,
-        _ => runs.push(Run {
-            lo: s,
-            hi: s + 1,
-            content: c,
-        }),
-    };
     let mut chunks = data.chunks_exact(SECTOR);
     let mut s = first;
     for sector in &mut chunks {
         let c = classify_sector(sector, s);
-        push(s, c, &mut runs);
+        push(&mut runs, s, c);
         s += 1;
     }
     if !chunks.remainder().is_empty() {
@@ -94,7 +131,7 @@ pub(crate) fn decode_range(data: &[u8], first: u64, nr_sectors: u64) -> Decoded 
         let mut pad = [0u8; SECTOR];
         pad[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
         let c = classify_sector(&pad, s);
-        push(s, c, &mut runs);
+        push(&mut runs, s, c);
         s += 1;
     }
     if s < nr_sectors {
@@ -104,15 +141,7 @@ pub(crate) fn decode_range(data: &[u8], first: u64, nr_sectors: u64) -> Decoded 
             content: Content::Absent,
         });
     }
-    let mut held: Vec<_> = runs
-        .iter()
-        .filter_map(|r| match r.content {
-            Content::Stamp { op, thread } => Some((op, r.lo, r.hi, thread)),
-            _ => None,
-        })
-        .collect();
-    held.sort_unstable();
-    Decoded { runs, held }
+    Decoded::from_runs(runs)
 }
 
 #[inline]

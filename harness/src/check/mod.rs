@@ -27,6 +27,7 @@
 
 mod classify;
 mod content;
+pub mod provenance;
 mod report;
 mod round;
 
@@ -44,11 +45,25 @@ pub const AFTER_REMOUNT: &str = "after-remount";
 /// Checks inode `ino` whose whole content, read back at the moment named by
 /// `label`, is `content` (its length is the size read back).
 pub fn check(history: &History, ino: u64, content: &[u8], label: &str) -> CheckReport {
+    check_with(history, ino, content.len() as u64, label, |_, _, n| {
+        content::decode_file(content, n)
+    })
+}
+
+/// [`check`] of a file of `size` bytes whose sectors `decode` reads (given
+/// the inode's ops, their effects and the sectors to check).
+fn check_with(
+    history: &History,
+    ino: u64,
+    size: u64,
+    label: &str,
+    decode: impl FnOnce(&classify::Ops, &[classify::Effect], u64) -> content::Decoded,
+) -> CheckReport {
     let (ops, effects) = classify::effects(history, ino);
-    let n = classify::nr_sectors(&effects, content.len());
-    let decoded = content::decode_file(content, n);
+    let n = classify::nr_sectors(&effects, size as usize);
+    let decoded = decode(&ops, &effects, n);
     let out = classify::classify(&ops, effects, &decoded, n);
-    let ex = report::Explainer::new(history, &ops, &decoded, ino, content.len() as u64);
+    let ex = report::Explainer::new(history, &ops, &decoded, ino, size);
     let violations: Vec<Violation> = out.findings.iter().map(|f| ex.violation(f)).collect();
     let short_file = violations
         .iter()
@@ -56,7 +71,7 @@ pub fn check(history: &History, ino: u64, content: &[u8], label: &str) -> CheckR
         .map(|v| (v.first_sector + v.nr_sectors) * SECTOR as u64)
         .max()
         .map(|end| ShortFile {
-            size: content.len() as u64,
+            size,
             acknowledged_end: end,
         });
     let unfinished = history
@@ -68,7 +83,7 @@ pub fn check(history: &History, ino: u64, content: &[u8], label: &str) -> CheckR
         label: label.to_string(),
         round: 0,
         ino,
-        size: content.len() as u64,
+        size,
         sectors_checked: n,
         ok: out.ok,
         violations,
@@ -152,14 +167,33 @@ pub const DURING_RUN: &str = "read-during-run";
 /// in flight half done. None when the read is not in the history or the
 /// data is fine.
 pub fn check_read(history: &History, ino: u64, read: &ReadRecord) -> Option<CheckReport> {
-    let r = history.get(read.op)?;
-    let (rb, re) = (r.begin_ns, r.end_ns);
     if read.data.is_empty() || !read.offset.is_multiple_of(SECTOR as u64) {
         return None;
     }
+    let lo = read.offset / SECTOR as u64;
+    let hi = lo + (read.data.len() as u64).div_ceil(SECTOR as u64);
+    let end = read.offset + read.data.len() as u64;
+    check_read_with(history, ino, read.op, lo, hi, end, |_, _| {
+        content::decode_range(&read.data, lo, hi)
+    })
+}
+
+/// [`check_read`] of read op `op` whose sectors [lo, hi) (ending at byte
+/// `end`) `decode` reads, given the ops and effects as they stood then.
+fn check_read_with(
+    history: &History,
+    ino: u64,
+    op: u64,
+    lo: u64,
+    hi: u64,
+    end: u64,
+    decode: impl FnOnce(&classify::Ops, &[classify::Effect]) -> content::Decoded,
+) -> Option<CheckReport> {
+    let r = history.get(op)?;
+    let (rb, re) = (r.begin_ns, r.end_ns);
     let ops: Vec<OpRecord> = history
         .for_inode(ino)
-        .filter(|o| o.begin_ns <= re && o.op != read.op)
+        .filter(|o| o.begin_ns <= re && o.op != op)
         .map(|o| {
             if o.finished() && o.end_ns < rb {
                 *o
@@ -174,17 +208,9 @@ pub fn check_read(history: &History, ino: u64, read: &ReadRecord) -> Option<Chec
         .collect();
     let h = History::from_records(ops);
     let (ops, effects) = classify::effects(&h, ino);
-    let lo = read.offset / SECTOR as u64;
-    let hi = lo + (read.data.len() as u64).div_ceil(SECTOR as u64);
-    let decoded = content::decode_range(&read.data, lo, hi);
+    let decoded = decode(&ops, &effects);
     let out = classify::classify(&ops, effects, &decoded, hi);
-    let ex = report::Explainer::new(
-        &h,
-        &ops,
-        &decoded,
-        ino,
-        read.offset + read.data.len() as u64,
-    );
+    let ex = report::Explainer::new(&h, &ops, &decoded, ino, end);
     let mut counts = Counts::default();
     let violations: Vec<Violation> = out
         .findings
@@ -198,7 +224,7 @@ pub fn check_read(history: &History, ino: u64, read: &ReadRecord) -> Option<Chec
             };
             counts.add(f.class, f.hi - f.lo);
             let mut v = ex.violation(&f);
-            v.explanation = format!("read op {} saw: {}", read.op, v.explanation);
+            v.explanation = format!("read op {op} saw: {}", v.explanation);
             v
         })
         .collect();
@@ -209,7 +235,7 @@ pub fn check_read(history: &History, ino: u64, read: &ReadRecord) -> Option<Chec
         label: DURING_RUN.to_string(),
         round: 0,
         ino,
-        size: read.data.len() as u64,
+        size: end - lo * SECTOR as u64,
         sectors_checked: hi - lo,
         ok: (hi - lo) - counts.total(),
         violations,

@@ -3,9 +3,11 @@
 //! the file read back after the run (what the page cache holds), after
 //! fsync, and after unmount and mount (what the disk kept).
 
+use super::provenance::check_tag;
 use super::{check, CheckReport, AFTER_FSYNC, AFTER_REMOUNT, AFTER_RUN};
 use crate::history::History;
 use lockline_engine::fs::{CountersSnapshot, Fs, MountOptions};
+use lockline_engine::probe::provenance::checking;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -45,11 +47,14 @@ pub fn check_round<F: Remountable>(
         seen(&c);
         checks.push(c);
     };
-    checked(AFTER_RUN, &file.read_whole()?);
+    // The read-backs record their digests as the check's (a recording
+    // run's trace can be judged again by provenance::judge).
+    let read = |file: &mut F, label: &str| checking(check_tag(label), || file.read_whole());
+    checked(AFTER_RUN, &read(file, AFTER_RUN)?);
     file.fsync()?;
-    checked(AFTER_FSYNC, &file.read_whole()?);
+    checked(AFTER_FSYNC, &read(file, AFTER_FSYNC)?);
     file.remount()?;
-    let kept = file.read_whole()?;
+    let kept = read(file, AFTER_REMOUNT)?;
     checked(AFTER_REMOUNT, &kept);
     Ok(Checked { checks, kept })
 }

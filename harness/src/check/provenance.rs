@@ -1,0 +1,239 @@
+//! The checker on any program's data: instead of stamps, the crc32c each
+//! write took of every file sector it wrote (engine `probe::provenance`)
+//! says whose bytes a sector holds. The rules, classes, explanations and
+//! reports are the stamp checker's: a digest is resolved to the write that
+//! left it (classify::resolve), then classified as a stamp would be.
+//!
+//! What digests cannot tell apart, this checker does not either: two
+//! writes of identical bytes to a sector are one to it (it takes the one
+//! that may be last), and a sector no op of the trace touched holds data
+//! older than the trace, which it does not judge.
+
+use super::{check_read_with, check_with, classify, content, CheckReport, ReadChecks};
+use super::{AFTER_FSYNC, AFTER_REMOUNT, AFTER_RUN, DURING_RUN, MAX_READ_VIOLATIONS};
+use crate::history::{History, OpRecord};
+use lockline_engine::probe::provenance::Extent;
+use lockline_engine::probe::{Event, ExtentKind, OpKind};
+use std::collections::HashMap;
+
+/// Label of the check a mount or exec run makes of every file at unmount.
+pub const AT_UNMOUNT: &str = "at-unmount";
+
+/// The tag a check's extents carry (`provenance::checking`), by label.
+pub fn check_tag(label: &str) -> u8 {
+    match label {
+        AFTER_RUN => 1,
+        AFTER_FSYNC => 2,
+        AFTER_REMOUNT => 3,
+        AT_UNMOUNT => 4,
+        _ => 0,
+    }
+}
+
+/// The label of a check's tag; None for an unknown tag.
+pub fn check_label(tag: u64) -> Option<&'static str> {
+    Some(match tag {
+        1 => AFTER_RUN,
+        2 => AFTER_FSYNC,
+        3 => AFTER_REMOUNT,
+        4 => AT_UNMOUNT,
+        _ => return None,
+    })
+}
+
+/// What a read or check saw: one digest per sector from `first_sector`.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen<'a> {
+    pub first_sector: u64,
+    pub digests: &'a [u32],
+}
+
+impl Seen<'_> {
+    /// The digest of sector `s`; None outside what was seen.
+    pub fn digest(&self, s: u64) -> Option<u32> {
+        let i = s.checked_sub(self.first_sector)?;
+        self.digests.get(i as usize).copied()
+    }
+}
+
+/// Every write's digests by op id.
+#[derive(Default)]
+pub struct WriteDigests<'a> {
+    by_op: HashMap<u64, &'a Extent>,
+}
+
+impl<'a> WriteDigests<'a> {
+    pub fn new(extents: &'a [Extent]) -> Self {
+        let by_op = extents
+            .iter()
+            .filter(|e| e.kind == ExtentKind::Write)
+            .map(|e| (e.op, e))
+            .collect();
+        WriteDigests { by_op }
+    }
+
+    pub fn get(&self, op: u64) -> Option<&'a Extent> {
+        self.by_op.get(&op).copied()
+    }
+}
+
+/// (sector, digest) → the inode's writes that left that digest there.
+pub struct DigestIndex {
+    entries: Vec<(u64, u32, u64)>,
+}
+
+impl DigestIndex {
+    /// The index of the writes among `ops` (one inode's).
+    pub(crate) fn new(ops: &classify::Ops, writes: &WriteDigests) -> DigestIndex {
+        let mut entries = Vec::new();
+        for r in &ops.recs {
+            if r.kind != OpKind::Write {
+                continue;
+            }
+            let Some(x) = writes.get(r.op).filter(|x| x.inode == r.ino) else {
+                continue;
+            };
+            for (i, &d) in x.digests.iter().enumerate() {
+                entries.push((x.first_sector + i as u64, d, r.op));
+            }
+        }
+        entries.sort_unstable();
+        DigestIndex { entries }
+    }
+
+    /// Ops whose write left digest `d` in sector `s`.
+    pub fn ops_at(&self, s: u64, d: u32) -> Vec<u64> {
+        let i = self.entries.partition_point(|e| (e.0, e.1) < (s, d));
+        self.entries[i..]
+            .iter()
+            .take_while(|e| e.0 == s && e.1 == d)
+            .map(|e| e.2)
+            .collect()
+    }
+}
+
+fn decode(
+    ops: &classify::Ops,
+    effects: &[classify::Effect],
+    writes: &WriteDigests,
+    seen: &Seen,
+    n: u64,
+) -> content::Decoded {
+    let index = DigestIndex::new(ops, writes);
+    let contents = classify::resolve(ops, effects.to_vec(), &index, seen, n);
+    content::Decoded::from_contents(contents)
+}
+
+/// Checks inode `ino`, `size` bytes read back whole, as `seen` (from
+/// sector 0) shows it, by the stamp checker's rules.
+pub fn check_digests(
+    history: &History,
+    writes: &WriteDigests,
+    ino: u64,
+    size: u64,
+    seen: &Seen,
+    label: &str,
+) -> CheckReport {
+    check_with(history, ino, size, label, |ops, effects, n| {
+        decode(ops, effects, writes, seen, n)
+    })
+}
+
+/// Checks what read op `op` returned (its digests in `seen`, `len` bytes
+/// from `seen.first_sector`) against the history as it stood during the
+/// read, as [`super::check_read`] does for stamps.
+pub fn check_read_digests(
+    history: &History,
+    writes: &WriteDigests,
+    ino: u64,
+    op: u64,
+    len: u64,
+    seen: &Seen,
+) -> Option<CheckReport> {
+    let lo = seen.first_sector;
+    let hi = lo + seen.digests.len() as u64;
+    let end = lo * 512 + len;
+    check_read_with(history, ino, op, lo, hi, end, |ops, effects| {
+        decode(ops, effects, writes, seen, hi)
+    })
+}
+
+/// What a trace's digests show: every check it recorded, judged, and every
+/// read a program made during the run.
+#[derive(Debug, Default)]
+pub struct Judged {
+    pub checks: Vec<CheckReport>,
+    pub reads: ReadChecks,
+}
+
+/// Judges a trace by its digests: each `Check` extent (a whole file read
+/// back by a check) against the ops that began before it, and each `Read`
+/// extent against the history as it stood during the read. Extents of ops
+/// the events do not show (lost events) are skipped.
+pub fn judge(events: &[Event], extents: &[Extent]) -> Judged {
+    let history = History::from_events(events);
+    let writes = WriteDigests::new(extents);
+    let mut out = Judged::default();
+    for x in extents {
+        let Some(r) = history.get(x.op) else {
+            continue;
+        };
+        let seen = Seen {
+            first_sector: x.first_sector,
+            digests: &x.digests,
+        };
+        match x.kind {
+            ExtentKind::Check if x.first_sector == 0 => {
+                let Some(label) = check_label(x.tag) else {
+                    continue;
+                };
+                let before: Vec<OpRecord> = history
+                    .ops()
+                    .iter()
+                    .filter(|o| o.begin_ns < r.begin_ns && o.op != r.op)
+                    .copied()
+                    .collect();
+                let h = History::from_records(before);
+                let mut c = check_digests(&h, &writes, x.inode, x.len, &seen, label);
+                c.round = r.round as u64;
+                out.checks.push(c);
+            }
+            ExtentKind::Read => {
+                out.reads.reads += 1;
+                out.reads.sectors += x.digests.len() as u64;
+                let Some(rep) = check_read_digests(&history, &writes, x.inode, x.op, x.len, &seen)
+                else {
+                    continue;
+                };
+                out.reads.bad_reads += 1;
+                out.reads.counts += rep.counts;
+                let room = MAX_READ_VIOLATIONS.saturating_sub(out.reads.violations.len());
+                out.reads
+                    .violations
+                    .extend(rep.violations.into_iter().take(room));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The read checks as one report, for a trace's violations table; None
+/// when no read saw a violation.
+pub fn reads_report(reads: &ReadChecks) -> Option<CheckReport> {
+    if reads.violations.is_empty() {
+        return None;
+    }
+    Some(CheckReport {
+        label: DURING_RUN.to_string(),
+        round: 0,
+        ino: reads.violations[0].ino,
+        size: 0,
+        sectors_checked: reads.sectors,
+        ok: reads.sectors.saturating_sub(reads.counts.total()),
+        violations: reads.violations.clone(),
+        counts: reads.counts,
+        unfinished: Vec::new(),
+        short_file: None,
+    })
+}
