@@ -291,3 +291,29 @@ pub fn print_kernel_summary(r: &KernelReport, trace: Option<&std::path::Path>) {
         println!("trace: {}", t.display());
     }
 }
+
+/// One line for a mount or exec trace's own checks: the files the disk
+/// kept, read back at unmount, and the clients' reads, both judged by
+/// content provenance.
+pub fn unmount_check_line(trace: &lockline_analysis::Trace) -> String {
+    use lockline_harness::check::{provenance::AT_UNMOUNT, DURING_RUN};
+    let count = |label: &str, class: &str| -> u64 {
+        trace
+            .violations
+            .iter()
+            .filter(|v| v.check == label && v.class == class)
+            .map(|v| v.nr_sectors)
+            .sum()
+    };
+    let v: serde_json::Value = serde_json::from_str(&trace.meta.summary_json).unwrap_or_default();
+    format!(
+        "checked by provenance: {} files at unmount ({} dropped, {} stale, {} torn sectors); {} client reads ({} dropped, {} stale sectors)",
+        v["files_checked"],
+        count(AT_UNMOUNT, "dropped"),
+        count(AT_UNMOUNT, "stale"),
+        count(AT_UNMOUNT, "torn"),
+        v["reads"]["reads"],
+        count(DURING_RUN, "dropped"),
+        count(DURING_RUN, "stale"),
+    )
+}

@@ -4,8 +4,9 @@
 //! notebook needs to know what it is looking at.
 
 use crate::{CounterSample, Trace, TraceMeta};
+use lockline_engine::probe::provenance::Extent;
 use lockline_engine::probe::Event;
-use lockline_harness::check::CheckReport;
+use lockline_harness::check::{provenance, CheckReport, Counts};
 use lockline_harness::explore::round::ScheduleRun;
 use lockline_harness::explore::saved::ScheduleSummary;
 use lockline_harness::kernel::KernelReport;
@@ -104,7 +105,9 @@ pub fn rounds_trace(report: &RoundsReport, events: Vec<Event>) -> Result<Trace> 
         serde_json::to_string(report)?,
     );
     let perf = perf_tracks(&report.session.perf_samples);
-    Ok(trace(meta, events, &report.session.summary.checks, perf))
+    let mut t = trace(meta, events, &report.session.summary.checks, perf);
+    t.extents = report.extents.clone();
+    Ok(t)
 }
 
 /// The trace of a kernel run, perf counter tracks included.
@@ -120,7 +123,10 @@ pub fn kernel_trace(report: &KernelReport, events: Vec<Event>) -> Result<Trace> 
 }
 
 /// The trace of a FUSE mount's lifetime: every request the clients made,
-/// as the engine's ops; no checks (the clients judge their own data).
+/// as the engine's ops, and, when digests were taken, the checks they
+/// allow (`check::provenance::judge`): every file the disk kept, read back
+/// at unmount, and every read a client made, against every write.
+#[allow(clippy::too_many_arguments)]
 pub fn mount_trace(
     build: &str,
     knobs: &lockline_engine::Knobs,
@@ -129,7 +135,24 @@ pub fn mount_trace(
     lost_events: u64,
     seconds: f64,
     events: Vec<Event>,
+    extents: Vec<Extent>,
 ) -> Result<Trace> {
+    let judged = provenance::judge(&events, &extents);
+    // The reads first: the trace's final check is the last one, at unmount.
+    let mut checks: Vec<CheckReport> = provenance::reads_report(&judged.reads)
+        .into_iter()
+        .collect();
+    checks.extend(judged.checks);
+    let mut violations = Counts::default();
+    for c in checks.iter().filter(|c| c.label == provenance::AT_UNMOUNT) {
+        violations += c.counts;
+    }
+    let summary = serde_json::json!({
+        "violations": violations,
+        "files_checked": checks.iter().filter(|c| c.label == provenance::AT_UNMOUNT).count(),
+        "reads": judged.reads,
+        "digests": extents.iter().map(|x| x.digests.len()).sum::<usize>(),
+    });
     let meta = TraceMeta {
         workload: "fuse-mount".to_string(),
         seed: knobs.seed,
@@ -139,9 +162,12 @@ pub fn mount_trace(
         clock: clock.to_string(),
         lost_events,
         seconds,
+        summary_json: summary.to_string(),
         ..base_meta(build)
     };
-    Ok(trace(meta, events, &[], Vec::new()))
+    let mut t = trace(meta, events, &checks, Vec::new());
+    t.extents = extents;
+    Ok(t)
 }
 
 /// The trace of one explored schedule: its events in the order the

@@ -170,6 +170,7 @@ pub fn generate(events: usize, threads: u32, seed: u64) -> Trace {
         ops,
         violations: Vec::new(),
         counters: Vec::new(),
+        extents: Vec::new(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! violations, counters) and its metadata. The Parquet store, the exports,
 //! `analyze`, the plots and later the TUI all read this one shape.
 
+use lockline_engine::probe::provenance::Extent;
 use lockline_engine::probe::Event;
 use lockline_harness::check::{CheckReport, Violation};
 use lockline_harness::history::OpRecord;
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a table's columns change meaning or type. Readers refuse
 /// other versions rather than guess.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// What produced the trace. One row in the store's `meta` table.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -124,6 +125,9 @@ pub struct Trace {
     pub ops: Vec<OpRecord>,
     pub violations: Vec<ViolationRow>,
     pub counters: Vec<CounterSample>,
+    /// Content digests (engine `probe::provenance`), by time; empty when
+    /// the run took none.
+    pub extents: Vec<Extent>,
 }
 
 impl Trace {
@@ -149,6 +153,7 @@ impl Trace {
             ops,
             violations: ViolationRow::from_checks(checks),
             counters,
+            extents: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ use crate::exit::{self, usage};
 use crate::trace_out;
 use anyhow::{Context, Result};
 use lockline_analysis::run_trace;
+use lockline_harness::check::provenance;
 use lockline_engine::probe::recorder::Recorder;
 use lockline_engine::{Build, Fs, MountOptions};
 use lockline_fuse::{is_fuse_mount, MountConfig};
@@ -243,14 +244,16 @@ fn serve(a: &Args, knobs: lockline_engine::Knobs, mnt: &Path) -> Result<u8> {
         .trace
         .as_ref()
         .map(|_| Recorder::new(lockline_engine::probe::recorder::DEFAULT_CAPACITY));
-    let fs = Fs::mount(
-        &a.disk,
-        MountOptions {
-            build: a.build,
-            knobs: knobs.clone(),
-            recorder: recorder.clone(),
-        },
-    )?;
+    if let Some(r) = &recorder {
+        // A mount's trace is judged by content provenance.
+        r.record_digests(true);
+    }
+    let opts = MountOptions {
+        build: a.build,
+        knobs: knobs.clone(),
+        recorder: recorder.clone(),
+    };
+    let fs = Fs::mount(&a.disk, opts.clone())?;
     let cfg = MountConfig {
         threads: a.threads,
         source: format!(
@@ -308,10 +311,14 @@ fn serve(a: &Args, knobs: lockline_engine::Knobs, mnt: &Path) -> Result<u8> {
     let session = mounted.wait();
     let counters = fs.counters.snapshot();
     let unmounted = fs.unmount();
+    drop(fs);
     let _ = std::fs::remove_file(&pidfile);
     println!("{line}");
     println!("engine: {}", serde_json::to_string(&counters)?);
     if let (Some(path), Some(rec)) = (&a.trace, &recorder) {
+        if unmounted.is_ok() {
+            provenance::read_back_at_unmount(&a.disk, &opts)?;
+        }
         let stats = rec.stats();
         let events = rec.drain();
         let n = events.len();
@@ -323,7 +330,9 @@ fn serve(a: &Args, knobs: lockline_engine::Knobs, mnt: &Path) -> Result<u8> {
             stats.dropped,
             t0.elapsed().as_secs_f64(),
             events,
+            rec.drain_extents(),
         )?;
+        println!("{}", crate::summary::unmount_check_line(&trace));
         trace_out::write(path, &trace)?;
         println!("trace: {} events to {}", n, path.display());
     }
@@ -396,7 +405,11 @@ pub fn umount(a: UmountArgs) -> Result<u8> {
     let ok = log.contains("written back and committed");
     for l in log
         .lines()
-        .filter(|l| l.starts_with("served") || l.starts_with("trace:"))
+        .filter(|l| {
+            l.starts_with("served")
+                || l.starts_with("trace:")
+                || l.starts_with("checked by provenance")
+        })
     {
         println!("{l}");
     }

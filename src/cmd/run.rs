@@ -91,6 +91,9 @@ pub fn run(a: Args) -> Result<u8> {
     let mut spec = SessionSpec::new(a.disk.clone(), a.build, knobs, run);
     spec.mkfs = a.mkfs.then_some(a.size);
     spec.mkfs_force = a.force;
+    // A kept trace carries content digests, so `analyze --at` can follow
+    // any sector's bytes (and provenance can judge the run again).
+    spec.digests = a.trace.is_some();
     let choice = probe_choice::choose(a.probe, probe_choice::Target::Engine)?;
     if a.tui {
         let title = format!(

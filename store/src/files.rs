@@ -10,7 +10,14 @@ use std::path::{Path, PathBuf};
 
 /// The tables of a trace, in the order they are written; `meta` last, so a
 /// directory with meta.parquet holds a complete trace.
-pub const TABLES: [&str; 5] = ["events", "ops", "violations", "counters", "meta"];
+pub const TABLES: [&str; 6] = [
+    "events",
+    "ops",
+    "violations",
+    "counters",
+    "extents",
+    "meta",
+];
 
 fn table_path(dir: &Path, table: &str, ext: &str) -> PathBuf {
     dir.join(format!("{table}.{ext}"))
@@ -44,6 +51,7 @@ fn frames(trace: &Trace) -> std::result::Result<Vec<(&'static str, DataFrame)>, 
         ("ops", tables::ops_df(&trace.ops)?),
         ("violations", tables::violations_df(&trace.violations)?),
         ("counters", tables::counters_df(&trace.counters)?),
+        ("extents", tables::extents_df(&trace.extents)?),
         ("meta", tables::meta_df(&trace.meta)?),
     ])
 }
@@ -92,29 +100,33 @@ pub fn write(dir: &Path, trace: &Trace) -> Result<()> {
 /// Writes every table as CSV (one header row), for `export --format csv`.
 pub fn write_csv(dir: &Path, trace: &Trace) -> Result<()> {
     write_tables(dir, "csv", trace, |p, df| {
-        // CSV has no list type: a violation's ops become "12 15 19".
-        let mut flat = if df.column("ops").is_ok_and(|c| c.dtype().is_list()) {
-            let ops = df.column("ops")?.list()?;
-            let joined: Vec<String> = ops
+        // CSV has no list type: a violation's ops become "12 15 19", an
+        // extent's digests likewise.
+        let mut flat = df.clone();
+        for name in ["ops", "digests"] {
+            let Ok(col) = df.column(name) else { continue };
+            if !col.dtype().is_list() {
+                continue;
+            }
+            let joined: Vec<String> = col
+                .list()?
                 .amortized_iter()
                 .map(|s| {
                     s.and_then(|s| {
-                        s.as_ref().u64().ok().map(|v| {
-                            v.no_null_iter()
-                                .map(|x| x.to_string())
-                                .collect::<Vec<_>>()
-                                .join(" ")
+                        s.as_ref().cast(&DataType::UInt64).ok().and_then(|v| {
+                            v.u64().ok().map(|v| {
+                                v.no_null_iter()
+                                    .map(|x| x.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            })
                         })
                     })
                     .unwrap_or_default()
                 })
                 .collect();
-            let mut d = df.clone();
-            d.with_column(Column::new("ops".into(), joined))?;
-            d
-        } else {
-            df.clone()
-        };
+            flat.with_column(Column::new(name.into(), joined))?;
+        }
         let mut f = std::fs::File::create(p)?;
         CsvWriter::new(&mut f)
             .include_header(true)
@@ -272,11 +284,13 @@ pub fn read(path: &Path) -> Result<Trace> {
     let ops = tables::ops_from(&read_table(&dir, "ops", &mut p)?)?;
     let violations = tables::violations_from(&read_table(&dir, "violations", &mut p)?)?;
     let counters = tables::counters_from(&read_table(&dir, "counters", &mut p)?)?;
+    let extents = tables::extents_from(&read_table(&dir, "extents", &mut p)?)?;
     Ok(Trace {
         meta,
         events,
         ops,
         violations,
         counters,
+        extents,
     })
 }

@@ -4,7 +4,8 @@
 
 use crate::error::{Result, StoreError};
 use lockline_analysis::{CounterSample, TraceMeta, ViolationRow};
-use lockline_engine::probe::{Event, EventKind, LockMode, OpKind, NO_FOLIO};
+use lockline_engine::probe::provenance::Extent;
+use lockline_engine::probe::{Event, EventKind, ExtentKind, LockMode, OpKind, NO_FOLIO};
 use lockline_harness::history::{OpRecord, UNFINISHED};
 use polars::prelude::*;
 use std::path::Path;
@@ -180,6 +181,67 @@ pub fn violations_df(v: &[ViolationRow]) -> PolarsResult<DataFrame> {
     DataFrame::new(v.len(), columns)
 }
 
+pub fn extents_df(x: &[Extent]) -> PolarsResult<DataFrame> {
+    let digests: Vec<Series> = x
+        .iter()
+        .map(|e| Series::new("".into(), e.digests.clone()))
+        .collect();
+    let digests = if digests.is_empty() {
+        Column::new_empty(
+            "digests".into(),
+            &DataType::List(Box::new(DataType::UInt32)),
+        )
+    } else {
+        Column::new("digests".into(), digests)
+    };
+    let columns = vec![
+        Column::new("ts_ns".into(), x.iter().map(|e| e.ts_ns).collect::<Vec<u64>>()),
+        Column::new("tid".into(), x.iter().map(|e| e.tid).collect::<Vec<u32>>()),
+        Column::new(
+            "kind".into(),
+            x.iter().map(|e| e.kind.name()).collect::<Vec<&str>>(),
+        ),
+        Column::new("op".into(), x.iter().map(|e| e.op).collect::<Vec<u64>>()),
+        Column::new("inode".into(), x.iter().map(|e| e.inode).collect::<Vec<u64>>()),
+        Column::new("tag".into(), x.iter().map(|e| e.tag).collect::<Vec<u64>>()),
+        Column::new(
+            "first_sector".into(),
+            x.iter().map(|e| e.first_sector).collect::<Vec<u64>>(),
+        ),
+        Column::new("len".into(), x.iter().map(|e| e.len).collect::<Vec<u64>>()),
+        digests,
+    ];
+    DataFrame::new(x.len(), columns)
+}
+
+pub fn extents_from(t: &Table) -> Result<Vec<Extent>> {
+    let (ts, tid, op) = (t.u64("ts_ns")?, t.u32("tid")?, t.u64("op")?);
+    let (inode, tag) = (t.u64("inode")?, t.u64("tag")?);
+    let (first, len) = (t.u64("first_sector")?, t.u64("len")?);
+    let kinds = t.str("kind")?;
+    let digests = t.list_u32("digests")?;
+    let mut out = Vec::with_capacity(ts.len());
+    for (i, d) in digests.into_iter().enumerate() {
+        let kind = ExtentKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == kinds[i])
+            .ok_or_else(|| t.bad("kind", format!("unknown extent kind {:?}", kinds[i])))?;
+        out.push(Extent {
+            ts_ns: ts[i],
+            tid: tid[i],
+            kind,
+            op: op[i],
+            inode: inode[i],
+            tag: tag[i],
+            first_sector: first[i],
+            len: len[i],
+            digests: d,
+        });
+    }
+    Ok(out)
+}
+
 pub fn counters_df(c: &[CounterSample]) -> PolarsResult<DataFrame> {
     let columns = vec![
         Column::new(
@@ -302,6 +364,17 @@ impl Table<'_> {
         self.no_nulls(name, c)?;
         let ca = c.str().map_err(|e| self.bad(name, e))?;
         Ok(ca.no_null_iter().map(str::to_string).collect())
+    }
+
+    pub fn list_u32(&self, name: &str) -> Result<Vec<Vec<u32>>> {
+        let ca = self.column(name)?.list().map_err(|e| self.bad(name, e))?;
+        let mut out = Vec::with_capacity(ca.len());
+        for s in ca.amortized_iter() {
+            let s = s.ok_or_else(|| self.bad(name, "has nulls"))?;
+            let v = s.as_ref().u32().map_err(|e| self.bad(name, e))?;
+            out.push(v.no_null_iter().collect());
+        }
+        Ok(out)
     }
 
     pub fn list_u64(&self, name: &str) -> Result<Vec<Vec<u64>>> {

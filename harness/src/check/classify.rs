@@ -13,7 +13,7 @@
 use super::content::{Content, Decoded};
 use super::report::{Class, Counts, Detail, Finding, Grouper};
 use crate::history::{History, OpRecord, UNFINISHED};
-use crate::stamp::SECTOR;
+use crate::stamp::{GarbageKind, SECTOR};
 use lockline_engine::probe::OpKind;
 use std::collections::BTreeSet;
 
@@ -328,22 +328,34 @@ pub(crate) fn resolve(
                 let r = rec(e);
                 r.kind == OpKind::Write
                     && !effects[e as usize].partial
-                    && matching.iter().any(|&op| op == r.op)
+                    && matching.clone().any(|op| op == r.op)
             });
+            let latest = || {
+                matching
+                    .clone()
+                    .filter_map(|op| ops.get(op))
+                    .max_by_key(|r| (r.begin_ns, r.op))
+            };
+            // A candidate that changed the sector in part leaves a mix no
+            // whole-sector digest names, and the mix may equal an older
+            // write's sector (a page a kernel wrote back with zeros past
+            // EOF, cut at that EOF again): anything is fine. The stamp
+            // checker calls an older write's stamp there stale; digests
+            // cannot, so a dropped partial write goes unseen here.
             let c = if let Some(&e) = due {
                 stamp(rec(e))
+            } else if d == zero && seg.accept_zero {
+                Content::Zero
+            } else if seg.accept_garbage {
+                Content::Garbage(GarbageKind::Unmatched)
+            } else if let Some(r) = latest() {
+                stamp(r)
             } else if d == zero {
                 Content::Zero
-            } else if let Some(r) = matching
-                .iter()
-                .filter_map(|&op| ops.get(op))
-                .max_by_key(|r| (r.begin_ns, r.op))
-            {
-                stamp(r)
             } else if by_end.is_empty() {
                 Content::Prior
             } else {
-                Content::Garbage(crate::stamp::GarbageKind::Unmatched)
+                Content::Garbage(GarbageKind::Unmatched)
             };
             out.push(c);
         }

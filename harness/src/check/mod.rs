@@ -36,6 +36,7 @@ pub use report::{CheckReport, Class, Counts, OpWindow, ShortFile, Violation};
 pub use round::{check_round, read_whole, Checked, EngineFile, Remountable};
 
 use crate::history::{History, OpRecord, UNFINISHED};
+use lockline_engine::probe::OpKind;
 
 /// When the content was taken; labels of the three standard checks.
 pub const AFTER_RUN: &str = "after-run";
@@ -191,9 +192,23 @@ fn check_read_with(
 ) -> Option<CheckReport> {
     let r = history.get(op)?;
     let (rb, re) = (r.begin_ns, r.end_ns);
-    let ops: Vec<OpRecord> = history
-        .for_inode(ino)
-        .filter(|o| o.begin_ns <= re && o.op != op)
+    // Only ops that can change [lo, end) matter: a read of a few sectors
+    // of a long history takes a short one.
+    let (from, to) = (lo * SECTOR as u64, end);
+    let touches = |o: &OpRecord| match o.kind {
+        OpKind::Write | OpKind::Punch => {
+            o.offset < to && o.offset.saturating_add(o.len.max(o.result.max(0) as u64)) > from
+        }
+        OpKind::Truncate => o.offset < to,
+        OpKind::Create => true,
+        _ => false,
+    };
+    // Ops are by begin time: those after the read's end never matter.
+    let all = history.ops();
+    let upto = all.partition_point(|o| o.begin_ns <= re);
+    let ops: Vec<OpRecord> = all[..upto]
+        .iter()
+        .filter(|o| o.ino == ino && o.op != op && touches(o))
         .map(|o| {
             if o.finished() && o.end_ns < rb {
                 *o

@@ -12,7 +12,11 @@
 use super::{check_read_with, check_with, classify, content, CheckReport, ReadChecks};
 use super::{AFTER_FSYNC, AFTER_REMOUNT, AFTER_RUN, DURING_RUN, MAX_READ_VIOLATIONS};
 use crate::history::{History, OpRecord};
-use lockline_engine::probe::provenance::Extent;
+use super::read_whole;
+use lockline_engine::disk::FileKind;
+use lockline_engine::fs::{Fs, MountOptions};
+use lockline_engine::probe::provenance::{checking, Extent};
+use std::path::Path;
 use lockline_engine::probe::{Event, ExtentKind, OpKind};
 use std::collections::HashMap;
 
@@ -102,13 +106,12 @@ impl DigestIndex {
     }
 
     /// Ops whose write left digest `d` in sector `s`.
-    pub fn ops_at(&self, s: u64, d: u32) -> Vec<u64> {
+    pub fn ops_at(&self, s: u64, d: u32) -> impl Iterator<Item = u64> + Clone + '_ {
         let i = self.entries.partition_point(|e| (e.0, e.1) < (s, d));
         self.entries[i..]
             .iter()
-            .take_while(|e| e.0 == s && e.1 == d)
+            .take_while(move |e| e.0 == s && e.1 == d)
             .map(|e| e.2)
-            .collect()
     }
 }
 
@@ -216,6 +219,33 @@ pub fn judge(events: &[Event], extents: &[Extent]) -> Judged {
         }
     }
     out
+}
+
+/// The final check of a mount or exec run: mounts `disk` (its recorder
+/// taking digests), reads every regular file back whole as the
+/// [`AT_UNMOUNT`] check, and unmounts. Returns the files read. What the
+/// disk kept is what [`judge`] then checks against every write.
+pub fn read_back_at_unmount(disk: &Path, opts: &MountOptions) -> lockline_engine::Result<u64> {
+    let fs = Fs::mount(disk, opts.clone())?;
+    let mut files = 0;
+    let mut dirs = vec!["/".to_string()];
+    let r = (|| {
+        while let Some(dir) = dirs.pop() {
+            for e in fs.readdir(&dir)? {
+                let path = format!("{}/{}", dir.trim_end_matches('/'), e.name);
+                match e.kind {
+                    FileKind::Dir => dirs.push(path),
+                    FileKind::File => {
+                        checking(check_tag(AT_UNMOUNT), || read_whole(&fs, e.ino))?;
+                        files += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    let u = fs.unmount();
+    r.and(u).map(|_| files)
 }
 
 /// The read checks as one report, for a trace's violations table; None

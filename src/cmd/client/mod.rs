@@ -12,6 +12,7 @@ use crate::exit::{self, usage};
 use crate::trace_out;
 use anyhow::{Context, Result};
 use lockline_analysis::run_trace;
+use lockline_harness::check::provenance;
 use lockline_engine::disk::{self, MkfsOptions};
 use lockline_engine::probe::recorder::Recorder;
 use lockline_engine::{Build, Fs, Knobs, MountOptions};
@@ -249,10 +250,11 @@ pub fn run(a: Args) -> Result<u8> {
     )?;
     let mnt = scratch.path().join("mnt");
     std::fs::create_dir(&mnt)?;
-    let recorder = a
-        .trace
-        .as_ref()
-        .map(|_| Recorder::new(lockline_engine::probe::recorder::DEFAULT_CAPACITY));
+    let recorder = a.trace.as_ref().map(|_| {
+        let r = Recorder::new(lockline_engine::probe::recorder::DEFAULT_CAPACITY);
+        r.record_digests(true);
+        r
+    });
     let mut s = Session {
         disk: &disk,
         mnt,
@@ -292,6 +294,12 @@ pub fn run(a: Args) -> Result<u8> {
         print_report(&report);
     }
     if let (Some(path), Some(rec)) = (&a.trace, &recorder) {
+        let opts = MountOptions {
+            build: a.build,
+            knobs: knobs.clone(),
+            recorder: Some(rec.clone()),
+        };
+        provenance::read_back_at_unmount(&disk, &opts)?;
         let lost = rec.stats().dropped;
         let trace = run_trace::mount_trace(
             a.build.name(),
@@ -301,9 +309,11 @@ pub fn run(a: Args) -> Result<u8> {
             lost,
             report.seconds,
             rec.drain(),
+            rec.drain_extents(),
         )?;
         trace_out::write(path, &trace)?;
         if !a.json {
+            println!("{}", crate::summary::unmount_check_line(&trace));
             println!("trace: {}", path.display());
         }
     }

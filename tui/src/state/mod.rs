@@ -567,6 +567,8 @@ impl App {
             ops,
             violations,
             counters: Vec::new(),
+            // The UI keeps no digests; a window's export carries none.
+            extents: Vec::new(),
         }
     }
 }
