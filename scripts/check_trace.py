@@ -28,6 +28,8 @@ SCHEMA = {
                    "folio_first": pl.UInt64, "folio_order": pl.UInt8, "ops": pl.List(pl.UInt64),
                    "explanation": pl.String},
     "counters": {"ts_ns": pl.UInt64, "track": pl.String, "tid": pl.UInt32, "value": pl.Float64},
+    "extents": {"ts_ns": pl.UInt64, "tid": pl.UInt32, "kind": pl.String, "op": pl.UInt64, "inode": pl.UInt64,
+                "tag": pl.UInt64, "first_sector": pl.UInt64, "len": pl.UInt64, "digests": pl.List(pl.UInt32)},
 }
 
 
@@ -48,8 +50,8 @@ def check(trace):
                 problems.append(f"column {name} is {df.schema[name]}, expected {dtype}")
         if table == "meta" and df.height != 1:
             problems.append(f"{df.height} rows, expected 1")
-        if table == "meta" and df.height and df["schema_version"][0] != 3:
-            problems.append(f"schema_version {df['schema_version'][0]}, expected 3")
+        if table == "meta" and df.height and df["schema_version"][0] != 4:
+            problems.append(f"schema_version {df['schema_version'][0]}, expected 4")
         if table == "events" and df.height and not df["ts_ns"].is_sorted():
             problems.append("events not sorted by ts_ns")
         if table == "ops" and df.height and df["op"].n_unique() != df.height:

@@ -646,3 +646,56 @@ fn sigterm_to_the_daemon_unmounts_and_writes_back() {
     assert_eq!(std::fs::read(fx.path("f")).unwrap(), data);
     fx.umount();
 }
+
+/// fsx's data, unstamped, judged by content provenance: the client's trace
+/// carries every write's and read's digests, every file read back at
+/// unmount is checked against them, and the locked build with busy knobs
+/// has nothing to report.
+#[test]
+fn client_fsx_trace_is_judged_by_provenance_and_locked_is_clean() {
+    if !can_mount() || !have("fsx") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t");
+    let o = lockline([
+        "client",
+        "fsx",
+        "--build",
+        "locked",
+        "--threads",
+        "2",
+        "--seeds",
+        "2",
+        "--ops",
+        "2000",
+        "--writeback-ms",
+        "5",
+        "--migration-us",
+        "500",
+        "--short-copy-rate",
+        "0.05",
+        "--trace",
+        &s(&trace),
+    ]);
+    assert_ok(&o);
+    assert!(o.stdout.contains("checked by provenance: 2 files"), "{o:?}");
+    let t = lockline_store::read(&trace).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&t.meta.summary_json).unwrap();
+    assert_eq!(summary["files_checked"], 2, "{summary}");
+    assert!(
+        summary["reads"]["reads"].as_u64().unwrap() > 100,
+        "{summary}"
+    );
+    assert!(summary["digests"].as_u64().unwrap() > 1000, "{summary}");
+    assert!(t
+        .extents
+        .iter()
+        .any(|x| x.kind == lockline_engine::probe::ExtentKind::Check));
+    assert!(
+        t.violations.is_empty(),
+        "{:#?}",
+        &t.violations[..t.violations.len().min(3)]
+    );
+    assert_eq!(t.meta.final_check, "at-unmount");
+}

@@ -294,7 +294,10 @@ fn a_cut_after_fsync_then_an_extend_reads_zeros_past_the_cut() {
         assert_eq!(fs.read(ino, 86016, &mut buf).unwrap(), 131_072);
         let past = &buf[(129_919 - 86016) as usize..(131_072 - 86016) as usize];
         let nonzero = past.iter().filter(|b| **b != 0).count();
-        assert_eq!(nonzero, 0, "{build}: {nonzero} bytes past the cut came back");
+        assert_eq!(
+            nonzero, 0,
+            "{build}: {nonzero} bytes past the cut came back"
+        );
         fs.unmount().unwrap();
     }
 }

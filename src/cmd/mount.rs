@@ -8,10 +8,10 @@ use crate::exit::{self, usage};
 use crate::trace_out;
 use anyhow::{Context, Result};
 use lockline_analysis::run_trace;
-use lockline_harness::check::provenance;
 use lockline_engine::probe::recorder::Recorder;
 use lockline_engine::{Build, Fs, MountOptions};
 use lockline_fuse::{is_fuse_mount, MountConfig};
+use lockline_harness::check::provenance;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -403,14 +403,9 @@ pub fn umount(a: UmountArgs) -> Result<u8> {
     }
     let log = std::fs::read_to_string(&logfile).unwrap_or_default();
     let ok = log.contains("written back and committed");
-    for l in log
-        .lines()
-        .filter(|l| {
-            l.starts_with("served")
-                || l.starts_with("trace:")
-                || l.starts_with("checked by provenance")
-        })
-    {
+    for l in log.lines().filter(|l| {
+        l.starts_with("served") || l.starts_with("trace:") || l.starts_with("checked by provenance")
+    }) {
         println!("{l}");
     }
     if ok {

@@ -10,14 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// The tables of a trace, in the order they are written; `meta` last, so a
 /// directory with meta.parquet holds a complete trace.
-pub const TABLES: [&str; 6] = [
-    "events",
-    "ops",
-    "violations",
-    "counters",
-    "extents",
-    "meta",
-];
+pub const TABLES: [&str; 6] = ["events", "ops", "violations", "counters", "extents", "meta"];
 
 fn table_path(dir: &Path, table: &str, ext: &str) -> PathBuf {
     dir.join(format!("{table}.{ext}"))

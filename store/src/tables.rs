@@ -195,14 +195,20 @@ pub fn extents_df(x: &[Extent]) -> PolarsResult<DataFrame> {
         Column::new("digests".into(), digests)
     };
     let columns = vec![
-        Column::new("ts_ns".into(), x.iter().map(|e| e.ts_ns).collect::<Vec<u64>>()),
+        Column::new(
+            "ts_ns".into(),
+            x.iter().map(|e| e.ts_ns).collect::<Vec<u64>>(),
+        ),
         Column::new("tid".into(), x.iter().map(|e| e.tid).collect::<Vec<u32>>()),
         Column::new(
             "kind".into(),
             x.iter().map(|e| e.kind.name()).collect::<Vec<&str>>(),
         ),
         Column::new("op".into(), x.iter().map(|e| e.op).collect::<Vec<u64>>()),
-        Column::new("inode".into(), x.iter().map(|e| e.inode).collect::<Vec<u64>>()),
+        Column::new(
+            "inode".into(),
+            x.iter().map(|e| e.inode).collect::<Vec<u64>>(),
+        ),
         Column::new("tag".into(), x.iter().map(|e| e.tag).collect::<Vec<u64>>()),
         Column::new(
             "first_sector".into(),

@@ -61,7 +61,7 @@ pub fn sector_digests(pos: u64, data: &[u8], tail: bool) -> (u64, u64, Vec<u32>)
         s += 1;
     }
     let mut len = whole_end.saturating_sub(first) * SECTOR;
-    if tail && end % SECTOR != 0 && s * SECTOR < end {
+    if tail && !end.is_multiple_of(SECTOR) && s * SECTOR < end {
         let at = (s * SECTOR - pos) as usize;
         let mut pad = [0u8; SECTOR as usize];
         pad[..data.len() - at].copy_from_slice(&data[at..]);

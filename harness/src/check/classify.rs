@@ -302,6 +302,7 @@ pub(crate) fn resolve(
     ops: &Ops,
     effects: Vec<Effect>,
     index: &super::provenance::DigestIndex,
+    ino: u64,
     seen: &super::provenance::Seen,
     n: u64,
 ) -> Vec<Content> {
@@ -323,7 +324,8 @@ pub(crate) fn resolve(
                 });
                 continue;
             };
-            let matching = index.ops_at(s, d);
+            // Writes of other inodes or of ops not in this history do not count.
+            let matching = index.ops_at(ino, s, d).filter(|&op| ops.get(op).is_some());
             let due = seg.cands.iter().rev().find(|&&e| {
                 let r = rec(e);
                 r.kind == OpKind::Write

@@ -9,16 +9,15 @@
 //! that may be last), and a sector no op of the trace touched holds data
 //! older than the trace, which it does not judge.
 
+use super::read_whole;
 use super::{check_read_with, check_with, classify, content, CheckReport, ReadChecks};
 use super::{AFTER_FSYNC, AFTER_REMOUNT, AFTER_RUN, DURING_RUN, MAX_READ_VIOLATIONS};
 use crate::history::{History, OpRecord};
-use super::read_whole;
 use lockline_engine::disk::FileKind;
 use lockline_engine::fs::{Fs, MountOptions};
 use lockline_engine::probe::provenance::{checking, Extent};
+use lockline_engine::probe::{Event, ExtentKind};
 use std::path::Path;
-use lockline_engine::probe::{Event, ExtentKind, OpKind};
-use std::collections::HashMap;
 
 /// Label of the check a mount or exec run makes of every file at unmount.
 pub const AT_UNMOUNT: &str = "at-unmount";
@@ -60,70 +59,51 @@ impl Seen<'_> {
     }
 }
 
-/// Every write's digests by op id.
-#[derive(Default)]
-pub struct WriteDigests<'a> {
-    by_op: HashMap<u64, &'a Extent>,
-}
-
-impl<'a> WriteDigests<'a> {
-    pub fn new(extents: &'a [Extent]) -> Self {
-        let by_op = extents
-            .iter()
-            .filter(|e| e.kind == ExtentKind::Write)
-            .map(|e| (e.op, e))
-            .collect();
-        WriteDigests { by_op }
-    }
-
-    pub fn get(&self, op: u64) -> Option<&'a Extent> {
-        self.by_op.get(&op).copied()
-    }
-}
-
-/// (sector, digest) → the inode's writes that left that digest there.
+/// (inode, sector, digest) → the writes that left that digest there,
+/// over every write of a trace: built once, looked up per sector.
 pub struct DigestIndex {
-    entries: Vec<(u64, u32, u64)>,
+    entries: Vec<(u64, u64, u32, u64)>,
 }
 
 impl DigestIndex {
-    /// The index of the writes among `ops` (one inode's).
-    pub(crate) fn new(ops: &classify::Ops, writes: &WriteDigests) -> DigestIndex {
-        let mut entries = Vec::new();
-        for r in &ops.recs {
-            if r.kind != OpKind::Write {
-                continue;
-            }
-            let Some(x) = writes.get(r.op).filter(|x| x.inode == r.ino) else {
-                continue;
-            };
+    pub fn new(extents: &[Extent]) -> DigestIndex {
+        let mut entries = Vec::with_capacity(
+            extents
+                .iter()
+                .filter(|x| x.kind == ExtentKind::Write)
+                .map(|x| x.digests.len())
+                .sum(),
+        );
+        for x in extents.iter().filter(|x| x.kind == ExtentKind::Write) {
             for (i, &d) in x.digests.iter().enumerate() {
-                entries.push((x.first_sector + i as u64, d, r.op));
+                entries.push((x.inode, x.first_sector + i as u64, d, x.op));
             }
         }
         entries.sort_unstable();
         DigestIndex { entries }
     }
 
-    /// Ops whose write left digest `d` in sector `s`.
-    pub fn ops_at(&self, s: u64, d: u32) -> impl Iterator<Item = u64> + Clone + '_ {
-        let i = self.entries.partition_point(|e| (e.0, e.1) < (s, d));
+    /// Ops whose write left digest `d` in sector `s` of inode `ino`.
+    pub fn ops_at(&self, ino: u64, s: u64, d: u32) -> impl Iterator<Item = u64> + Clone + '_ {
+        let i = self
+            .entries
+            .partition_point(|e| (e.0, e.1, e.2) < (ino, s, d));
         self.entries[i..]
             .iter()
-            .take_while(move |e| e.0 == s && e.1 == d)
-            .map(|e| e.2)
+            .take_while(move |e| e.0 == ino && e.1 == s && e.2 == d)
+            .map(|e| e.3)
     }
 }
 
 fn decode(
     ops: &classify::Ops,
     effects: &[classify::Effect],
-    writes: &WriteDigests,
+    index: &DigestIndex,
+    ino: u64,
     seen: &Seen,
     n: u64,
 ) -> content::Decoded {
-    let index = DigestIndex::new(ops, writes);
-    let contents = classify::resolve(ops, effects.to_vec(), &index, seen, n);
+    let contents = classify::resolve(ops, effects.to_vec(), index, ino, seen, n);
     content::Decoded::from_contents(contents)
 }
 
@@ -131,14 +111,14 @@ fn decode(
 /// sector 0) shows it, by the stamp checker's rules.
 pub fn check_digests(
     history: &History,
-    writes: &WriteDigests,
+    index: &DigestIndex,
     ino: u64,
     size: u64,
     seen: &Seen,
     label: &str,
 ) -> CheckReport {
     check_with(history, ino, size, label, |ops, effects, n| {
-        decode(ops, effects, writes, seen, n)
+        decode(ops, effects, index, ino, seen, n)
     })
 }
 
@@ -147,7 +127,7 @@ pub fn check_digests(
 /// read, as [`super::check_read`] does for stamps.
 pub fn check_read_digests(
     history: &History,
-    writes: &WriteDigests,
+    index: &DigestIndex,
     ino: u64,
     op: u64,
     len: u64,
@@ -157,7 +137,7 @@ pub fn check_read_digests(
     let hi = lo + seen.digests.len() as u64;
     let end = lo * 512 + len;
     check_read_with(history, ino, op, lo, hi, end, |ops, effects| {
-        decode(ops, effects, writes, seen, hi)
+        decode(ops, effects, index, ino, seen, hi)
     })
 }
 
@@ -175,7 +155,7 @@ pub struct Judged {
 /// the events do not show (lost events) are skipped.
 pub fn judge(events: &[Event], extents: &[Extent]) -> Judged {
     let history = History::from_events(events);
-    let writes = WriteDigests::new(extents);
+    let index = DigestIndex::new(extents);
     let mut out = Judged::default();
     for x in extents {
         let Some(r) = history.get(x.op) else {
@@ -197,14 +177,14 @@ pub fn judge(events: &[Event], extents: &[Extent]) -> Judged {
                     .copied()
                     .collect();
                 let h = History::from_records(before);
-                let mut c = check_digests(&h, &writes, x.inode, x.len, &seen, label);
+                let mut c = check_digests(&h, &index, x.inode, x.len, &seen, label);
                 c.round = r.round as u64;
                 out.checks.push(c);
             }
             ExtentKind::Read => {
                 out.reads.reads += 1;
                 out.reads.sectors += x.digests.len() as u64;
-                let Some(rep) = check_read_digests(&history, &writes, x.inode, x.op, x.len, &seen)
+                let Some(rep) = check_read_digests(&history, &index, x.inode, x.op, x.len, &seen)
                 else {
                     continue;
                 };
