@@ -698,4 +698,31 @@ fn client_fsx_trace_is_judged_by_provenance_and_locked_is_clean() {
         &t.violations[..t.violations.len().min(3)]
     );
     assert_eq!(t.meta.final_check, "at-unmount");
+
+    // Everything the trace knows about the first KiB of a file fsx wrote.
+    let ino = t
+        .ops
+        .iter()
+        .find(|o| o.kind == OpKind::Write && o.offset == 0 && o.result >= 1024)
+        .map(|o| o.ino)
+        .expect("fsx writes at offset 0");
+    let o = lockline(["analyze", &s(&trace), "--at", &format!("{ino}:0+1K")]);
+    assert_ok(&o);
+    for want in [
+        "sector 0 (bytes 0..512)",
+        "sector 1 (bytes 512..1024)",
+        "created the file, empty",
+        "asked",
+        "read back ",
+        "(check at-unmount)",
+    ] {
+        assert!(o.stdout.contains(want), "{want}: {}", o.stdout);
+    }
+    let o = lockline(["analyze", &s(&trace), "--at", &format!("{ino}:0"), "--json"]);
+    assert_ok(&o);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("one JSON object");
+    assert_eq!(v["sectors"].as_array().unwrap().len(), 1, "{v}");
+    for bad in ["3", "x:0", &format!("{ino}:0+0"), "999999:0"] {
+        assert_error(&lockline(["analyze", &s(&trace), "--at", bad]), &[2]);
+    }
 }

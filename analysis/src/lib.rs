@@ -3,6 +3,7 @@
 //! its statistics.
 
 pub mod blame;
+pub mod bytes_at;
 pub mod chrome;
 pub mod compare;
 pub mod consistency;

@@ -264,7 +264,7 @@ impl Pump<'_> {
     /// their room to the recorder, and the digests taken so far.
     fn forget_from(&self, start: usize) {
         if let Source::Inproc(r) = &*self.source.lock() {
-            drop(r.drain_extents());
+            r.forget_extents();
         }
         // One lock at a time: pump() takes the source, then the events.
         let n = {

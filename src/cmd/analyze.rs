@@ -1,10 +1,13 @@
 //! `lockline analyze TRACE [--plots DIR] [--json]`: lock statistics,
 //! contention, per-thread lock time, every violation's blame window and the
 //! lock-protocol lints, as text or one JSON object; plots on request.
+//! `--at INO:OFFSET[+LEN]` instead tells everything the trace knows about
+//! those bytes.
 
 use crate::exit::{self, usage};
 use crate::trace_out;
 use anyhow::Result;
+use lockline_analysis::bytes_at::{bytes_at, At};
 use lockline_analysis::lints;
 use lockline_analysis::report::{analyze, AnalyzeOptions};
 use std::path::PathBuf;
@@ -29,6 +32,12 @@ pub struct Args {
     /// longer than this many milliseconds (default 1).
     #[arg(long, value_name = "MS")]
     folio_io_ms: Option<f64>,
+    /// Only these bytes: every op, writeback IO, read and check that
+    /// touched them (whose bytes each saw, from the content digests), and
+    /// the violations and culprits naming them. INO:OFFSET[+LEN], e.g.
+    /// 3:129536+512 or 3:1M+64K.
+    #[arg(long, value_name = "INO:OFFSET[+LEN]")]
+    at: Option<String>,
 }
 
 pub fn run(a: Args) -> Result<u8> {
@@ -54,7 +63,26 @@ pub fn run(a: Args) -> Result<u8> {
             )));
         }
     }
+    let at = match &a.at {
+        Some(s) => Some(s.parse::<At>().map_err(|e| usage(format!("--at {e}")))?),
+        None => None,
+    };
     let trace = trace_out::load(&a.trace)?;
+    if let Some(at) = at {
+        if !trace.ops.iter().any(|o| o.ino == at.ino) {
+            return Err(usage(format!(
+                "--at: inode {} has no ops in this trace",
+                at.ino
+            )));
+        }
+        let told = bytes_at(&trace, at);
+        if a.json {
+            println!("{}", serde_json::to_string(&told)?);
+        } else {
+            print!("{}", told.text());
+        }
+        return Ok(exit::OK);
+    }
     let mut opts = AnalyzeOptions::default();
     let enabled = &mut opts.lints.enabled;
     if !a.lint.is_empty() {

@@ -120,6 +120,17 @@ impl Recorder {
         all
     }
 
+    /// Drops every extent recorded so far and returns their digests'
+    /// room to the budget (a checked round that keeps no trace).
+    pub fn forget_extents(self: &Arc<Self>) {
+        let n: u64 = self
+            .drain_extents()
+            .iter()
+            .map(|e| e.digests.len() as u64)
+            .sum();
+        self.digest_budget.fetch_add(n, Ordering::Relaxed);
+    }
+
     fn hand_over(&self, buf: Vec<Event>, unused_room: usize) {
         if unused_room > 0 {
             self.budget.fetch_add(unused_room as u64, Ordering::Relaxed);

@@ -247,3 +247,169 @@ pub fn reads_report(reads: &ReadChecks) -> Option<CheckReport> {
         short_file: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Class;
+    use lockline_engine::crc32c::crc32c;
+    use lockline_engine::probe::provenance::zero_digest;
+    use lockline_engine::probe::OpKind;
+
+    const INO: u64 = 5;
+
+    fn op(op: u64, kind: OpKind, offset: u64, len: u64, t: u64) -> OpRecord {
+        OpRecord {
+            op,
+            tid: 1,
+            kind,
+            ino: INO,
+            offset,
+            len,
+            begin_ns: t,
+            end_ns: t + 5,
+            result: len as i64,
+            thread: None,
+            round: 0,
+        }
+    }
+
+    fn sector(tag: u8) -> Vec<u8> {
+        (0..512).map(|i| tag ^ (i as u8)).collect()
+    }
+
+    /// A write extent of `op` over whole sectors from `first`, one tag each.
+    fn wrote(op: u64, ino: u64, first: u64, tags: &[u8]) -> Extent {
+        Extent {
+            ts_ns: 0,
+            tid: 1,
+            kind: ExtentKind::Write,
+            op,
+            inode: ino,
+            tag: 0,
+            first_sector: first,
+            len: tags.len() as u64 * 512,
+            digests: tags.iter().map(|&t| crc32c(&sector(t))).collect(),
+        }
+    }
+
+    fn seen(tags: &[Option<u8>]) -> Vec<u32> {
+        tags.iter()
+            .map(|t| match t {
+                Some(t) => crc32c(&sector(*t)),
+                None => zero_digest(),
+            })
+            .collect()
+    }
+
+    fn classes(r: &CheckReport) -> Vec<(u64, u64, Class)> {
+        r.violations
+            .iter()
+            .map(|v| (v.first_sector, v.nr_sectors, v.class))
+            .collect()
+    }
+
+    fn check(ops: Vec<OpRecord>, extents: &[Extent], size: u64, got: &[u32]) -> CheckReport {
+        let h = History::from_records(ops);
+        let index = DigestIndex::new(extents);
+        let s = Seen {
+            first_sector: 0,
+            digests: got,
+        };
+        check_digests(&h, &index, INO, size, &s, AT_UNMOUNT)
+    }
+
+    #[test]
+    fn the_last_write_and_zeros_where_due_are_ok() {
+        let ops = vec![
+            op(1, OpKind::Create, 0, 0, 10),
+            op(2, OpKind::Write, 0, 2048, 20),
+            op(3, OpKind::Truncate, 1024, 0, 30),
+            op(4, OpKind::Truncate, 2048, 0, 40),
+        ];
+        let x = [wrote(2, INO, 0, &[1, 2, 3, 4])];
+        let r = check(ops, &x, 2048, &seen(&[Some(1), Some(2), None, None]));
+        assert!(r.violations.is_empty(), "{:?}", r.violations);
+        assert_eq!(r.ok, 4);
+    }
+
+    #[test]
+    fn cut_bytes_that_came_back_are_stale_and_lost_ones_dropped() {
+        let ops = vec![
+            op(1, OpKind::Create, 0, 0, 10),
+            op(2, OpKind::Write, 0, 2048, 20),
+            op(3, OpKind::Truncate, 1024, 0, 30),
+            op(4, OpKind::Truncate, 2048, 0, 40),
+            op(5, OpKind::Write, 0, 512, 50),
+        ];
+        let x = [wrote(2, INO, 0, &[1, 2, 3, 4]), wrote(5, INO, 0, &[9])];
+        // Sector 0 kept op 2's bytes (op 5's were dropped), sector 2 holds
+        // op 2's cut bytes again.
+        let r = check(ops, &x, 2048, &seen(&[Some(1), Some(2), Some(3), None]));
+        assert_eq!(
+            classes(&r),
+            vec![(0, 1, Class::Stale), (2, 1, Class::Stale)],
+            "{:?}",
+            r.violations
+        );
+        assert!(r.violations[1].explanation.contains("came back"));
+        // Zeros where op 5's bytes were due: dropped.
+        let ops = vec![
+            op(1, OpKind::Create, 0, 0, 10),
+            op(5, OpKind::Write, 0, 512, 50),
+        ];
+        let r = check(ops, &[wrote(5, INO, 0, &[9])], 512, &seen(&[None]));
+        assert_eq!(classes(&r), vec![(0, 1, Class::Dropped)]);
+    }
+
+    #[test]
+    fn unknown_bytes_are_torn_unless_no_op_touched_them_or_a_write_was_partial() {
+        let ops = vec![
+            op(1, OpKind::Create, 0, 0, 10),
+            op(2, OpKind::Write, 0, 1024, 20),
+        ];
+        // Another inode's write of the same bytes does not count.
+        let x = [wrote(2, INO, 0, &[1, 2]), wrote(7, INO + 1, 1, &[8])];
+        let r = check(ops, &x, 1024, &seen(&[Some(1), Some(8)]));
+        assert_eq!(classes(&r), vec![(1, 1, Class::Torn)]);
+        // A file from before the trace: no op touched it, nothing judged.
+        let r = check(vec![], &[], 1024, &seen(&[Some(1), Some(8)]));
+        assert!(r.violations.is_empty(), "{:?}", r.violations);
+        // A write of 100 bytes into sector 0: any mix is fine, zeros too.
+        let mut w = op(2, OpKind::Write, 100, 100, 20);
+        w.result = 100;
+        for got in [Some(3), None] {
+            let ops = vec![op(1, OpKind::Create, 0, 0, 10), w];
+            let r = check(ops, &[], 512, &seen(&[got]));
+            assert!(r.violations.is_empty(), "{got:?}: {:?}", r.violations);
+        }
+    }
+
+    #[test]
+    fn a_read_is_judged_against_the_ops_of_its_time() {
+        let ops = vec![
+            op(1, OpKind::Create, 0, 0, 10),
+            op(2, OpKind::Write, 0, 1024, 20),
+            op(3, OpKind::Read, 0, 1024, 30),
+            op(4, OpKind::Write, 0, 1024, 40),
+        ];
+        let x = [wrote(2, INO, 0, &[1, 2]), wrote(4, INO, 0, &[5, 6])];
+        let h = History::from_records(ops);
+        let index = DigestIndex::new(&x);
+        // It saw op 2's bytes: op 4 began after the read ended.
+        let got = seen(&[Some(1), Some(2)]);
+        let s = Seen {
+            first_sector: 0,
+            digests: &got,
+        };
+        assert!(check_read_digests(&h, &index, INO, 3, 1024, &s).is_none());
+        // Zeros where op 2 had written: dropped.
+        let got = seen(&[None, Some(2)]);
+        let s = Seen {
+            first_sector: 0,
+            digests: &got,
+        };
+        let r = check_read_digests(&h, &index, INO, 3, 1024, &s).expect("a violation");
+        assert_eq!(classes(&r), vec![(0, 1, Class::Dropped)]);
+    }
+}
