@@ -292,9 +292,10 @@ pub fn print_kernel_summary(r: &KernelReport, trace: Option<&std::path::Path>) {
     }
 }
 
-/// One line for a mount or exec trace's own checks: the files the disk
-/// kept, read back at unmount, and the clients' reads, both judged by
-/// content provenance.
+/// Two lines for a mount or exec trace: how often an extending write ran
+/// beside another write inside the engine, and the trace's own checks (the
+/// files the disk kept, read back at unmount, and the clients' reads, both
+/// judged by content provenance).
 pub fn unmount_check_line(trace: &lockline_analysis::Trace) -> String {
     use lockline_harness::check::{provenance::AT_UNMOUNT, DURING_RUN};
     let count = |label: &str, class: &str| -> u64 {
@@ -306,8 +307,11 @@ pub fn unmount_check_line(trace: &lockline_analysis::Trace) -> String {
             .sum()
     };
     let v: serde_json::Value = serde_json::from_str(&trace.meta.summary_json).unwrap_or_default();
+    let overlap: lockline_analysis::overlap::WriteOverlap =
+        serde_json::from_value(v["write_overlap"].clone()).unwrap_or_default();
     format!(
-        "checked by provenance: {} files at unmount ({} dropped, {} stale, {} torn sectors); {} client reads ({} dropped, {} stale sectors)",
+        "{}\nchecked by provenance: {} files at unmount ({} dropped, {} stale, {} torn sectors); {} client reads ({} dropped, {} stale sectors)",
+        overlap.line(),
         v["files_checked"],
         count(AT_UNMOUNT, "dropped"),
         count(AT_UNMOUNT, "stale"),

@@ -11,6 +11,7 @@ pub mod counters;
 pub mod culprit;
 pub mod holds;
 pub mod lints;
+pub mod overlap;
 pub mod report;
 pub mod run_trace;
 pub mod stats;

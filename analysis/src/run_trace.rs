@@ -162,11 +162,16 @@ pub fn mount_trace(
         clock: clock.to_string(),
         lost_events,
         seconds,
-        summary_json: summary.to_string(),
         ..base_meta(build)
     };
     let mut t = trace(meta, events, &checks, Vec::new());
     t.extents = extents;
+    // Which writes ran beside which, for the seed's question: did an
+    // extending write ever meet another inside the engine?
+    let overlap = crate::overlap::write_overlap(&t.ops, &t.events);
+    let mut summary = summary;
+    summary["write_overlap"] = serde_json::to_value(overlap)?;
+    t.meta.summary_json = summary.to_string();
     Ok(t)
 }
 

@@ -404,7 +404,14 @@ pub fn umount(a: UmountArgs) -> Result<u8> {
     let log = std::fs::read_to_string(&logfile).unwrap_or_default();
     let ok = log.contains("written back and committed");
     for l in log.lines().filter(|l| {
-        l.starts_with("served") || l.starts_with("trace:") || l.starts_with("checked by provenance")
+        [
+            "served",
+            "trace:",
+            "checked by provenance",
+            "writes inside the engine",
+        ]
+        .iter()
+        .any(|p| l.starts_with(p))
     }) {
         println!("{l}");
     }
