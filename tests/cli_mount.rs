@@ -726,3 +726,50 @@ fn client_fsx_trace_is_judged_by_provenance_and_locked_is_clean() {
         assert_error(&lockline(["analyze", &s(&trace), "--at", bad]), &[2]);
     }
 }
+
+/// A planted bug (migration without the folio lock) under fsx through the
+/// mount: fsx's own verification fails, and the trace's provenance checks
+/// find the lost data in fsx's reads and in the files at unmount, with
+/// culprits, though lockline stamped none of it.
+#[test]
+fn client_fsx_planted_bug_is_found_by_fsx_and_by_provenance() {
+    if !can_mount() || !have("fsx") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t");
+    let o = lockline([
+        "client",
+        "fsx",
+        "--build",
+        "locked",
+        "--threads",
+        "2",
+        "--seeds",
+        "3",
+        "--ops",
+        "3000",
+        "--inject",
+        "migrate-without-folio-lock",
+        "--migration-us",
+        "10",
+        "--trace",
+        &s(&trace),
+    ]);
+    assert_eq!(o.code, 1, "fsx should fail: {o:?}");
+    assert!(o.stdout.contains("FAILED"), "{o:?}");
+    let t = lockline_store::read(&trace).unwrap();
+    assert!(
+        t.violations.iter().any(|v| v.check == "read-during-run"),
+        "no read saw the loss: {:?}",
+        t.meta.summary_json
+    );
+    let o = lockline(["analyze", &s(&trace), "--json"]);
+    assert_ok(&o);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("one JSON object");
+    let text = v.to_string();
+    assert!(
+        text.contains("migrated the folio without its folio lock"),
+        "no culprit names the migration"
+    );
+}
