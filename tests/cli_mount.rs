@@ -647,6 +647,17 @@ fn sigterm_to_the_daemon_unmounts_and_writes_back() {
     fx.umount();
 }
 
+/// `lockline client fsx` on locked with 2 threads and a trace, plus `more`;
+/// returns the run, the directory holding the trace, and the trace.
+fn client_fsx_traced(more: &[&str]) -> (Out, tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t");
+    let args = ["client", "fsx", "--build", "locked", "--threads", "2"];
+    let t = s(&trace);
+    let o = lockline([&args[..], more, &["--trace", &t]].concat());
+    (o, dir, trace)
+}
+
 /// fsx's data, unstamped, judged by content provenance: the client's trace
 /// carries every write's and read's digests, every file read back at
 /// unmount is checked against them, and the locked build with busy knobs
@@ -656,15 +667,7 @@ fn client_fsx_trace_is_judged_by_provenance_and_locked_is_clean() {
     if !can_mount() || !have("fsx") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("t");
-    let o = lockline([
-        "client",
-        "fsx",
-        "--build",
-        "locked",
-        "--threads",
-        "2",
+    let (o, _dir, trace) = client_fsx_traced(&[
         "--seeds",
         "2",
         "--ops",
@@ -675,8 +678,6 @@ fn client_fsx_trace_is_judged_by_provenance_and_locked_is_clean() {
         "500",
         "--short-copy-rate",
         "0.05",
-        "--trace",
-        &s(&trace),
     ]);
     assert_ok(&o);
     assert!(o.stdout.contains("checked by provenance: 2 files"), "{o:?}");
@@ -736,15 +737,7 @@ fn client_fsx_planted_bug_is_found_by_fsx_and_by_provenance() {
     if !can_mount() || !have("fsx") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("t");
-    let o = lockline([
-        "client",
-        "fsx",
-        "--build",
-        "locked",
-        "--threads",
-        "2",
+    let (o, _dir, trace) = client_fsx_traced(&[
         "--seeds",
         "3",
         "--ops",
@@ -753,8 +746,6 @@ fn client_fsx_planted_bug_is_found_by_fsx_and_by_provenance() {
         "migrate-without-folio-lock",
         "--migration-us",
         "10",
-        "--trace",
-        &s(&trace),
     ]);
     assert_eq!(o.code, 1, "fsx should fail: {o:?}");
     assert!(o.stdout.contains("FAILED"), "{o:?}");

@@ -319,14 +319,19 @@ mod tests {
         check_digests(&h, &index, INO, size, &s, AT_UNMOUNT)
     }
 
-    #[test]
-    fn the_last_write_and_zeros_where_due_are_ok() {
-        let ops = vec![
+    /// Created, 4 sectors written, cut to 2, extended to 4 again.
+    fn cut_and_extended() -> Vec<OpRecord> {
+        vec![
             op(1, OpKind::Create, 0, 0, 10),
             op(2, OpKind::Write, 0, 2048, 20),
             op(3, OpKind::Truncate, 1024, 0, 30),
             op(4, OpKind::Truncate, 2048, 0, 40),
-        ];
+        ]
+    }
+
+    #[test]
+    fn the_last_write_and_zeros_where_due_are_ok() {
+        let ops = cut_and_extended();
         let x = [wrote(2, INO, 0, &[1, 2, 3, 4])];
         let r = check(ops, &x, 2048, &seen(&[Some(1), Some(2), None, None]));
         assert!(r.violations.is_empty(), "{:?}", r.violations);
@@ -335,13 +340,8 @@ mod tests {
 
     #[test]
     fn cut_bytes_that_came_back_are_stale_and_lost_ones_dropped() {
-        let ops = vec![
-            op(1, OpKind::Create, 0, 0, 10),
-            op(2, OpKind::Write, 0, 2048, 20),
-            op(3, OpKind::Truncate, 1024, 0, 30),
-            op(4, OpKind::Truncate, 2048, 0, 40),
-            op(5, OpKind::Write, 0, 512, 50),
-        ];
+        let mut ops = cut_and_extended();
+        ops.push(op(5, OpKind::Write, 0, 512, 50));
         let x = [wrote(2, INO, 0, &[1, 2, 3, 4]), wrote(5, INO, 0, &[9])];
         // Sector 0 kept op 2's bytes (op 5's were dropped), sector 2 holds
         // op 2's cut bytes again.
