@@ -1,7 +1,8 @@
-//! Models the VFS side of fs.c behind FUSE: each request calls the engine
-//! entry point the kernel would (bch2_lookup, bch2_write_iter,
-//! bch2_read_iter, bch2_setattr, bch2_fallocate_dispatch, bch2_fsync,
-//! bch2_rename2, ...), each IO an engine op with its own op id on the probe
+//! Models bcachefs's VFS entry points behind FUSE: each request calls the
+//! engine entry point the kernel would (fs.c's bch2_lookup, bch2_setattr,
+//! bch2_rename2; fs-io-buffered.c's bch2_write_iter; fs-io-direct.c's
+//! bch2_read_iter; fs-io.c's bch2_fallocate_dispatch and bch2_fsync; ...),
+//! each IO an engine op with its own op id on the probe
 //! points. Files are opened FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES,
 //! so the kernel keeps no page cache of its own in front of the engine's
 //! and passes clients' concurrent writes through without taking its inode
