@@ -63,6 +63,45 @@ unsafe fn crc32c_hw(data: &[u8]) -> u32 {
     !crc
 }
 
+/// crc32c of each 512-byte sector of `data` (whole sectors only), pushed
+/// onto `out`. With SSE4.2, four sectors go through the crc32 instruction
+/// side by side: one sector's chain waits on the instruction's latency,
+/// four independent chains fill its throughput (content provenance's cost
+/// is this loop).
+pub fn sectors(data: &[u8], out: &mut Vec<u32>) {
+    const S: usize = 512;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("sse4.2") {
+            let mut quads = data.chunks_exact(4 * S);
+            for q in &mut quads {
+                // SAFETY: the CPU supports SSE4.2, checked just above.
+                out.extend_from_slice(&unsafe { crc32c_4_sectors_hw(q) });
+            }
+            for sector in quads.remainder().chunks_exact(S) {
+                out.push(crc32c(sector));
+            }
+            return;
+        }
+    }
+    out.extend(data.chunks_exact(S).map(crc32c_sw));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+unsafe fn crc32c_4_sectors_hw(q: &[u8]) -> [u32; 4] {
+    use std::arch::x86_64::_mm_crc32_u64;
+    let word = |i: usize| u64::from_le_bytes(q[i..i + 8].try_into().unwrap());
+    let mut c = [!0u64; 4];
+    for i in (0..512).step_by(8) {
+        c[0] = _mm_crc32_u64(c[0], word(i));
+        c[1] = _mm_crc32_u64(c[1], word(512 + i));
+        c[2] = _mm_crc32_u64(c[2], word(1024 + i));
+        c[3] = _mm_crc32_u64(c[3], word(1536 + i));
+    }
+    c.map(|x| !(x as u32))
+}
+
 /// The portable path of [`crc32c`].
 fn crc32c_sw(data: &[u8]) -> u32 {
     let mut crc = !0u32;
@@ -99,6 +138,17 @@ mod tests {
         assert_eq!(super::crc32c(b"123456789"), 0xe306_9283);
         assert_eq!(super::crc32c(b""), 0);
         assert_eq!(super::crc32c(&[0u8; 32]), 0x8a91_36aa);
+    }
+
+    #[test]
+    fn sectors_match_one_at_a_time() {
+        let data: Vec<u8> = (0..512 * 11 + 100)
+            .map(|i| (i * 31 + i / 7) as u8)
+            .collect();
+        let mut out = Vec::new();
+        super::sectors(&data, &mut out);
+        let want: Vec<u32> = data.chunks_exact(512).map(super::crc32c_sw).collect();
+        assert_eq!(out, want);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use super::recorder;
 use super::schema::{now_ns, ExtentKind};
-use crate::crc32c::crc32c;
+use crate::crc32c::{self, crc32c};
 use serde::Serialize;
 use std::cell::Cell;
 
@@ -55,10 +55,10 @@ pub fn sector_digests(pos: u64, data: &[u8], tail: bool) -> (u64, u64, Vec<u32>)
     let whole_end = end / SECTOR;
     let mut digests = Vec::with_capacity(whole_end.saturating_sub(first) as usize + 1);
     let mut s = first;
-    while s < whole_end {
-        let at = (s * SECTOR - pos) as usize;
-        digests.push(crc32c(&data[at..at + SECTOR as usize]));
-        s += 1;
+    if first < whole_end {
+        let at = (first * SECTOR - pos) as usize;
+        crc32c::sectors(&data[at..(whole_end * SECTOR - pos) as usize], &mut digests);
+        s = whole_end;
     }
     let mut len = whole_end.saturating_sub(first) * SECTOR;
     if tail && !end.is_multiple_of(SECTOR) && s * SECTOR < end {
