@@ -147,7 +147,7 @@ pub fn mount_trace(
     for c in checks.iter().filter(|c| c.label == provenance::AT_UNMOUNT) {
         violations += c.counts;
     }
-    let summary = serde_json::json!({
+    let mut summary = serde_json::json!({
         "violations": violations,
         "files_checked": checks.iter().filter(|c| c.label == provenance::AT_UNMOUNT).count(),
         "reads": judged.reads,
@@ -169,7 +169,6 @@ pub fn mount_trace(
     // Which writes ran beside which, for the seed's question: did an
     // extending write ever meet another inside the engine?
     let overlap = crate::overlap::write_overlap(&t.ops, &t.events);
-    let mut summary = summary;
     summary["write_overlap"] = serde_json::to_value(overlap)?;
     t.meta.summary_json = summary.to_string();
     Ok(t)

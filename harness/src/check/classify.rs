@@ -10,7 +10,7 @@
 //! segment once per run of equal content. The cost is O((ops + runs) log
 //! ops) plus one decode per sector, not ops × sectors.
 
-use super::content::{Content, Decoded};
+use super::content::{push_run, Content, Decoded};
 use super::report::{Class, Counts, Detail, Finding, Grouper};
 use crate::history::{History, OpRecord, UNFINISHED};
 use crate::stamp::{GarbageKind, SECTOR};
@@ -305,7 +305,7 @@ pub(crate) fn resolve(
     ino: u64,
     seen: &super::provenance::Seen,
     n: u64,
-) -> Vec<Content> {
+) -> Decoded {
     let effects = &prepare(effects, n)[..];
     let zero = lockline_engine::probe::provenance::zero_digest();
     let rec = |e: u32| ops.recs[effects[e as usize].op as usize];
@@ -313,17 +313,15 @@ pub(crate) fn resolve(
         op: r.op,
         thread: r.thread.unwrap_or(super::content::NO_THREAD),
     };
-    let mut out = Vec::with_capacity(n as usize);
+    // What was seen: [first, end); before it a read's caller ignores (one
+    // run of zeros), past it the file ended.
+    let first = seen.first_sector;
+    let end = first + seen.digests.len() as u64;
+    let mut runs = Vec::new();
     sweep(ops, effects, n, |lo, hi, seg, by_end| {
-        for s in lo..hi {
-            let Some(d) = seen.digest(s) else {
-                out.push(if s < seen.first_sector {
-                    Content::Zero
-                } else {
-                    Content::Absent
-                });
-                continue;
-            };
+        push_run(&mut runs, lo, hi.min(first), Content::Zero);
+        for s in lo.max(first)..hi.min(end) {
+            let d = seen.digests[(s - first) as usize];
             // Writes of other inodes or of ops not in this history do not count.
             let matching = index.ops_at(ino, s, d).filter(|&op| ops.get(op).is_some());
             let due = seg.cands.iter().rev().find(|&&e| {
@@ -359,10 +357,11 @@ pub(crate) fn resolve(
             } else {
                 Content::Garbage(GarbageKind::Unmatched)
             };
-            out.push(c);
+            push_run(&mut runs, s, s + 1, c);
         }
+        push_run(&mut runs, lo.max(end), hi, Content::Absent);
     });
-    out
+    Decoded::from_runs(runs)
 }
 
 /// The verdict on sectors from `s` on that share a segment and a content;

@@ -67,16 +67,8 @@ impl Decoded {
             .map(|h| (h.0, h.3))
     }
 
-    /// Contents sector by sector from 0, merged into runs.
-    pub fn from_contents(contents: impl IntoIterator<Item = Content>) -> Decoded {
-        let mut runs: Vec<Run> = Vec::new();
-        for (s, c) in contents.into_iter().enumerate() {
-            push(&mut runs, s as u64, c);
-        }
-        Decoded::from_runs(runs)
-    }
-
-    fn from_runs(runs: Vec<Run>) -> Decoded {
+    /// Runs that cover [0, n) in order, with the held index built.
+    pub fn from_runs(runs: Vec<Run>) -> Decoded {
         let mut held: Vec<_> = runs
             .iter()
             .filter_map(|r| match r.content {
@@ -91,13 +83,18 @@ impl Decoded {
 
 /// Appends sector `s` with content `c`, extending the last run when equal.
 fn push(runs: &mut Vec<Run>, s: u64, c: Content) {
+    push_run(runs, s, s + 1, c);
+}
+
+/// Appends sectors [lo, hi) with content `c`, extending the last run when
+/// equal.
+pub(crate) fn push_run(runs: &mut Vec<Run>, lo: u64, hi: u64, c: Content) {
+    if lo >= hi {
+        return;
+    }
     match runs.last_mut() {
-        Some(r) if r.content == c && r.hi == s => r.hi = s + 1,
-        _ => runs.push(Run {
-            lo: s,
-            hi: s + 1,
-            content: c,
-        }),
+        Some(r) if r.content == c && r.hi == lo => r.hi = hi,
+        _ => runs.push(Run { lo, hi, content: c }),
     }
 }
 

@@ -51,14 +51,6 @@ pub struct Seen<'a> {
     pub digests: &'a [u32],
 }
 
-impl Seen<'_> {
-    /// The digest of sector `s`; None outside what was seen.
-    pub fn digest(&self, s: u64) -> Option<u32> {
-        let i = s.checked_sub(self.first_sector)?;
-        self.digests.get(i as usize).copied()
-    }
-}
-
 /// (inode, sector, digest) → the writes that left that digest there,
 /// over every write of a trace: built once, looked up per sector.
 pub struct DigestIndex {
@@ -103,8 +95,7 @@ fn decode(
     seen: &Seen,
     n: u64,
 ) -> content::Decoded {
-    let contents = classify::resolve(ops, effects.to_vec(), index, ino, seen, n);
-    content::Decoded::from_contents(contents)
+    classify::resolve(ops, effects.to_vec(), index, ino, seen, n)
 }
 
 /// Checks inode `ino`, `size` bytes read back whole, as `seen` (from
