@@ -30,6 +30,10 @@ SCHEMA = {
     "counters": {"ts_ns": pl.UInt64, "track": pl.String, "tid": pl.UInt32, "value": pl.Float64},
     "extents": {"ts_ns": pl.UInt64, "tid": pl.UInt32, "kind": pl.String, "op": pl.UInt64, "inode": pl.UInt64,
                 "tag": pl.UInt64, "first_sector": pl.UInt64, "len": pl.UInt64, "digests": pl.List(pl.UInt32)},
+    "handoffs": {"waiter_tid": pl.UInt32, "waiter_op": pl.UInt64, "class": pl.String, "mode": pl.String,
+                 "inode": pl.UInt64, "folio": pl.UInt64, "fid": pl.UInt64, "wait_ns": pl.UInt64,
+                 "granted_ns": pl.UInt64, "holder_tid": pl.UInt32, "holder_op": pl.UInt64,
+                 "holder_acquired_ns": pl.UInt64, "released_ns": pl.UInt64, "holders": pl.UInt32},
 }
 
 
@@ -54,6 +58,12 @@ def check(trace):
             problems.append(f"schema_version {df['schema_version'][0]}, expected 4")
         if table == "events" and df.height and not df["ts_ns"].is_sorted():
             problems.append("events not sorted by ts_ns")
+        if table == "handoffs" and df.height:
+            # A hand-off's release lies inside its wait.
+            h = df.filter(pl.col("released_ns").is_not_null())
+            bad_h = h.filter((pl.col("released_ns") < pl.col("wait_ns")) | (pl.col("released_ns") > pl.col("granted_ns")))
+            if bad_h.height:
+                problems.append(f"{bad_h.height} hand-offs released outside their wait")
         if table == "ops" and df.height and df["op"].n_unique() != df.height:
             problems.append(f"op is not a key: {df.height - df['op'].n_unique()} repeated ids")
         if table == "events" and df.height:

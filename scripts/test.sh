@@ -12,6 +12,8 @@ command -v tmux >/dev/null || need_apt+=(tmux)
 command -v fio >/dev/null || need_apt+=(fio)
 command -v fusermount3 >/dev/null || need_apt+=(fuse3)
 { command -v qemu-io >/dev/null && command -v qemu-img >/dev/null; } || need_apt+=(qemu-utils)
+# A real program for `lockline exec` (tests/cli_exec.rs).
+command -v python3 >/dev/null || need_apt+=(python3)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 { command -v clang >/dev/null && [ -f /usr/include/bpf/bpf_helpers.h ]; } || need_apt+=(clang libbpf-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -31,10 +33,11 @@ command -v fsx >/dev/null || [ -x "$HOME/.cargo/bin/fsx" ] || {
 }
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# Python readers of the trace format and the notebooks' kernel.
-if ! python3 -c "import polars, pyarrow, duckdb, matplotlib, nbclient, nbformat, ipykernel" 2>/dev/null; then
-  echo "installing (pip): polars pyarrow duckdb matplotlib nbclient nbformat ipykernel"
-  python3 -m pip install -q polars pyarrow duckdb matplotlib nbclient nbformat ipykernel
+# Python readers of the trace format and the notebooks' kernel; Perfetto's
+# own protobuf classes decode `export --format perfetto` (tests/perfetto.rs).
+if ! python3 -c "import polars, pyarrow, duckdb, matplotlib, nbclient, nbformat, ipykernel, google.protobuf, perfetto.protos.perfetto.trace.perfetto_trace_pb2" 2>/dev/null; then
+  echo "installing (pip): polars pyarrow duckdb matplotlib nbclient nbformat ipykernel protobuf perfetto"
+  python3 -m pip install -q polars pyarrow duckdb matplotlib nbclient nbformat ipykernel protobuf perfetto
 fi
 
 echo "== cargo fmt --check"
@@ -42,6 +45,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
+# `lockline exec`'s library, beside the binary the tests run (tests/cli_exec.rs).
+cargo build -p lockline-preload
 cargo test --workspace -- --test-threads="${LOCKLINE_TEST_THREADS:-2}"
 echo "== traces: read by polars, pyarrow and DuckDB; notebooks executed on them"
 tmp=$(mktemp -d)
@@ -67,4 +72,13 @@ echo "== benchmark compiles and runs (quick)"
 cargo bench -p lockline-engine --bench engine -- --quick
 cargo bench -p lockline-harness --bench checker -- --quick
 cargo bench -p lockline-tui --bench frame -- --quick
+echo "== fuzz smoke: every cargo-fuzz target for a few seconds (scripts/fuzz.sh)"
+for t in $(scripts/fuzz.sh list); do
+  if ! scripts/fuzz.sh "$t" 15 >"$tmp/fuzz-$t.log" 2>&1; then
+    grep -v '^"' "$tmp/fuzz-$t.log" | tail -60
+    echo "fuzz target $t failed (its input is in fuzz/artifacts/$t)"
+    exit 1
+  fi
+  echo "$t: $(grep -E '^Done' "$tmp/fuzz-$t.log")"
+done
 echo "all tests passed"

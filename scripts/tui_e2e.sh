@@ -3,7 +3,8 @@
 # driven with keys and read back from the screen.
 #   scripts/tui_e2e.sh BIN TRACE_WITH_VIOLATIONS
 # Checks: the replay opens on the first violation with its op ids and
-# explanation on screen; Enter, zoom and pan change the axis; q quits and
+# explanation on screen; Enter, zoom and pan change the axis; at a wait the
+# holder is named and b goes to it; q quits and
 # the terminal is restored; a small terminal gets a message; bad input is
 # one line and exit 2. With LIVE_DISK set (root), also `run --tui --rounds`:
 # violations appear on screen before the run ends; and `mount --tui`: a
@@ -48,6 +49,28 @@ print(r["class"])
 print(",".join(str(o) for o in r["ops"]))
 print(r["explanation"][:40])
 EOF
+# A moment a thread waits for a folio lock another thread holds: just
+# after a lock_wait on a folio held by another thread (ns from the first
+# event, as the goto prompt takes it).
+python3 - "$trace" >"$work/wait" <<'EOF'
+import sys, polars as pl
+e = pl.read_parquet(f"{sys.argv[1]}/events.parquet").sort("ts_ns", maintain_order=True)
+first = e["ts_ns"][0]
+held = {}
+for r in e.filter(pl.col("class") == "folio").iter_rows(named=True):
+    key = (r["inode"], r["folio"], r["fid"])
+    holders = held.setdefault(key, {})
+    if r["kind"] == "lock_acquired":
+        holders[r["tid"]] = holders.get(r["tid"], 0) + 1
+    elif r["kind"] == "lock_released" and holders.get(r["tid"]):
+        holders[r["tid"]] -= 1
+    elif r["kind"] == "lock_wait" and any(n and t != r["tid"] for t, n in holders.items()):
+        print(r["ts_ns"] + 1 - first)
+        break
+else:
+    sys.exit("the e2e trace has no wait for a held folio lock")
+EOF
+wait_at=$(cat "$work/wait")
 class=$(sed -n 1p "$work/first")
 ops=$(sed -n 2p "$work/first")
 expl=$(sed -n 3p "$work/first")
@@ -72,8 +95,16 @@ t send-keys -t ui H
 sleep 0.5; cap
 a3=$(axis)
 [ "$a3" != "$a2" ] || fail "pan did not change the axis"
+# Who blocked whom: at a wait, the held-at-cursor tab names the holder,
+# and b goes to it.
+t send-keys -t ui g
+t send-keys -t ui -l "$wait_at"
+t send-keys -t ui Enter
+wait_for ", held by " 5
+t send-keys -t ui b
+wait_for "from here" 5
 t send-keys -t ui '?'
-wait_for "jump to the selected violation" 5
+wait_for "go to its holder" 5
 t send-keys -t ui x q
 for _ in $(seq 50); do [ -s "$work/exit" ] && break; sleep 0.2; done
 [ "$(cat "$work/exit" 2>/dev/null)" = "EXIT=0" ] || fail "q did not exit 0: $(cat "$work/exit" 2>/dev/null)"

@@ -4,6 +4,7 @@
 
 mod args;
 mod cmd;
+mod exec_run;
 mod exit;
 mod kernel_run;
 mod probe_choice;
@@ -75,6 +76,11 @@ enum Cmd {
     /// Run a real program (fio, qemu) against the engine through FUSE and
     /// verify its data after the run and after a remount (root).
     Client(cmd::client::Args),
+    /// Run a real program with the engine inside it (LD_PRELOAD): its
+    /// calls on files under one directory go to the engine with no kernel
+    /// VFS or lock in between; then fsck and, with --trace, every file
+    /// judged by content provenance.
+    Exec(cmd::exec::Args),
 }
 
 fn main() -> ExitCode {
@@ -112,6 +118,7 @@ fn main() -> ExitCode {
         Cmd::Mount(a) => cmd::mount::run(a),
         Cmd::Umount(a) => cmd::mount::umount(a),
         Cmd::Client(a) => cmd::client::run(a),
+        Cmd::Exec(a) => cmd::exec::run(a),
     };
     match r {
         Ok(code) => ExitCode::from(code),

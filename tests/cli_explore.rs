@@ -4,7 +4,7 @@
 //! line.
 
 mod common;
-use common::{assert_clap_usage, assert_error, lockline, s};
+use common::{assert_clap_usage, assert_error, assert_summary_matches_violations, lockline, s};
 
 const PLANTED: [&str; 12] = [
     "explore",
@@ -42,7 +42,9 @@ fn explore_finds_the_planted_bug_and_replay_reproduces_it() {
     let id = id_of(&o.stdout);
     assert!(id.starts_with("v1/locked/overlap/"), "{id}");
 
-    // The trace is a real trace: analyze reads it and sees the violation.
+    // The trace is a real trace: its summary counts what its violations
+    // table holds, and analyze reads it and sees the violation.
+    assert_summary_matches_violations(&trace);
     let a = lockline(["analyze", &s(&trace)]);
     assert!(a.code == 0 || a.code == 1, "{a:?}");
     assert!(a.stdout.contains("dropped"), "{a:?}");

@@ -1,9 +1,10 @@
-//! `analyze` and the Chrome export on generated traces: the issue's
-//! targets are analyze of 10 M events in 2 s and a Chrome export of 1 M
-//! events in 3 s on this 2-core machine.
+//! `analyze` and the exports on generated traces: analyze of 10 M events
+//! (target 1.5 s on this 2-core machine), and the Chrome JSON and Perfetto
+//! exports of the same traces side by side (time, bytes, peak memory).
 //! Run: cargo bench -p lockline-analysis --bench analyze [-- --quick]
 
 use lockline_analysis::chrome::{self, ChromeOptions};
+use lockline_analysis::perfetto;
 use lockline_analysis::report::{analyze, AnalyzeOptions};
 use lockline_analysis::synth;
 use std::io::Write;
@@ -23,7 +24,7 @@ fn main() {
         let a = analyze(&t, &AnalyzeOptions::default());
         let secs = s.elapsed().as_secs_f64();
         let target = if n >= 10_000_000 {
-            "  (target <= 2 s)"
+            "  (target <= 1.5 s)"
         } else {
             ""
         };
@@ -36,24 +37,61 @@ fn main() {
             a.findings.len()
         );
     }
-    println!("Chrome trace-event export (to a file in $TMPDIR)");
-    {
-        let t = synth::generate(1_000_000, 4, 1);
-        let path = std::env::temp_dir().join(format!("lockline-bench-{}.json", std::process::id()));
-        let s = Instant::now();
-        let f = std::fs::File::create(&path).expect("temp file");
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-        let st = chrome::write(&t, &mut w, &ChromeOptions::default()).expect("export");
-        w.flush().expect("flush");
-        let secs = s.elapsed().as_secs_f64();
-        let mb = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
-        let _ = std::fs::remove_file(&path);
-        println!(
-            "  {:>10} events: {:.2} s, {} trace events, {:.0} MB  (target <= 3 s)",
-            t.events.len(),
-            secs,
-            st.trace_events,
-            mb
-        );
+    println!("exports to a file in $TMPDIR: Chrome JSON (the anchor) and Perfetto protobuf;");
+    println!("  peak RSS above the loaded trace (VmHWM, reset before each export)");
+    for &n in sizes {
+        let t = synth::generate(n, 4, 1);
+        let chrome = export(&t, "json", |t, w| {
+            chrome::write(t, w, &ChromeOptions::default()).map(|s| s.trace_events)
+        });
+        let pf = export(&t, "pftrace", |t, w| {
+            perfetto::write(t, w, &ChromeOptions::default()).map(|s| s.packets)
+        });
+        for (name, (secs, bytes, items, rss)) in [("chrome", chrome), ("perfetto", pf)] {
+            println!(
+                "  {:>10} events, {name:<8}: {secs:.2} s, {items} {}, {:.0} MB ({:.2}x chrome), +{:.0} MB RSS",
+                t.events.len(),
+                if name == "chrome" { "trace events" } else { "packets" },
+                bytes as f64 / 1e6,
+                bytes as f64 / chrome.1 as f64,
+                rss as f64 / 1e6
+            );
+        }
     }
+}
+
+/// VmHWM of this process in bytes, after resetting it to the current RSS
+/// when `reset`.
+fn peak_rss(reset: bool) -> u64 {
+    if reset {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// One export: (seconds, bytes, items written, peak RSS growth).
+fn export(
+    t: &lockline_analysis::Trace,
+    ext: &str,
+    f: impl Fn(&lockline_analysis::Trace, &mut dyn Write) -> std::io::Result<u64>,
+) -> (f64, u64, u64, u64) {
+    let path = std::env::temp_dir().join(format!("lockline-bench-{}.{ext}", std::process::id()));
+    let before = peak_rss(true);
+    let s = Instant::now();
+    let file = std::fs::File::create(&path).expect("temp file");
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let items = f(t, &mut w).expect("export");
+    w.flush().expect("flush");
+    let secs = s.elapsed().as_secs_f64();
+    let rss = peak_rss(false).saturating_sub(before);
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let _ = std::fs::remove_file(&path);
+    (secs, bytes, items, rss)
 }

@@ -31,7 +31,7 @@ pub struct BlameWindow {
     /// The event that lost the data, when the trace shows it.
     pub culprit: Option<Culprit>,
     /// The window overlaps a stretch where the trace contradicts itself
-    /// (see consistency.rs): its verdict cannot be trusted.
+    /// (see consistency/): its verdict cannot be trusted.
     pub inconclusive: bool,
 }
 

@@ -4,7 +4,7 @@
 
 use crate::trace::CounterSample;
 use lockline_engine::probe::{Event, EventKind};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 pub const DIRTY_FOLIOS: &str = "dirty_folios";
 pub const PAGECACHE_BYTES: &str = "pagecache_bytes";
@@ -53,8 +53,22 @@ impl Track {
 /// The `dirty_folios` and `pagecache_bytes` tracks of an event stream
 /// sorted by time. A folio is counted by its (inode, first index); dirtying
 /// a dirty folio again changes nothing.
+/// The derived tracks an export draws beside the trace's own counters:
+/// none when the trace carries them already (traces written by a run do).
+pub fn derived_unless_stored(trace: &crate::trace::Trace) -> Vec<CounterSample> {
+    let stored = trace
+        .counters
+        .iter()
+        .any(|c| c.track == DIRTY_FOLIOS || c.track == PAGECACHE_BYTES);
+    if stored {
+        Vec::new()
+    } else {
+        derive(&trace.events)
+    }
+}
+
 pub fn derive(events: &[Event]) -> Vec<CounterSample> {
-    let mut folios: HashMap<(u64, u64), FolioState> = HashMap::new();
+    let mut folios: HashMap<(u64, u64), FolioState> = HashMap::default();
     let (mut dirty, mut bytes) = (0i64, 0i64);
     let mut out = Vec::new();
     let mut td = Track {

@@ -15,8 +15,9 @@ use crate::trace::{Trace, ViolationRow};
 use lockline_engine::config::PAGE_SHIFT;
 use lockline_engine::probe::{Event, EventKind, LockClass, LockMode, OpKind};
 use lockline_harness::history::OpRecord;
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Sectors per page.
 const SECTORS_PER_PAGE: u64 = 1 << (PAGE_SHIFT - 9);
@@ -158,12 +159,12 @@ pub struct Index<'a> {
 
 impl<'a> Index<'a> {
     pub fn new(trace: &'a Trace) -> Index<'a> {
-        let mut holds_by_tid: HashMap<u32, Vec<Hold>> = HashMap::new();
+        let mut holds_by_tid: HashMap<u32, Vec<Hold>> = HashMap::default();
         for h in holds_from_events(&trace.events) {
             holds_by_tid.entry(h.tid).or_default().push(h);
         }
-        let mut by_fid: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
-        let mut dirtied_by_op: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut by_fid: HashMap<(u64, u64), Vec<usize>> = HashMap::default();
+        let mut dirtied_by_op: HashMap<u64, Vec<usize>> = HashMap::default();
         for (i, e) in trace.events.iter().enumerate() {
             let Some(k) = e.kind() else { continue };
             if !k.is_folio_change() || e.fid == 0 {
@@ -494,7 +495,7 @@ fn came_back(ix: &Index, v: &ViolationRow, lo: u64, hi: u64) -> Option<Culprit> 
 fn lost_data(ix: &Index, v: &ViolationRow, w: &OpRecord, lo: u64, hi: u64) -> Option<Culprit> {
     let ev = &ix.trace.events;
     // The last dirtying of each folio the write touched in these sectors.
-    let mut last: HashMap<u64, usize> = HashMap::new();
+    let mut last: HashMap<u64, usize> = HashMap::default();
     for i in ix.dirtied_in(w.op, v.ino, lo, hi) {
         last.insert(ev[i].fid, i);
     }

@@ -2,8 +2,8 @@
 //! events, per thread and lock instance.
 
 use lockline_engine::probe::{Event, EventKind, LockClass, LockMode};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// One hold of one lock by one thread.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -53,8 +53,33 @@ pub enum Step {
 #[derive(Debug, Default)]
 pub struct Pairer {
     waiting: HashMap<Key, u64>,
-    open: HashMap<Key, Vec<usize>>,
+    open: HashMap<Key, Slots>,
     prune: bool,
+}
+
+/// The slots of one thread's open holds of one lock, innermost last:
+/// nearly always none or one, so the first is kept without an allocation
+/// (folio identities never repeat: a Vec each would be an allocation per
+/// folio lock).
+#[derive(Debug, Default)]
+struct Slots {
+    first: Option<usize>,
+    more: Vec<usize>,
+}
+
+impl Slots {
+    fn push(&mut self, slot: usize) {
+        match self.first {
+            None => self.first = Some(slot),
+            Some(_) => self.more.push(slot),
+        }
+    }
+    fn pop(&mut self) -> Option<usize> {
+        self.more.pop().or_else(|| self.first.take())
+    }
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
 }
 
 impl Pairer {

@@ -3,6 +3,7 @@
 //! its statistics.
 
 pub mod blame;
+pub mod blocked_by;
 pub mod bytes_at;
 pub mod chrome;
 pub mod compare;
@@ -12,6 +13,7 @@ pub mod culprit;
 pub mod holds;
 pub mod lints;
 pub mod overlap;
+pub mod perfetto;
 pub mod report;
 pub mod run_trace;
 pub mod stats;

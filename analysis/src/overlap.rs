@@ -23,6 +23,20 @@ pub struct WriteOverlap {
     pub overlapping_pairs: u64,
     /// Most writes of one file inside the engine at once.
     pub max_concurrent: u64,
+    /// Overlapping pairs whose bytes share a 4 KiB page: the pairs that
+    /// meet on one folio, where the lockless path's folio locks alone
+    /// order them.
+    #[serde(default)]
+    pub same_page_pairs: u64,
+    /// Of those, pairs with an extending write.
+    #[serde(default)]
+    pub same_page_with_an_extending_write: u64,
+}
+
+/// The 4 KiB pages a write's bytes touch.
+fn pages(o: &OpRecord) -> (u64, u64) {
+    let last = o.offset + o.len.max(1) - 1;
+    (o.offset >> 12, last >> 12)
 }
 
 /// Counts the overlaps among `ops`' finished writes; `events` say which
@@ -44,8 +58,9 @@ pub fn write_overlap(ops: &[OpRecord], events: &[Event]) -> WriteOverlap {
         ..WriteOverlap::default()
     };
     let mut beside: HashSet<u64> = HashSet::new();
-    // Writes of the current file still in the engine: (end, op, extends).
-    let mut active: BTreeSet<(u64, u64, bool)> = BTreeSet::new();
+    // Writes of the current file still in the engine: (end, op, extends,
+    // pages).
+    let mut active: BTreeSet<(u64, u64, bool, (u64, u64))> = BTreeSet::new();
     let mut ino = None;
     for w in writes {
         if ino != Some(w.ino) {
@@ -56,8 +71,15 @@ pub fn write_overlap(ops: &[OpRecord], events: &[Event]) -> WriteOverlap {
             active.pop_first();
         }
         let ext = extending.contains(&w.op);
-        for &(_, other, other_ext) in &active {
+        let (first, last) = pages(w);
+        for &(_, other, other_ext, (of, ol)) in &active {
             out.overlapping_pairs += 1;
+            if first <= ol && of <= last {
+                out.same_page_pairs += 1;
+                if ext || other_ext {
+                    out.same_page_with_an_extending_write += 1;
+                }
+            }
             if ext || other_ext {
                 out.pairs_with_an_extending_write += 1;
                 if ext {
@@ -68,7 +90,7 @@ pub fn write_overlap(ops: &[OpRecord], events: &[Event]) -> WriteOverlap {
                 }
             }
         }
-        active.insert((w.end_ns, w.op, ext));
+        active.insert((w.end_ns, w.op, ext, (first, last)));
         out.max_concurrent = out.max_concurrent.max(active.len() as u64);
     }
     out.extending_beside_a_write = beside.len() as u64;
@@ -78,13 +100,15 @@ pub fn write_overlap(ops: &[OpRecord], events: &[Event]) -> WriteOverlap {
 impl WriteOverlap {
     pub fn line(&self) -> String {
         format!(
-            "writes inside the engine at once: {} of {} extending writes ran beside another write ({} such pairs; {} overlapping pairs of {} writes; at most {} at once)",
+            "writes inside the engine at once: {} of {} extending writes ran beside another write ({} such pairs; {} overlapping pairs of {} writes; at most {} at once); {} overlapping pairs shared a page ({} with an extending write)",
             self.extending_beside_a_write,
             self.extending,
             self.pairs_with_an_extending_write,
             self.overlapping_pairs,
             self.writes,
-            self.max_concurrent
+            self.max_concurrent,
+            self.same_page_pairs,
+            self.same_page_with_an_extending_write
         )
     }
 }
@@ -143,5 +167,29 @@ mod tests {
         assert_eq!(o.max_concurrent, 2);
         let o = write_overlap(&ops, &[]);
         assert_eq!((o.extending, o.extending_beside_a_write), (0, 0));
+    }
+
+    #[test]
+    fn pairs_on_one_page_are_told_from_pairs_on_others() {
+        let at = |op, b, e, offset, len| OpRecord {
+            offset,
+            len,
+            ..w(op, 1, b, e)
+        };
+        // 1 extends over page 0 beside 2 on page 1; 3 shares page 1 with 2
+        // but not with 1; 4 comes after all of them.
+        let ops = [
+            at(1, 0, 10, 0, 4096),
+            at(2, 5, 20, 4096, 4096),
+            at(3, 8, 30, 8000, 100),
+            at(4, 40, 50, 0, 1),
+        ];
+        let o = write_overlap(&ops, &[grew(1)]);
+        assert_eq!(o.overlapping_pairs, 3);
+        assert_eq!(o.pairs_with_an_extending_write, 2);
+        assert_eq!(o.same_page_pairs, 1);
+        assert_eq!(o.same_page_with_an_extending_write, 0);
+        let o = write_overlap(&ops, &[grew(3)]);
+        assert_eq!(o.same_page_with_an_extending_write, 1);
     }
 }

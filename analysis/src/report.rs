@@ -21,6 +21,9 @@ pub const MAX_FINDINGS: usize = 1000;
 #[derive(Clone, Debug, Default)]
 pub struct AnalyzeOptions {
     pub lints: LintOptions,
+    /// The text lists every thread instead of one line per role (a run of
+    /// rounds has new threads each round).
+    pub per_thread: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -47,6 +50,47 @@ pub struct ThreadLocks {
     pub waited_ns: BTreeMap<&'static str, u64>,
 }
 
+/// The threads of one role ("worker 0" of every round, "flusher"), summed.
+#[derive(Clone, Debug, Serialize)]
+pub struct RoleLocks {
+    pub name: String,
+    /// How many threads had this role.
+    pub threads: u32,
+    pub ops: u64,
+    pub held_ns: BTreeMap<&'static str, u64>,
+    pub waited_ns: BTreeMap<&'static str, u64>,
+}
+
+/// Threads summed by name, in order of first appearance.
+fn by_role(threads: &[ThreadLocks]) -> Vec<RoleLocks> {
+    let mut out: Vec<RoleLocks> = Vec::new();
+    for t in threads {
+        let i = match out.iter().position(|r| r.name == t.name) {
+            Some(i) => i,
+            None => {
+                out.push(RoleLocks {
+                    name: t.name.clone(),
+                    threads: 0,
+                    ops: 0,
+                    held_ns: BTreeMap::new(),
+                    waited_ns: BTreeMap::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let r = &mut out[i];
+        r.threads += 1;
+        r.ops += t.ops;
+        for (c, v) in &t.held_ns {
+            *r.held_ns.entry(c).or_default() += v;
+        }
+        for (c, v) in &t.waited_ns {
+            *r.waited_ns.entry(c).or_default() += v;
+        }
+    }
+    out
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct LintSummary {
     pub name: &'static str,
@@ -69,10 +113,20 @@ pub struct Analysis {
     pub events_by_kind: BTreeMap<&'static str, u64>,
     pub locks: Vec<LockStats>,
     pub threads: Vec<ThreadLocks>,
+    /// `threads` summed by role: what the text shows unless per_thread.
+    pub roles: Vec<RoleLocks>,
+    #[serde(skip)]
+    pub per_thread: bool,
     pub blame: Vec<BlameWindow>,
     pub lints: Vec<LintSummary>,
     /// Up to MAX_FINDINGS per lint, in event order.
     pub findings: Vec<Finding>,
+    /// Which writes of one file ran inside the engine at once, and how
+    /// many of those pairs met on one page.
+    pub write_overlap: crate::overlap::WriteOverlap,
+    /// Who blocked whom: every wait's hand-off, the longest waits and
+    /// chains, and each violation's critical path.
+    pub blocked_by: crate::blocked_by::Summary,
 }
 
 pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
@@ -120,7 +174,7 @@ pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
     lint_opts
         .enabled
         .retain(|n| engine || lints::ALL.iter().any(|l| l.name == *n && !l.engine_locks));
-    let all = lints::run(events, &lint_opts);
+    let all = lints::run(events, &holds, &lint_opts);
     let mut count: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut findings = Vec::new();
     for f in all {
@@ -140,6 +194,19 @@ pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
             findings: count.get(l.name).copied().unwrap_or(0),
         })
         .collect();
+    let blame = blame::windows(trace, &consistency);
+    let name_of = |tid: u32| {
+        names
+            .get(&tid)
+            .cloned()
+            .unwrap_or_else(|| format!("thread {tid}"))
+    };
+    let culprit_ops: Vec<(u32, u64, u64)> = blame
+        .iter()
+        .filter_map(|b| b.culprit.as_ref())
+        .map(|c| (c.violation, c.victim_op, c.op))
+        .collect();
+    let blocked_by = crate::blocked_by::blocked_by(&holds).summary(&holds, &culprit_ops, &name_of);
     Analysis {
         trace: TraceInfo {
             build: trace.meta.build.clone(),
@@ -155,12 +222,16 @@ pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
         },
         events_by_kind: by_kind,
         locks: lock_stats(&holds),
+        roles: by_role(&per.values().cloned().collect::<Vec<_>>()),
         threads: per.into_values().collect(),
+        per_thread: opts.per_thread,
         t0_ns: events.first().map_or(0, |e| e.ts_ns),
-        blame: blame::windows(trace, &consistency),
+        blame,
         consistency,
         lints: lint_rows,
         findings,
+        write_overlap: crate::overlap::write_overlap(&trace.ops, events),
+        blocked_by,
     }
 }
 
@@ -178,6 +249,7 @@ impl Analysis {
             "{} on {}, seed {}: {} events ({}; {} lost), {} ops in {:.2} s, {} violations in the final check",
             t.workload, t.build, t.seed, t.events, t.probe_source, t.lost_events, t.ops, t.seconds, t.violations
         );
+        let _ = writeln!(s, "{}", self.write_overlap.line());
         let c = &self.consistency;
         let _ = writeln!(
             s,
@@ -227,24 +299,68 @@ impl Analysis {
                 l.contention_ratio * 100.0
             );
         }
-        let _ = writeln!(s, "\ntime in each lock per thread (ms held / ms waited):");
-        for th in &self.threads {
-            let parts: Vec<String> = th
-                .held_ns
-                .iter()
+        let times = |held: &BTreeMap<&str, u64>, waited: &BTreeMap<&str, u64>| {
+            held.iter()
                 .map(|(c, h)| {
-                    let w = th.waited_ns.get(c).copied().unwrap_or(0);
+                    let w = waited.get(c).copied().unwrap_or(0);
                     format!("{c} {:.2}/{:.2}", *h as f64 / 1e6, w as f64 / 1e6)
                 })
-                .collect();
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if self.per_thread || self.roles.len() == self.threads.len() {
+            let _ = writeln!(s, "\ntime in each lock per thread (ms held / ms waited):");
+            for th in &self.threads {
+                let _ = writeln!(
+                    s,
+                    "  {:<12} tid {:<8} {:>6} ops  {}",
+                    th.name,
+                    th.tid,
+                    th.ops,
+                    times(&th.held_ns, &th.waited_ns)
+                );
+            }
+        } else {
             let _ = writeln!(
                 s,
-                "  {:<12} tid {:<8} {:>6} ops  {}",
-                th.name,
-                th.tid,
-                th.ops,
-                parts.join(", ")
+                "\ntime in each lock per role, {} threads in all (ms held / ms waited; --per-thread lists each):",
+                self.threads.len()
             );
+            for r in &self.roles {
+                let _ = writeln!(
+                    s,
+                    "  {:<12} {:>4} threads {:>6} ops  {}",
+                    r.name,
+                    r.threads,
+                    r.ops,
+                    times(&r.held_ns, &r.waited_ns)
+                );
+            }
+        }
+        let b = &self.blocked_by;
+        let _ = writeln!(
+            s,
+            "\nwho blocked whom: {} waits, {} handed off by a holder in the trace",
+            b.waits, b.handed_off
+        );
+        if !b.longest.is_empty() {
+            let _ = writeln!(s, "  longest waits:");
+            for r in &b.longest {
+                let _ = writeln!(s, "    {}", r.line);
+            }
+        }
+        for (i, c) in b.chains.iter().enumerate() {
+            let total: u64 = c.iter().map(|r| r.granted_ns - r.wait_ns).sum();
+            let _ = writeln!(
+                s,
+                "  wait chain {} ({} deep, {:.3} ms waited):",
+                i + 1,
+                c.len(),
+                total as f64 / 1e6
+            );
+            for r in c {
+                let _ = writeln!(s, "    {}", r.line);
+            }
         }
         let _ = writeln!(s, "\nlints:");
         if self.lints.iter().any(|l| !l.applies) {
@@ -302,6 +418,14 @@ impl Analysis {
             match &b.culprit {
                 Some(c) => {
                     let _ = writeln!(s, "    {}", c.line);
+                    let path = self
+                        .blocked_by
+                        .critical_paths
+                        .iter()
+                        .find(|p| p.violation == b.violation);
+                    for r in path.iter().flat_map(|p| &p.waits) {
+                        let _ = writeln!(s, "      on the way: {}", r.line);
+                    }
                 }
                 None => {
                     let _ = writeln!(

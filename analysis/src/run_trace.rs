@@ -119,24 +119,29 @@ pub fn kernel_trace(report: &KernelReport, events: Vec<Event>) -> Result<Trace> 
         serde_json::to_string(report)?,
     );
     let perf = perf_tracks(&report.perf_samples);
-    Ok(trace(meta, events, &report.summary.checks, perf))
+    let mut t = trace(meta, events, &report.summary.checks, perf);
+    t.extents = report.extents.clone();
+    Ok(t)
 }
 
-/// The trace of a FUSE mount's lifetime: every request the clients made,
-/// as the engine's ops, and, when digests were taken, the checks they
-/// allow (`check::provenance::judge`): every file the disk kept, read back
-/// at unmount, and every read a client made, against every write.
-#[allow(clippy::too_many_arguments)]
-pub fn mount_trace(
-    build: &str,
-    knobs: &lockline_engine::Knobs,
-    threads: u32,
-    clock: &str,
-    lost_events: u64,
-    seconds: f64,
-    events: Vec<Event>,
-    extents: Vec<Extent>,
-) -> Result<Trace> {
+/// What a trace of real programs on the engine says of how they ran:
+/// through a FUSE mount ("fuse-mount") or preloaded ("exec").
+pub struct ServedRun<'a> {
+    pub workload: &'a str,
+    pub build: &'a str,
+    pub knobs: &'a lockline_engine::Knobs,
+    pub threads: u32,
+    pub clock: &'a str,
+    pub lost_events: u64,
+    pub seconds: f64,
+}
+
+/// The trace of a FUSE mount's or an exec run's lifetime: every request
+/// the programs made, as the engine's ops, and, when digests were taken,
+/// the checks they allow (`check::provenance::judge`): every file the
+/// disk kept, read back at unmount, and every read a program made,
+/// against every write.
+pub fn mount_trace(run: &ServedRun, events: Vec<Event>, extents: Vec<Extent>) -> Result<Trace> {
     let judged = provenance::judge(&events, &extents);
     // The reads first: the trace's final check is the last one, at unmount.
     let mut checks: Vec<CheckReport> = provenance::reads_report(&judged.reads)
@@ -154,15 +159,15 @@ pub fn mount_trace(
         "digests": extents.iter().map(|x| x.digests.len()).sum::<usize>(),
     });
     let meta = TraceMeta {
-        workload: "fuse-mount".to_string(),
-        seed: knobs.seed,
-        threads,
-        knobs_json: serde_json::to_string(knobs)?,
+        workload: run.workload.to_string(),
+        seed: run.knobs.seed,
+        threads: run.threads,
+        knobs_json: serde_json::to_string(run.knobs)?,
         probe_source: "inproc".to_string(),
-        clock: clock.to_string(),
-        lost_events,
-        seconds,
-        ..base_meta(build)
+        clock: run.clock.to_string(),
+        lost_events: run.lost_events,
+        seconds: run.seconds,
+        ..base_meta(run.build)
     };
     let mut t = trace(meta, events, &checks, Vec::new());
     t.extents = extents;

@@ -157,6 +157,20 @@ impl Trace {
         }
     }
 
+    /// The first time the trace knows (an event or an op's begin) and its
+    /// last event's: the span an export draws.
+    pub fn time_bounds(&self) -> (u64, u64) {
+        let t0 = self
+            .events
+            .first()
+            .map(|e| e.ts_ns)
+            .into_iter()
+            .chain(self.ops.first().map(|o| o.begin_ns))
+            .min()
+            .unwrap_or(0);
+        (t0, self.events.last().map_or(t0, |e| e.ts_ns))
+    }
+
     /// The violations of the final check: what a user keeps.
     pub fn final_violations(&self) -> impl Iterator<Item = &ViolationRow> + '_ {
         self.violations

@@ -77,6 +77,53 @@ fn statistics_by_hand() {
     assert_eq!(a.events_by_kind["lock_acquired"], 4);
     assert!(a.findings.is_empty(), "{:?}", a.findings);
     assert!(a.text().contains("pagecache") || a.text().contains("inode"));
+    // Thread 2 waited for thread 1's inode lock and had it from its release.
+    assert_eq!((a.blocked_by.waits, a.blocked_by.handed_off), (1, 1));
+    let w = &a.blocked_by.longest[0];
+    assert_eq!((w.waiter_tid, w.holder_tid), (2, Some(1)));
+    assert_eq!((w.wait_ns, w.released_ns, w.granted_ns), (15, Some(30), 30));
+}
+
+#[test]
+fn rounds_of_threads_are_summed_by_role_unless_asked() {
+    use lockline_engine::probe::ThreadRole;
+    // Two rounds, each with its own worker 0 thread.
+    let role = |ts, tid| Event {
+        code: Code::pack(EventKind::ThreadRole, ThreadRole::Worker as u8, 0),
+        ..ev(ts, tid, EventKind::ThreadRole, LockClass::Inode, NO_FOLIO)
+    };
+    let events = vec![
+        role(1, 7),
+        ev(2, 7, EventKind::LockAcquired, LockClass::Inode, NO_FOLIO),
+        ev(4, 7, EventKind::LockReleased, LockClass::Inode, NO_FOLIO),
+        role(10, 8),
+        ev(11, 8, EventKind::LockAcquired, LockClass::Inode, NO_FOLIO),
+        ev(14, 8, EventKind::LockReleased, LockClass::Inode, NO_FOLIO),
+    ];
+    let t = Trace {
+        events,
+        ..Trace::default()
+    };
+    let a = analyze(&t, &AnalyzeOptions::default());
+    assert_eq!(a.threads.len(), 2);
+    assert_eq!(a.roles.len(), 1);
+    let r = &a.roles[0];
+    assert_eq!(
+        (r.name.as_str(), r.threads, r.held_ns["inode"]),
+        ("worker 0", 2, 5)
+    );
+    let text = a.text();
+    assert!(text.contains("per role, 2 threads"), "{text}");
+    assert!(!text.contains("tid 7"), "{text}");
+    let each = analyze(
+        &t,
+        &AnalyzeOptions {
+            per_thread: true,
+            ..AnalyzeOptions::default()
+        },
+    )
+    .text();
+    assert!(each.contains("tid 7") && each.contains("tid 8"), "{each}");
 }
 
 /// A run of `workload` on `build` with the demo's busy mm, as a trace.

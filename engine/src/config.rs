@@ -4,10 +4,10 @@
 //! developers bisected over (large folios, migration, compaction, reclaim),
 //! so a user can flip them one at a time against the same seeded workload.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which buffered write path runs (see buffered_write.rs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Build {
     /// The revert: the inode lock around every buffered write.
@@ -29,7 +29,7 @@ crate::named_choices!(Build, "build", {
 /// How the migration and compaction threads migrate (enum migrate_mode):
 /// compaction from kcompactd and allocation runs MIGRATE_ASYNC or
 /// MIGRATE_SYNC_LIGHT; memory hotplug and CMA run MIGRATE_SYNC.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MigrateMode {
     /// Trylock the folio (busy ones are skipped); skip folios under
@@ -49,7 +49,7 @@ crate::named_choices!(MigrateMode, "migrate mode", {
 });
 
 /// Which source pages a buffered write finds unmapped at its atomic copy.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceFaultMode {
     /// Each page of a pass's source, independently (reclaim, swap).
@@ -66,7 +66,7 @@ crate::named_choices!(SourceFaultMode, "source-fault mode", {
 });
 
 /// Source pages unmapped between a pass's fault-in and its atomic copy.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceFaults {
     /// Scattered: per page; migrating: per pass.
     pub rate: f64,
@@ -75,7 +75,7 @@ pub struct SourceFaults {
 
 /// Kernel-config-like knobs. Defaults are documented in the README and are
 /// meant to resemble a distro kernel with a mostly idle mm.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Knobs {
     /// Allow folios larger than one page (CONFIG_TRANSPARENT_HUGEPAGE-ish;
     /// bcachefs sets mapping_set_large_folios).
@@ -125,7 +125,7 @@ pub struct Knobs {
 
 /// Deliberately planted lock-protocol bugs. Test-only: they exist to show
 /// that the checker and the analysis find this class of bug.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inject {
     /// Writeback snapshots the folio, unlocks it, and clears the dirty bit
     /// only after the IO: a write landing in between is never written.

@@ -59,7 +59,7 @@ pub struct FsCounters {
     pub extend_without_inode_lock: AtomicU64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CountersSnapshot {
     pub short_copies: u64,
     pub restarts: u64,

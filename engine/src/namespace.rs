@@ -163,12 +163,18 @@ impl Fs {
         Ok(self.disk.set_mtime(ino, mtime_ns)?)
     }
 
-    /// statfs(): blocks free now (freed blocks return at the next commit).
+    /// statfs(): blocks free now, less those dirty page-cache data holds
+    /// (bch2_statfs counts disk reservations as used); freed blocks return
+    /// at the next commit.
     pub fn statfs(&self) -> StatFs {
         let g = self.disk.geometry();
+        let held = self
+            .space
+            .reserved()
+            .div_ceil(crate::disk::BLOCK_SIZE / 512);
         StatFs {
             blocks: g.data_blocks,
-            free_blocks: g.free_blocks,
+            free_blocks: g.free_blocks.saturating_sub(held),
             files: self.disk.inode_count(),
         }
     }

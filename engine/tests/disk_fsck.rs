@@ -68,7 +68,13 @@ fn bad_metadata_checksum() {
     let (off, len) = testing::metadata_location(&p).unwrap();
     flip(&p, off + len / 2);
     assert!(has(&kinds(&p), "metadata-checksum", "checksum"));
+    assert!(!fsck(&p).unwrap().mountable());
+    let before = std::fs::read(&p).unwrap();
     let e = Disk::open(&p).err().expect("must not open");
+    assert!(
+        std::fs::read(&p).unwrap() == before,
+        "open wrote to a damaged disk"
+    );
     assert!(matches!(e, DiskError::Corrupt(_)), "{e}");
 }
 
@@ -219,6 +225,8 @@ fn torn_superblock_falls_back_and_is_reported() {
         r.problems.iter().any(|p| p.kind == "superblock-slot"),
         "{r:?}"
     );
+    // Not damage: what a torn superblock write leaves, mounted by design.
+    assert!(r.mountable(), "{r:?}");
     // Back to the commit before the torn one.
     let d = Disk::open(&p).unwrap();
     assert!(d.resolve("/d/f").is_ok());

@@ -301,3 +301,33 @@ fn a_cut_after_fsync_then_an_extend_reads_zeros_past_the_cut() {
         fs.unmount().unwrap();
     }
 }
+
+/// statfs counts dirty page-cache data as used, as bch2_statfs counts the
+/// disk reservations such data holds: free space must not depend on
+/// whether the flusher has run (a FUSE test saw it only when it had).
+#[test]
+fn statfs_counts_dirty_data_as_used_before_writeback() {
+    for build in Build::ALL {
+        let d = disk(64 * MIB);
+        let fs = mount(&d, build, Knobs::quiet());
+        let empty = fs.statfs().free_blocks;
+        let ino = fs.open("/f", true).unwrap();
+        fs.write(ino, 0, &pattern(1, 0, MIB as usize)).unwrap();
+        let dirty = fs.statfs().free_blocks;
+        assert!(
+            dirty + 256 <= empty,
+            "{build}: {dirty} of {empty} free with 1 MiB dirty"
+        );
+        fs.fsync(ino).unwrap();
+        let written = fs.statfs().free_blocks;
+        assert!(
+            written + 256 <= empty,
+            "{build}: {written} of {empty} free after fsync"
+        );
+        assert!(
+            written >= dirty,
+            "{build}: writeback used more than it held"
+        );
+        fs.unmount().unwrap();
+    }
+}

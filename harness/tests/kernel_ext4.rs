@@ -76,9 +76,10 @@ fn overlap_on_ext4_is_clean_and_cleans_up() {
         assert_eq!((c.counts.dropped, c.counts.stale, c.counts.torn), (0, 0, 0));
         assert!(c.sectors_checked > 0);
     }
-    // One begin and one end per op, plus the preallocate and the fsync.
+    // One begin and one end per op, plus the preallocate, the check's
+    // fsync and its three read-backs.
     let history = lockline_harness::history::History::from_events(&events);
-    assert_eq!(history.len() as u64, 400 + 2);
+    assert_eq!(history.len() as u64, 400 + 2 + 3);
     assert_eq!(history.unfinished().count(), 0);
     assert_eq!(report.perf.per_thread.len(), 4);
     let loop_dev = Path::new(&report.device.loop_device);
@@ -144,5 +145,46 @@ fn a_failing_mkfs_after_losetup_still_detaches() {
     let e = run_kernel_session(&s, &Progress::default()).unwrap_err();
     assert!(matches!(e, KernelError::Command { .. }), "{e}");
     assert!(e.to_string().starts_with("false "), "{e}");
+    assert_clean(tmp.path());
+}
+
+/// Content provenance on a kernel file system: ext4's writes, reads and
+/// check read-backs carry digests as the engine's do, and judged by them
+/// the run has exactly what the stamp checker says: three checks and no
+/// violation.
+#[test]
+fn provenance_on_ext4_finds_what_the_stamps_find() {
+    if !can_run() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = spec(tmp.path(), 400);
+    s.digests = true;
+    let (report, events) =
+        run_kernel_session(&s, &Progress::default()).unwrap_or_else(|e| panic!("{e}"));
+    use lockline_engine::probe::ExtentKind;
+    let kinds = |k| report.extents.iter().filter(|x| x.kind == k).count();
+    assert!(kinds(ExtentKind::Write) >= 300, "a digest per write");
+    assert_eq!(
+        kinds(ExtentKind::Check),
+        3,
+        "one whole-file read per check: {} writes, {} reads, {} writeback",
+        kinds(ExtentKind::Write),
+        kinds(ExtentKind::Read),
+        kinds(ExtentKind::WritebackIo)
+    );
+    let judged = lockline_harness::check::provenance::judge(&events, &report.extents);
+    assert_eq!(judged.checks.len(), report.summary.checks.len());
+    for (p, st) in judged.checks.iter().zip(&report.summary.checks) {
+        assert_eq!(p.label, st.label);
+        assert!(p.sectors_checked > 0, "{}", p.label);
+        assert!(
+            p.violations.is_empty(),
+            "{}: {:?}",
+            p.label,
+            p.violations.first()
+        );
+        assert_eq!(p.counts, st.counts, "{}", p.label);
+    }
     assert_clean(tmp.path());
 }

@@ -14,11 +14,27 @@ use lockline_harness::scenario;
 
 const MIB: u64 = 1 << 20;
 
+/// The stamp checker's report; the provenance check of the same run, from
+/// its digests alone, must find the same classes on the same sectors.
 fn two_writers(build: Build, knobs: Knobs, initial: u64) -> check::CheckReport {
     let d = disk(64 << 20);
-    scenario::two_writers(&d.path, build, knobs, initial)
-        .expect("schedule ran")
-        .check
+    let r = scenario::two_writers(&d.path, build, knobs, initial).expect("schedule ran");
+    let judged = check::provenance::judge(&r.events, &r.extents);
+    assert_eq!(judged.checks.len(), 1, "{build}: one check");
+    let p = &judged.checks[0];
+    assert_eq!(
+        p.counts, r.check.counts,
+        "{build}: provenance {p}\nstamps {}",
+        r.check
+    );
+    let spans = |c: &check::CheckReport| -> Vec<(Class, u64, u64)> {
+        c.violations
+            .iter()
+            .map(|v| (v.class, v.first_sector, v.nr_sectors))
+            .collect()
+    };
+    assert_eq!(spans(p), spans(&r.check), "{build}");
+    r.check
 }
 
 fn assert_torn(r: &check::CheckReport) {

@@ -132,3 +132,30 @@ fn a_truncate_leaves_the_block_holding_eof_to_the_page_cache() {
     );
     fs.unmount().unwrap();
 }
+
+/// The provenance check, from the run's digests alone, finds what the
+/// stamps show: the same stale sectors in each check of the whole file.
+#[test]
+fn provenance_finds_the_old_cut_as_the_stamps_do() {
+    let inject = Inject {
+        cut_to_recorded_size: true,
+        ..Inject::default()
+    };
+    let r = run(Build::Locked, inject);
+    let judged = lockline_harness::check::provenance::judge(&r.events, &r.extents);
+    assert_eq!(judged.checks.len(), r.checks.len());
+    for (p, st) in judged.checks.iter().zip(&r.checks) {
+        assert_eq!(p.label, st.label);
+        assert_eq!(p.counts, st.counts, "{p}\n{st}");
+        let (a, b) = (&p.violations[0], &st.violations[0]);
+        assert_eq!(
+            (a.class, a.first_sector, a.nr_sectors),
+            (b.class, b.first_sector, b.nr_sectors)
+        );
+    }
+    // The fixed disk: nothing, by either.
+    let r = run(Build::Locked, Inject::default());
+    let judged = lockline_harness::check::provenance::judge(&r.events, &r.extents);
+    assert!(judged.checks.iter().all(|c| c.violations.is_empty()));
+    assert_eq!(judged.checks.len(), r.checks.len());
+}

@@ -38,6 +38,10 @@ pub struct Args {
     /// 3:129536+512 or 3:1M+64K.
     #[arg(long, value_name = "INO:OFFSET[+LEN]")]
     at: Option<String>,
+    /// List lock time for every thread, not one line per role (a run of
+    /// rounds starts new threads each round).
+    #[arg(long)]
+    per_thread: bool,
 }
 
 pub fn run(a: Args) -> Result<u8> {
@@ -83,7 +87,10 @@ pub fn run(a: Args) -> Result<u8> {
         }
         return Ok(exit::OK);
     }
-    let mut opts = AnalyzeOptions::default();
+    let mut opts = AnalyzeOptions {
+        per_thread: a.per_thread,
+        ..AnalyzeOptions::default()
+    };
     let enabled = &mut opts.lints.enabled;
     if !a.lint.is_empty() {
         enabled.retain(|n| a.lint.iter().any(|l| l == n));

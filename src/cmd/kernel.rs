@@ -55,7 +55,10 @@ pub fn run(a: Args) -> Result<u8> {
             )));
         }
     }
-    let spec = spec_for(a.fs, a.work.spec(), a.size, a.workdir.clone())?;
+    let mut spec = spec_for(a.fs, a.work.spec(), a.size, a.workdir.clone())?;
+    // A kept trace carries content digests, as run's and mount's do, so
+    // `analyze --at` follows a kernel file system's bytes too.
+    spec.digests = a.trace.is_some();
     let choice = probe_choice::choose(a.probe, probe_choice::Target::Kernel)?;
     exit::install_sigint();
     let source = if choice.tracer.is_some() {

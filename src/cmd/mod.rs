@@ -2,6 +2,7 @@ pub mod analyze;
 pub mod client;
 pub mod compare;
 pub mod demo;
+pub mod exec;
 pub mod explore;
 pub mod export;
 pub mod fsck;

@@ -322,16 +322,16 @@ fn serve(a: &Args, knobs: lockline_engine::Knobs, mnt: &Path) -> Result<u8> {
         let stats = rec.stats();
         let events = rec.drain();
         let n = events.len();
-        let trace = run_trace::mount_trace(
-            a.build.name(),
-            &knobs,
-            a.threads as u32,
-            rec.clock().name(),
-            stats.dropped,
-            t0.elapsed().as_secs_f64(),
-            events,
-            rec.drain_extents(),
-        )?;
+        let run = run_trace::ServedRun {
+            workload: "fuse-mount",
+            build: a.build.name(),
+            knobs: &knobs,
+            threads: a.threads as u32,
+            clock: rec.clock().name(),
+            lost_events: stats.dropped,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        let trace = run_trace::mount_trace(&run, events, rec.drain_extents())?;
         println!("{}", crate::summary::unmount_check_line(&trace));
         trace_out::write(path, &trace)?;
         println!("trace: {} events to {}", n, path.display());

@@ -18,6 +18,16 @@ pub struct Args {
     export_dir: Option<PathBuf>,
 }
 
+impl Args {
+    /// Replay of `trace`, as `lockline tui TRACE` would.
+    pub fn new(trace: PathBuf) -> Args {
+        Args {
+            trace,
+            export_dir: None,
+        }
+    }
+}
+
 pub fn run(a: Args) -> Result<u8> {
     check_terminal()?;
     // Loaded before the terminal is taken so a missing or damaged trace

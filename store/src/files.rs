@@ -10,7 +10,15 @@ use std::path::{Path, PathBuf};
 
 /// The tables of a trace, in the order they are written; `meta` last, so a
 /// directory with meta.parquet holds a complete trace.
-pub const TABLES: [&str; 6] = ["events", "ops", "violations", "counters", "extents", "meta"];
+pub const TABLES: [&str; 7] = [
+    "events",
+    "ops",
+    "violations",
+    "counters",
+    "extents",
+    "handoffs",
+    "meta",
+];
 
 fn table_path(dir: &Path, table: &str, ext: &str) -> PathBuf {
     dir.join(format!("{table}.{ext}"))
@@ -45,6 +53,7 @@ fn frames(trace: &Trace) -> std::result::Result<Vec<(&'static str, DataFrame)>, 
         ("violations", tables::violations_df(&trace.violations)?),
         ("counters", tables::counters_df(&trace.counters)?),
         ("extents", tables::extents_df(&trace.extents)?),
+        ("handoffs", tables::handoffs_df(&trace.events)?),
         ("meta", tables::meta_df(&trace.meta)?),
     ])
 }

@@ -267,6 +267,87 @@ pub fn counters_df(c: &[CounterSample]) -> PolarsResult<DataFrame> {
     DataFrame::new(c.len(), columns)
 }
 
+/// Who blocked whom (`lockline_analysis::blocked_by`): one row per wait,
+/// derived from the events when the trace is written (readers recompute
+/// it; it is never read back).
+pub fn handoffs_df(events: &[Event]) -> PolarsResult<DataFrame> {
+    let holds = lockline_analysis::holds_from_events(events);
+    let b = lockline_analysis::blocked_by::blocked_by(&holds);
+    let rows: Vec<(
+        &lockline_analysis::Hold,
+        Option<&lockline_analysis::Hold>,
+        u32,
+    )> = b
+        .waits
+        .iter()
+        .map(|w| {
+            (
+                &holds[w.hold],
+                w.handoff.map(|g| &holds[g]),
+                w.holders.len() as u32,
+            )
+        })
+        .collect();
+    let col_u64 = |name: &str, f: &dyn Fn(&lockline_analysis::Hold) -> u64| {
+        Column::new(
+            name.into(),
+            rows.iter().map(|r| f(r.0)).collect::<Vec<u64>>(),
+        )
+    };
+    let holder = |name: &str, f: &dyn Fn(&lockline_analysis::Hold) -> Option<u64>| {
+        Column::new(
+            name.into(),
+            rows.iter()
+                .map(|r| r.1.and_then(f))
+                .collect::<Vec<Option<u64>>>(),
+        )
+    };
+    let columns = vec![
+        Column::new(
+            "waiter_tid".into(),
+            rows.iter().map(|r| r.0.tid).collect::<Vec<u32>>(),
+        ),
+        col_u64("waiter_op", &|h| h.op),
+        Column::new(
+            "class".into(),
+            rows.iter().map(|r| r.0.class.name()).collect::<Vec<&str>>(),
+        ),
+        Column::new(
+            "mode".into(),
+            rows.iter().map(|r| r.0.mode.name()).collect::<Vec<&str>>(),
+        ),
+        col_u64("inode", &|h| h.inode),
+        Column::new(
+            "folio".into(),
+            rows.iter()
+                .map(|r| (r.0.folio != NO_FOLIO).then_some(r.0.folio))
+                .collect::<Vec<Option<u64>>>(),
+        ),
+        Column::new(
+            "fid".into(),
+            rows.iter()
+                .map(|r| (r.0.fid != 0).then_some(r.0.fid))
+                .collect::<Vec<Option<u64>>>(),
+        ),
+        col_u64("wait_ns", &|h| h.wait_ns.unwrap_or(h.acquired_ns)),
+        col_u64("granted_ns", &|h| h.acquired_ns),
+        Column::new(
+            "holder_tid".into(),
+            rows.iter()
+                .map(|r| r.1.map(|g| g.tid))
+                .collect::<Vec<Option<u32>>>(),
+        ),
+        holder("holder_op", &|g| Some(g.op)),
+        holder("holder_acquired_ns", &|g| Some(g.acquired_ns)),
+        holder("released_ns", &|g| g.released_ns),
+        Column::new(
+            "holders".into(),
+            rows.iter().map(|r| r.2).collect::<Vec<u32>>(),
+        ),
+    ];
+    DataFrame::new(rows.len(), columns)
+}
+
 pub fn meta_df(m: &TraceMeta) -> PolarsResult<DataFrame> {
     let s = |name: &str, v: &str| Column::new(name.into(), [v]);
     let columns = vec![

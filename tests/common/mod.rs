@@ -86,6 +86,69 @@ pub fn assert_clap_usage(o: &Out) {
     );
 }
 
+/// Whether `tool` is on PATH; under CI=true its absence is a failure
+/// (scripts/test.sh installs it), elsewhere a skip.
+pub fn have(tool: &str) -> bool {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI installs {tool} (scripts/test.sh)"
+        );
+        eprintln!("note: skipping: {tool} is not installed");
+    }
+    ok
+}
+
+/// fio rewriting 64 KiB blocks of disjoint 8 MiB segments over 10 loops
+/// with crc32c verify headers, reading each back soon after
+/// (`verify_backlog`): the job that meets the planted migration bug.
+pub fn fio_rewrite_job(dir: &Path) -> Vec<String> {
+    let mut v = vec![format!("--directory={}", dir.display())];
+    v.extend(
+        [
+            "--name=s",
+            "--filename=f",
+            "--rw=randwrite",
+            "--bs=64k",
+            "--size=8M",
+            "--numjobs=4",
+            "--offset_increment=8M",
+            "--ioengine=psync",
+            "--thread",
+            "--verify=crc32c",
+            "--verify_backlog=16",
+            "--verify_fatal=0",
+            "--verify_state_save=0",
+            "--loops=10",
+        ]
+        .map(String::from),
+    );
+    v
+}
+
+/// Whether fio reported a block read back with another write's header.
+pub fn fio_saw_a_loss(output: &str) -> bool {
+    output.contains("bad header")
+}
+
+/// The trace at `trace` found a lost or stale read of the program's, as
+/// its program (`output`) did.
+#[track_caller]
+pub fn provenance_saw_the_loss(trace: &Path, output: &str) {
+    let t = lockline_store::read(trace).unwrap();
+    assert!(
+        t.violations
+            .iter()
+            .any(|v| v.check == "read-during-run" && v.class != "torn"),
+        "the program saw a loss the provenance check did not: {output}"
+    );
+    assert_summary_matches_violations(trace);
+}
+
 /// Whether the tests run as root.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -192,4 +255,34 @@ where
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(130), "{stdout}");
     stdout
+}
+
+/// The trace's meta summary says what its violations table holds: the
+/// final check's sectors by class, as `run --json` reports them (every
+/// trace source writes `violations` in its summary).
+pub fn assert_summary_matches_violations(trace: &Path) {
+    let t = lockline_store::read(trace).expect("trace reads back");
+    let v: serde_json::Value =
+        serde_json::from_str(&t.meta.summary_json).expect("summary_json is JSON");
+    let said = &v["violations"];
+    assert!(
+        said.is_object(),
+        "{}: summary has no violations object: {}",
+        trace.display(),
+        t.meta.summary_json
+    );
+    for class in ["dropped", "stale", "torn"] {
+        let table: u64 = t
+            .final_violations()
+            .filter(|r| r.class == class)
+            .map(|r| r.nr_sectors)
+            .sum();
+        assert_eq!(
+            said[class].as_u64(),
+            Some(table),
+            "{}: summary says {class} {}, the violations table {table}",
+            trace.display(),
+            said[class]
+        );
+    }
 }

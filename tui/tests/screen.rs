@@ -169,6 +169,12 @@ fn hazard_opens_on_its_violation_and_jumps_to_the_blame_window() {
         "explanation '{expl}' not on screen:\n{s}"
     );
     assert!(s.contains("culprit:"), "{s}");
+    // Its critical path: N waited for E's folio lock, E handed it over.
+    assert_eq!(v.path.len(), 1, "{:?}", v.path);
+    assert!(
+        s.contains(&format!("on the way: worker 1 (op {}) waited", run.n_op)),
+        "{s}"
+    );
 
     // Enter: the timeline shows the blame window, the culprit's and the
     // victim's threads highlighted, the cursor on the culprit's event.
@@ -328,4 +334,44 @@ fn a_resize_changes_where_clicks_land_and_how_far_steps_go() {
     key(&mut app, Key::Right);
     assert_eq!(app.vp.cursor - narrow, app.vp.cell_ns(l.cells.width));
     assert_eq!(app.vp.span, span);
+}
+
+#[test]
+fn a_wait_names_its_holder_and_enter_goes_to_it() {
+    let (t, run) = hazard_trace();
+    let a = analyze(&t, &AnalyzeOptions::default());
+    let holds = lockline_analysis::holds_from_events(&t.events);
+    // N's wait for E's folio lock (step 4 of the hazard).
+    let w = holds
+        .iter()
+        .find(|h| h.tid == run.n_tid && h.wait_ns.is_some())
+        .expect("N waited");
+    let e = holds
+        .iter()
+        .find(|h| h.tid == run.e_tid && h.class == w.class && h.folio == w.folio)
+        .expect("E held the lock N waited for");
+    let mut app = App::from_trace(&t, Some(a));
+    app.focus = Focus::Timeline;
+    app.tab = Tab::Holders;
+    // While E still holds it (N is granted the lock a little after E's
+    // release: its wake-up).
+    let (from, to) = (w.wait_ns.unwrap(), e.released_ns.unwrap());
+    assert!(from < to, "N waited before E let go");
+    app.vp.cursor = (from + to) / 2;
+    let s = screen(&mut app, 160, 50);
+    let line = format!("held by worker 0 (op {})", run.e_op);
+    assert!(s.contains(&line), "no '{line}' on screen:\n{s}");
+    key(&mut app, Key::Enter);
+    assert_eq!(app.vp.cursor, e.acquired_ns, "{}", app.status);
+    assert!(app.highlight.tids.contains(&run.e_tid));
+    assert!(app.highlight.ops.contains(&run.e_op));
+    assert!(app.status.contains("held by worker 0"), "{}", app.status);
+    // The holder's hold is under the cursor now.
+    let s = screen(&mut app, 160, 50);
+    assert!(s.contains(&format!("op {}", run.e_op)), "{s}");
+    // Where nobody waits, b says so and moves nothing.
+    app.vp.cursor = e.acquired_ns;
+    key(&mut app, Key::Char('b'));
+    assert_eq!(app.vp.cursor, e.acquired_ns);
+    assert!(app.status.contains("no thread waits"), "{}", app.status);
 }

@@ -14,7 +14,7 @@ use crate::threads;
 use crate::trace::Trace;
 use emit::Out;
 use lockline_engine::probe::{EventKind, NO_FOLIO};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Write};
 
 #[derive(Clone, Debug)]
@@ -49,14 +49,7 @@ fn folio_arg(folio: u64) -> i64 {
 
 pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result<ChromeStats> {
     let ev = &trace.events;
-    let t0 = ev
-        .first()
-        .map(|e| e.ts_ns)
-        .into_iter()
-        .chain(trace.ops.first().map(|o| o.begin_ns))
-        .min()
-        .unwrap_or(0);
-    let t_end = ev.last().map_or(t0, |e| e.ts_ns);
+    let (t0, t_end) = trace.time_bounds();
     let mut o = Out::new(out, t0)?;
     let m = &trace.meta;
     o.raw(&format!(
@@ -143,8 +136,8 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
 
     // Flows write -> dirtied -> writeback start -> writeback end, and the
     // other events as instants.
-    let mut dirty: HashMap<(u64, u64, u64), (u32, u64)> = HashMap::new();
-    let mut in_flight: HashMap<(u64, u64, u64), u64> = HashMap::new();
+    let mut dirty: HashMap<(u64, u64, u64), (u32, u64)> = HashMap::default();
+    let mut in_flight: HashMap<(u64, u64, u64), u64> = HashMap::default();
     let mut flows = 0u64;
     for e in ev {
         // One folio identity is one flow: migration's new folio at the
@@ -227,16 +220,7 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
     }
 
     // Counters.
-    // Traces written by a run carry the derived tracks already.
-    let stored = trace
-        .counters
-        .iter()
-        .any(|c| c.track == counters::DIRTY_FOLIOS || c.track == counters::PAGECACHE_BYTES);
-    let derived = if stored {
-        Vec::new()
-    } else {
-        counters::derive(ev)
-    };
+    let derived = counters::derived_unless_stored(trace);
     for c in derived.iter().chain(&trace.counters) {
         let name = if c.tid == 0 {
             c.track.clone()

@@ -16,7 +16,7 @@ pub const INFO: LintInfo = LintInfo {
 
 pub(crate) fn check(cx: &Ctx) -> Option<Finding> {
     let e = cx.e;
-    if e.kind() != Some(EventKind::FolioDirtied) {
+    if cx.kind != Some(EventKind::FolioDirtied) {
         return None;
     }
     use LockClass::{Inode, PagecacheAdd, PagecacheBlock};

@@ -6,7 +6,7 @@
 
 use super::{Ctx, Finding, LintInfo};
 use lockline_engine::probe::EventKind;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 pub const INFO: LintInfo = LintInfo {
     name: "folio-lock-across-io",
@@ -24,13 +24,13 @@ impl State {
     pub fn new(threshold_ns: u64) -> State {
         State {
             threshold_ns,
-            in_flight: HashMap::new(),
+            in_flight: HashMap::default(),
         }
     }
 
     pub(crate) fn check(&mut self, cx: &Ctx) -> Option<Finding> {
         let e = cx.e;
-        match e.kind()? {
+        match cx.kind? {
             EventKind::FolioWritebackStart => {
                 self.in_flight.insert((e.inode, e.fid), e.ts_ns);
                 None

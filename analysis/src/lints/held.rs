@@ -1,41 +1,49 @@
 //! Who holds what, replayed event by event: the state every lint asks.
 
 use lockline_engine::probe::{Event, EventKind, LockClass, NO_FOLIO};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// (tid, lock class, inode, folio index or NO_FOLIO, folio identity or 0).
 type Key = (u32, u8, u64, u64, u64);
 
-/// Lock → times held (shared locks may be held more than once by one
-/// thread).
+/// Lock → (times held, since when first taken); shared locks may be held
+/// more than once by one thread.
 #[derive(Default)]
 pub struct Held {
-    by: HashMap<Key, u32>,
-    /// When each lock was first taken, for duration rules.
-    since: HashMap<Key, u64>,
+    by: HashMap<Key, (u32, u64)>,
+    /// Folio locks by (inode, index, identity): their holder and since
+    /// when, so "who holds this folio" is one lookup.
+    folios: HashMap<(u64, u64, u64), (u32, u64)>,
 }
 
 impl Held {
-    /// Applies a lock event; other events change nothing.
-    pub fn apply(&mut self, e: &Event) {
-        let (Some(kind), Some(class)) = (e.kind(), e.lock_class()) else {
+    /// Applies a lock event (its kind decoded by the caller); other events
+    /// change nothing.
+    pub fn apply(&mut self, e: &Event, kind: Option<EventKind>) {
+        let (Some(kind), Some(class)) = (kind, e.lock_class()) else {
             return;
         };
         let key = (e.tid, class as u8, e.inode, e.folio, e.fid);
         match kind {
             EventKind::LockAcquired => {
-                let n = self.by.entry(key).or_insert(0);
-                if *n == 0 {
-                    self.since.insert(key, e.ts_ns);
+                let n = self.by.entry(key).or_insert((0, e.ts_ns));
+                n.0 += 1;
+                if n.0 == 1 && class == LockClass::Folio {
+                    self.folios
+                        .insert((e.inode, e.folio, e.fid), (e.tid, e.ts_ns));
                 }
-                *n += 1;
             }
             EventKind::LockReleased => {
                 if let Some(n) = self.by.get_mut(&key) {
-                    *n -= 1;
-                    if *n == 0 {
+                    n.0 -= 1;
+                    if n.0 == 0 {
                         self.by.remove(&key);
-                        self.since.remove(&key);
+                        if class == LockClass::Folio {
+                            let f = (e.inode, e.folio, e.fid);
+                            if self.folios.get(&f).is_some_and(|h| h.0 == e.tid) {
+                                self.folios.remove(&f);
+                            }
+                        }
                     }
                 }
             }
@@ -59,18 +67,13 @@ impl Held {
     /// Does anyone hold the lock of folio `fid` at (inode, index), and
     /// since when?
     pub fn folio_holder(&self, inode: u64, index: u64, fid: u64) -> Option<(u32, u64)> {
-        self.since
-            .iter()
-            .find(|((_, c, i, f, id), _)| {
-                *c == LockClass::Folio as u8 && *i == inode && *f == index && *id == fid
-            })
-            .map(|((t, ..), s)| (*t, *s))
+        self.folios.get(&(inode, index, fid)).copied()
     }
 
     /// Every lock still held: (tid, class, inode, folio, fid, since).
     pub fn remaining(&self) -> impl Iterator<Item = (u32, u8, u64, u64, u64, u64)> + '_ {
-        self.since
+        self.by
             .iter()
-            .map(|(&(t, c, i, f, id), &s)| (t, c, i, f, id, s))
+            .map(|(&(t, c, i, f, id), &(_, s))| (t, c, i, f, id, s))
     }
 }

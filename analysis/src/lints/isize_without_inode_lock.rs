@@ -15,7 +15,7 @@ pub const INFO: LintInfo = LintInfo {
 
 pub(crate) fn check(cx: &Ctx) -> Option<Finding> {
     let e = cx.e;
-    if e.kind() != Some(EventKind::IsizeChanged) || cx.holds(LockClass::Inode) {
+    if cx.kind != Some(EventKind::IsizeChanged) || cx.holds(LockClass::Inode) {
         return None;
     }
     let lock = if cx.holds(LockClass::ILock) {

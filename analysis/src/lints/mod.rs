@@ -7,10 +7,12 @@ mod dirty_without_add_lock;
 mod folio_lock_across_io;
 mod held;
 mod isize_without_inode_lock;
+mod lock_order;
 mod remove_without_folio_lock;
 mod truncate_without_block_lock;
 mod unreleased_lock;
 
+use crate::holds::Hold;
 use held::Held;
 use lockline_engine::probe::{Event, NO_FOLIO};
 use serde::Serialize;
@@ -42,6 +44,7 @@ pub const ALL: &[LintInfo] = &[
     remove_without_folio_lock::INFO,
     folio_lock_across_io::INFO,
     unreleased_lock::INFO,
+    lock_order::INFO,
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -83,6 +86,8 @@ impl Default for LintOptions {
 /// holdership just before it.
 pub(crate) struct Ctx<'a> {
     pub e: &'a Event,
+    /// The event's kind, decoded once for every rule.
+    pub kind: Option<lockline_engine::probe::EventKind>,
     pub id: u64,
     pub held: &'a Held,
 }
@@ -133,30 +138,41 @@ const PER_EVENT: [(LintInfo, Check); 4] = [
     ),
 ];
 
-/// Runs the enabled lints over `events` (sorted by time).
-pub fn run(events: &[Event], opts: &LintOptions) -> Vec<Finding> {
+/// Runs the enabled lints over `events` (sorted by time) and their `holds`
+/// (`holds_from_events`).
+pub fn run(events: &[Event], holds: &[Hold], opts: &LintOptions) -> Vec<Finding> {
+    // Which rules are on, looked up once: per event, name comparisons
+    // cost more than the rules.
     let on = |n: &str| opts.enabled.contains(&n);
+    let per_event: Vec<Check> = PER_EVENT
+        .iter()
+        .filter(|(info, _)| on(info.name))
+        .map(|(_, check)| *check)
+        .collect();
+    let io_on = on(folio_lock_across_io::INFO.name);
     let mut io = folio_lock_across_io::State::new(opts.folio_io_threshold_ns);
     let mut held = Held::default();
     let mut out = Vec::new();
     for (i, e) in events.iter().enumerate() {
         let cx = Ctx {
             e,
+            kind: e.kind(),
             id: i as u64,
             held: &held,
         };
-        for (info, check) in &PER_EVENT {
-            if on(info.name) {
-                out.extend(check(&cx));
-            }
+        for check in &per_event {
+            out.extend(check(&cx));
         }
-        if on(folio_lock_across_io::INFO.name) {
+        if io_on {
             out.extend(io.check(&cx));
         }
-        held.apply(e);
+        held.apply(e, cx.kind);
     }
     if on(unreleased_lock::INFO.name) {
         out.extend(unreleased_lock::at_end(&held, events));
+    }
+    if on(lock_order::INFO.name) {
+        out.extend(lock_order::check(holds, events));
     }
     out
 }

@@ -17,7 +17,7 @@ pub const INFO: LintInfo = LintInfo {
 pub(crate) fn check(cx: &Ctx) -> Option<Finding> {
     let e = cx.e;
     let holds = |fid| cx.held.holds_folio(e.tid, e.inode, e.folio, fid);
-    let (what, missing) = match e.kind() {
+    let (what, missing) = match cx.kind {
         Some(EventKind::FolioMigrated) if !holds(e.fid) => ("migrated", e.fid),
         Some(EventKind::FolioMigrated) if !holds(e.b) => ("migrated into a folio", e.b),
         Some(EventKind::FolioRemoved) if !holds(e.fid) => ("removed", e.fid),

@@ -38,7 +38,7 @@ fn only(lint: &'static str, events: &[Event]) -> Vec<Finding> {
         enabled: vec![lint],
         ..LintOptions::default()
     };
-    run(events, &opts)
+    run(events, &crate::holds_from_events(events), &opts)
 }
 
 #[test]
@@ -177,6 +177,75 @@ fn unreleased_lock() {
         unlock(2, 4, LockClass::Inode, NO_FOLIO),
     ];
     assert!(only(name, &good).is_empty());
+}
+
+#[test]
+fn lock_order_cycle() {
+    let name = "lock-order-cycle";
+    // Thread 7 takes the inode lock then a folio; thread 8 a folio then
+    // the inode lock: each could wait for the other forever.
+    let bad = [
+        lock(1, 7, LockClass::Inode, NO_FOLIO),
+        lock(2, 7, LockClass::Folio, 16),
+        unlock(3, 7, LockClass::Folio, 16),
+        unlock(4, 7, LockClass::Inode, NO_FOLIO),
+        lock(5, 8, LockClass::Folio, 17),
+        lock(6, 8, LockClass::Inode, NO_FOLIO),
+        unlock(7, 8, LockClass::Inode, NO_FOLIO),
+        unlock(8, 8, LockClass::Folio, 17),
+    ];
+    let f = only(name, &bad);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0].message
+            .contains("inode then folio (tid 7, op 1), but folio then inode (tid 8"),
+        "{}",
+        f[0].message
+    );
+    // The same two threads in one order: no cycle.
+    let good = [
+        lock(1, 7, LockClass::Inode, NO_FOLIO),
+        lock(2, 7, LockClass::Folio, 16),
+        unlock(3, 7, LockClass::Folio, 16),
+        unlock(4, 7, LockClass::Inode, NO_FOLIO),
+        lock(5, 8, LockClass::Inode, NO_FOLIO),
+        lock(6, 8, LockClass::Folio, 17),
+        unlock(7, 8, LockClass::Folio, 17),
+        unlock(8, 8, LockClass::Inode, NO_FOLIO),
+    ];
+    assert!(only(name, &good).is_empty());
+    // Taken one after the other, not nested: no order at all.
+    let apart = [
+        lock(11, 8, LockClass::Folio, 17),
+        unlock(12, 8, LockClass::Folio, 17),
+        lock(13, 8, LockClass::Inode, NO_FOLIO),
+        unlock(14, 8, LockClass::Inode, NO_FOLIO),
+    ];
+    assert!(only(name, &[&good[..], &apart[..]].concat()).is_empty());
+}
+
+#[test]
+fn folio_locks_in_descending_order() {
+    let name = "lock-order-cycle";
+    let down = [
+        lock(1, 7, LockClass::Folio, 20),
+        lock(2, 7, LockClass::Folio, 16),
+        unlock(3, 7, LockClass::Folio, 16),
+        unlock(4, 7, LockClass::Folio, 20),
+    ];
+    let f = only(name, &down);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!((f[0].event, f[0].folio), (1, Some(16)));
+    let up = [
+        lock(1, 7, LockClass::Folio, 16),
+        lock(2, 7, LockClass::Folio, 20),
+        unlock(3, 7, LockClass::Folio, 20),
+        unlock(4, 7, LockClass::Folio, 16),
+        // Released first, then a lower one: not nested.
+        lock(5, 7, LockClass::Folio, 3),
+        unlock(6, 7, LockClass::Folio, 3),
+    ];
+    assert!(only(name, &up).is_empty());
 }
 
 #[test]

@@ -14,7 +14,7 @@ pub const INFO: LintInfo = LintInfo {
 
 pub(crate) fn check(cx: &Ctx) -> Option<Finding> {
     let e = cx.e;
-    if e.kind() != Some(EventKind::FolioTruncated) {
+    if cx.kind != Some(EventKind::FolioTruncated) {
         return None;
     }
     if cx.holds_any(&[LockClass::PagecacheBlock, LockClass::Inode]) {

@@ -48,6 +48,20 @@ pub(super) const TOLERATED: &[&str] = &[
     "bad-size",
 ];
 
+impl FsckReport {
+    /// Whether mount takes this disk as it is: every problem tolerated, or
+    /// a superblock slot that failed its checksum beside a good one (what a
+    /// torn superblock write leaves: mount reads the good slot and its
+    /// next commit rewrites the bad one).
+    pub fn mountable(&self) -> bool {
+        self.problems
+            .iter()
+            .all(|p| TOLERATED.contains(&p.kind.as_str()) || p.kind == SUPERBLOCK_SLOT)
+    }
+}
+
+const SUPERBLOCK_SLOT: &str = "superblock-slot";
+
 /// Most problems of one kind listed one by one; the rest are summarized.
 const MAX_PER_KIND: usize = 50;
 
@@ -66,7 +80,7 @@ pub fn fsck(path: &Path) -> Result<FsckReport> {
     for (i, s) in slots.iter().enumerate() {
         if let Err(e) = s {
             problems.push(problem(
-                "superblock-slot",
+                SUPERBLOCK_SLOT,
                 format!("superblock slot {i}: {e} (the other slot is in use; the next commit rewrites it)"),
             ));
         }

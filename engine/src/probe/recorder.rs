@@ -49,7 +49,7 @@ pub struct Recorder {
 }
 
 /// Totals for a run's summary.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecorderStats {
     pub recorded: u64,
     pub dropped: u64,

@@ -2,6 +2,7 @@
 //! `replay --trace` can check that a replay is the same run again.
 
 use super::round::ScheduleRun;
+use crate::check::Counts;
 use serde::{Deserialize, Serialize};
 
 /// Per check: its label and (dropped, stale, torn) sectors.
@@ -16,6 +17,11 @@ pub struct ScheduleSummary {
     pub explicit: String,
     pub steps: u64,
     pub verdict: Verdict,
+    /// The final check's sectors by class, as every trace's summary has
+    /// them (`lockline run --json`'s `violations`); traces written before
+    /// it was kept read as none.
+    #[serde(default)]
+    pub violations: Counts,
 }
 
 impl ScheduleSummary {
@@ -25,6 +31,7 @@ impl ScheduleSummary {
             explicit: run.explicit_id().to_string(),
             steps: run.steps,
             verdict: run.verdict(),
+            violations: run.checks.last().map(|c| c.counts).unwrap_or_default(),
         }
     }
 }

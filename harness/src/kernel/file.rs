@@ -9,6 +9,7 @@ use crate::workload::Target;
 use lockline_engine::disk::DiskError;
 use lockline_engine::fs::OpGuard;
 use lockline_engine::probe::points;
+use lockline_engine::probe::provenance;
 use lockline_engine::probe::recorder::{self, Recorder};
 use lockline_engine::probe::OpKind;
 use std::ffi::CString;
@@ -55,8 +56,9 @@ impl KernelFile {
     }
 
     /// Opens an existing file, e.g. after a remount.
-    pub fn open_existing(path: &Path) -> Result<KernelFile> {
-        Self::open(path, 0, None)
+    /// The file again (after a remount), recording to `recorder`.
+    pub fn open_existing(path: &Path, recorder: Option<Arc<Recorder>>) -> Result<KernelFile> {
+        Self::open(path, 0, recorder)
     }
 
     fn open(path: &Path, flags: i32, recorder: Option<Arc<Recorder>>) -> Result<KernelFile> {
@@ -110,9 +112,23 @@ impl KernelFile {
     }
 
     /// The whole file, by pread (through the page cache, as a reader would
-    /// see it).
+    /// see it): one read op, as the engine's check read-backs are, so a
+    /// check's digests have an op to stand in.
     pub fn read_all(&self) -> Result<Vec<u8>> {
+        let g = self.begin_op();
         let size = self.size()? as usize;
+        points::op_begin(OpKind::Read, self.ino, 0, size as u64);
+        let r = self.pread_all(size);
+        let result = r.as_ref().map_or(-(libc::EIO as i64), |b| b.len() as i64);
+        points::op_end(OpKind::Read, self.ino, 0, result);
+        if let Ok(buf) = &r {
+            // A check's read, when one is running (provenance::checking).
+            provenance::read(self.ino, g.op, 0, buf, true);
+        }
+        r
+    }
+
+    fn pread_all(&self, size: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; size];
         let mut done = 0;
         while done < size {
@@ -240,7 +256,7 @@ impl Target for KernelFile {
         );
     }
 
-    fn write(&self, _op: &OpGuard, offset: u64, data: &[u8]) -> lockline_engine::Result<u64> {
+    fn write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> lockline_engine::Result<u64> {
         points::op_begin(OpKind::Write, self.ino, offset, data.len() as u64);
         // One pwrite is one op: a short count is reported as is, like the
         // syscall would to an application.
@@ -254,6 +270,9 @@ impl Target for KernelFile {
             )
         } as libc::c_long);
         points::op_end(OpKind::Write, self.ino, offset, code(&r));
+        if let Ok(n) = r {
+            provenance::wrote(self.ino, op.op, offset, &data[..n as usize]);
+        }
         r.map_err(|e| self.err("pwrite", e))
     }
 
@@ -269,7 +288,7 @@ impl Target for KernelFile {
         self.write(op, size, data)
     }
 
-    fn read(&self, _op: &OpGuard, offset: u64, buf: &mut [u8]) -> lockline_engine::Result<usize> {
+    fn read(&self, op: &OpGuard, offset: u64, buf: &mut [u8]) -> lockline_engine::Result<usize> {
         points::op_begin(OpKind::Read, self.ino, offset, buf.len() as u64);
         // SAFETY: valid fd and buffer.
         let r = check(unsafe {
@@ -281,13 +300,21 @@ impl Target for KernelFile {
             )
         } as libc::c_long);
         points::op_end(OpKind::Read, self.ino, offset, code(&r));
+        if let Ok(n) = r {
+            let n = n as usize;
+            // A short read ended at EOF.
+            provenance::read(self.ino, op.op, offset, &buf[..n], n < buf.len());
+        }
         r.map(|n| n as usize).map_err(|e| self.err("pread", e))
     }
 
-    fn map_write(&self, _op: &OpGuard, offset: u64, data: &[u8]) -> lockline_engine::Result<u64> {
+    fn map_write(&self, op: &OpGuard, offset: u64, data: &[u8]) -> lockline_engine::Result<u64> {
         points::op_begin(OpKind::Write, self.ino, offset, data.len() as u64);
         let r = self.store_mapped(offset, data);
         points::op_end(OpKind::Write, self.ino, offset, code(&r));
+        if let Ok(n) = r {
+            provenance::wrote(self.ino, op.op, offset, &data[..n as usize]);
+        }
         r.map_err(|e| self.err("mmap store", e))
     }
 

@@ -17,6 +17,7 @@ use lockline_engine::probe::{Event, ExternalTracer};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct KernelSpec {
@@ -35,6 +36,9 @@ pub struct KernelSpec {
     pub cancel: Option<&'static AtomicBool>,
     /// Test-only: this mkfs program instead of the file system's own.
     pub mkfs_program: Option<PathBuf>,
+    /// Take content digests of every write, read and check (the report's
+    /// extents; `check::provenance` judges them as it judges the engine's).
+    pub digests: bool,
 }
 
 impl KernelSpec {
@@ -48,6 +52,7 @@ impl KernelSpec {
             perf: true,
             cancel: None,
             mkfs_program: None,
+            digests: false,
         }
     }
 
@@ -104,6 +109,9 @@ pub struct KernelReport {
     pub interrupted: bool,
     /// What this run could not do or did differently.
     pub notes: Vec<String>,
+    /// Content digests, when the spec asked for them.
+    #[serde(skip)]
+    pub extents: Vec<lockline_engine::probe::provenance::Extent>,
 }
 
 fn kernel_release() -> String {
@@ -180,6 +188,7 @@ pub fn run_kernel_session_with(
     let mount = Mount::new(&dev.dev, &work.mnt, spec.fs.name())?;
 
     let rec = Recorder::new(spec.record_capacity);
+    rec.record_digests(spec.digests);
     lockline_engine::probe::points::attach_thread(
         Some(&rec),
         lockline_engine::probe::ThreadRole::Main,
@@ -208,6 +217,7 @@ pub fn run_kernel_session_with(
     let reads = check::check_reads(&history, ino, &outcome.reads, outcome.reads_not_kept);
     events.extend(take(&mut tracer)?);
     let mut remountable = KernelRemount {
+        rec: rec.clone(),
         file: Some(file),
         mount: Some(mount),
         dev: &dev.dev,
@@ -225,6 +235,9 @@ pub fn run_kernel_session_with(
     let checks = check::check_round(&mut remountable, &history, ino, 0, |_| {})?.checks;
     let KernelRemount { file, mount, .. } = remountable;
     drop(file);
+    // The read-back after the remount.
+    events.extend(rec.drain());
+    events.sort_by_key(|e| (e.ts_ns, e.tid));
     if let Some(m) = mount {
         m.unmount()?;
     }
@@ -274,6 +287,7 @@ pub fn run_kernel_session_with(
         perf_samples,
         interrupted,
         notes,
+        extents: rec.drain_extents(),
     };
     Ok((report, events))
 }
@@ -282,6 +296,7 @@ pub fn run_kernel_session_with(
 /// mount of the loop device, and a remount that closes it, lets the caller
 /// take the events so far, unmounts, mounts again and reopens the file.
 struct KernelRemount<'a> {
+    rec: Arc<Recorder>,
     file: Option<KernelFile>,
     mount: Option<Mount>,
     dev: &'a Path,
@@ -320,7 +335,7 @@ impl check::Remountable for KernelRemount<'_> {
             m.unmount()?;
         }
         self.mount = Some(Mount::new(self.dev, self.mnt, self.fstype)?);
-        let file = KernelFile::open_existing(self.path)?;
+        let file = KernelFile::open_existing(self.path, Some(self.rec.clone()))?;
         if file.ino() != self.ino {
             return Err(KernelError::Invalid(format!(
                 "{}: inode changed across remount ({} -> {})",

@@ -284,6 +284,8 @@ pub struct TwoWriters {
     /// The check of the content read back right after the writes.
     pub check: CheckReport,
     pub events: Vec<Event>,
+    /// Content digests of both writes and of the check's read-back.
+    pub extents: Vec<lockline_engine::probe::provenance::Extent>,
     pub ino: u64,
 }
 
@@ -296,6 +298,7 @@ pub struct TwoWriters {
 pub fn two_writers(disk: &Path, build: Build, knobs: Knobs, initial: u64) -> Result<TwoWriters> {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let rec = Recorder::new(1 << 22);
+    rec.record_digests(true);
     let fs = Fs::mount(
         disk,
         MountOptions {
@@ -366,7 +369,8 @@ pub fn two_writers(disk: &Path, build: Build, knobs: Knobs, initial: u64) -> Res
         )));
     }
     let mut content = vec![0u8; fs.size(ino)? as usize];
-    fs.read(ino, 0, &mut content)?;
+    let tag = check::provenance::check_tag(check::AFTER_RUN);
+    lockline_engine::probe::provenance::checking(tag, || fs.read(ino, 0, &mut content))?;
     let mut events = rec.drain();
     let history = History::from_events(&events);
     let mut check = check::check(&history, ino, &content, check::AFTER_RUN);
@@ -379,6 +383,7 @@ pub fn two_writers(disk: &Path, build: Build, knobs: Knobs, initial: u64) -> Res
         b_op,
         check,
         events,
+        extents: rec.drain_extents(),
         ino,
     })
 }

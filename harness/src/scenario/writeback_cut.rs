@@ -58,6 +58,8 @@ pub struct CutRun {
     /// remount.
     pub checks: Vec<CheckReport>,
     pub events: Vec<Event>,
+    /// Content digests of every write, read and check.
+    pub extents: Vec<lockline_engine::probe::provenance::Extent>,
     pub ino: u64,
 }
 
@@ -65,6 +67,7 @@ pub struct CutRun {
 pub fn writeback_cut(disk: &Path, build: Build, inject: Inject) -> Result<CutRun> {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let rec = Recorder::new(1 << 22);
+    rec.record_digests(true);
     let opts = MountOptions {
         build,
         knobs: Knobs {
@@ -148,6 +151,7 @@ pub fn writeback_cut(disk: &Path, build: Build, inject: Inject) -> Result<CutRun
         read_check,
         checks,
         events,
+        extents: rec.drain_extents(),
         ino,
     })
 }

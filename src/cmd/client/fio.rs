@@ -5,7 +5,6 @@
 
 use super::{Session, Verdict};
 use anyhow::{Context, Result};
-use std::process::Command;
 
 const SEGMENT: u64 = 8 << 20;
 const BLOCK: u64 = 4096;
@@ -13,7 +12,8 @@ const BLOCK: u64 = 4096;
 /// fio's combined output and how many blocks it reported bad.
 fn fio(s: &Session, jobs: u32, extra: &[&str]) -> Result<(String, u64)> {
     let file = s.path("fio.dat");
-    let o = Command::new("fio")
+    let o = s
+        .command("fio")
         .args([
             "--name=segments",
             &format!("--filename={}", file.display()),

@@ -7,7 +7,7 @@
 //! engine's, and the tmpfs file is the reference the mount's file must
 //! equal after a remount (fsx's sequence is a pure function of its seed).
 
-use super::{Session, Verdict};
+use super::{Session, Verdict, Via};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,9 +30,18 @@ struct FsxRun {
     output: String,
 }
 
-fn fsx(config: &Path, file: &Path, artifacts: &Path, seed: u64, ops: u64) -> Result<FsxRun> {
+/// fsx of `seed` on `file`, started by `cmd` (the engine's session for
+/// the engine's file, a plain Command for tmpfs).
+fn fsx(
+    mut cmd: Command,
+    config: &Path,
+    file: &Path,
+    artifacts: &Path,
+    seed: u64,
+    ops: u64,
+) -> Result<FsxRun> {
     std::fs::create_dir_all(artifacts)?;
-    let o = Command::new("fsx")
+    let o = cmd
         .arg("-f")
         .arg(config)
         .arg("-P")
@@ -95,15 +104,14 @@ fn keep_log(dir: &Path, s: &Seed, ops: u64, config_toml: &str) -> Result<PathBuf
     Ok(path)
 }
 
-/// The first byte where two files differ, or where one ends.
-fn first_difference(a: &Path, b: &Path) -> Result<Option<u64>> {
-    let (x, y) = (std::fs::read(a)?, std::fs::read(b)?);
-    let at = x.iter().zip(&y).position(|(p, q)| p != q);
-    Ok(match at {
+/// The first byte where two files' bytes differ, or where one ends.
+fn first_difference(x: &[u8], y: &[u8]) -> Option<u64> {
+    let at = x.iter().zip(y).position(|(p, q)| p != q);
+    match at {
         Some(i) => Some(i as u64),
         None if x.len() != y.len() => Some(x.len().min(y.len()) as u64),
         None => None,
-    })
+    }
 }
 
 /// Runs seeds 1..=`seeds` of `ops` ops each, `threads` at a time, with fsx's
@@ -119,13 +127,26 @@ pub fn run(
         .prefix("lockline-fsx-")
         .tempdir_in(shm())
         .context("creating a tmpfs scratch directory")?;
-    let config_toml = config_toml.unwrap_or(CONFIG);
+    let default = match s.via() {
+        Via::Mount => CONFIG.to_string(),
+        // The engine's mappings are its own: a program's mmap of a routed
+        // file fails with ENODEV, so fsx's map ops are off.
+        Via::Exec => format!("{CONFIG}mapread = 0\nmapwrite = 0\n"),
+    };
+    let config_toml = config_toml.unwrap_or(&default);
     let config = scratch.path().join("fsx.toml");
     std::fs::write(&config, config_toml)?;
     let art = scratch.path().join("artifacts");
     // One op on tmpfs first: a config fsx rejects would otherwise fail every
     // seed on both sides and pass as fsx's own failures.
-    let probe = fsx(&config, &scratch.path().join("probe"), &art, 1, 1)?;
+    let probe = fsx(
+        Command::new("fsx"),
+        &config,
+        &scratch.path().join("probe"),
+        &art,
+        1,
+        1,
+    )?;
     if !probe.ok {
         anyhow::bail!(
             "fsx does not run with this config: {}",
@@ -134,17 +155,26 @@ pub fn run(
     }
     let list: Vec<u64> = (1..=seeds).collect();
     let mut done: Vec<Seed> = Vec::new();
-    for chunk in list.chunks(threads.max(1) as usize) {
+    for chunk in list.chunks(s.parallel(threads) as usize) {
         let runs: Vec<Result<Seed>> = std::thread::scope(|sc| {
             let hs: Vec<_> = chunk
                 .iter()
                 .map(|&seed| {
                     let (config, art, scratch) = (&config, &art, scratch.path());
                     let on_mount = s.path(&format!("fsx.{seed}"));
+                    let engine_fsx = s.command("fsx");
                     sc.spawn(move || -> Result<Seed> {
-                        let mount = fsx(config, &on_mount, &art.join("mount"), seed, ops)?;
+                        let mount =
+                            fsx(engine_fsx, config, &on_mount, &art.join("mount"), seed, ops)?;
                         let reference = scratch.join(format!("fsx.{seed}"));
-                        let tmpfs = fsx(config, &reference, &art.join("tmpfs"), seed, ops)?;
+                        let tmpfs = fsx(
+                            Command::new("fsx"),
+                            config,
+                            &reference,
+                            &art.join("tmpfs"),
+                            seed,
+                            ops,
+                        )?;
                         Ok(Seed { seed, mount, tmpfs })
                     })
                 })
@@ -194,7 +224,8 @@ pub fn run(
     for sd in done.iter().filter(|sd| sd.mount.ok && sd.tmpfs.ok) {
         compared += 1;
         let reference = scratch.path().join(format!("fsx.{}", sd.seed));
-        if let Some(at) = first_difference(&s.path(&format!("fsx.{}", sd.seed)), &reference)? {
+        let ours = s.read(&format!("fsx.{}", sd.seed))?;
+        if let Some(at) = first_difference(&ours, &std::fs::read(&reference)?) {
             differ.push(format!(
                 "seed {}: differs from the tmpfs run at byte {at}",
                 sd.seed
@@ -237,14 +268,9 @@ mod tests {
 
     #[test]
     fn files_are_compared_to_the_byte() {
-        let d = tempfile::tempdir().unwrap();
-        let (a, b) = (d.path().join("a"), d.path().join("b"));
-        std::fs::write(&a, [1, 2, 3, 4]).unwrap();
-        std::fs::write(&b, [1, 2, 3, 4]).unwrap();
-        assert_eq!(first_difference(&a, &b).unwrap(), None);
-        std::fs::write(&b, [1, 2, 9, 4]).unwrap();
-        assert_eq!(first_difference(&a, &b).unwrap(), Some(2));
-        std::fs::write(&b, [1, 2, 3]).unwrap();
-        assert_eq!(first_difference(&a, &b).unwrap(), Some(3));
+        let a = [1, 2, 3, 4];
+        assert_eq!(first_difference(&a, &[1, 2, 3, 4]), None);
+        assert_eq!(first_difference(&a, &[1, 2, 9, 4]), Some(2));
+        assert_eq!(first_difference(&a, &[1, 2, 3]), Some(3));
     }
 }

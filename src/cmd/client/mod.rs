@@ -6,6 +6,7 @@
 mod fio;
 mod fsx;
 mod qemu;
+mod session;
 
 use crate::args::KnobArgs;
 use crate::exit::{self, usage};
@@ -14,12 +15,11 @@ use anyhow::{Context, Result};
 use lockline_analysis::run_trace;
 use lockline_engine::disk::{self, MkfsOptions};
 use lockline_engine::probe::recorder::Recorder;
-use lockline_engine::{Build, Fs, Knobs, MountOptions};
-use lockline_fuse::{MountConfig, Mounted};
+use lockline_engine::{Build, MountOptions};
 use lockline_harness::check::provenance;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use session::{Session, Via};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -48,6 +48,11 @@ pub struct Args {
     /// against the same seed on tmpfs).
     #[arg(value_enum)]
     pub client: Client,
+    /// How the program reaches the engine: through a FUSE mount (the
+    /// kernel's VFS, inode lock and FUSE client in between) or exec (the
+    /// engine preloaded into the program; one program at a time).
+    #[arg(long, value_enum, default_value = "mount")]
+    pub via: Via,
     /// Write path: locked, lockless or lockless-min.
     #[arg(long, default_value = "locked", value_parser = |s: &str| s.parse::<Build>())]
     pub build: Build,
@@ -100,6 +105,7 @@ pub struct Verdict {
 #[derive(Debug, Serialize)]
 struct Report {
     client: Client,
+    via: Via,
     build: &'static str,
     threads: u32,
     seconds: f64,
@@ -108,76 +114,6 @@ struct Report {
     writes: u64,
     write_bytes: u64,
     engine: lockline_engine::fs::CountersSnapshot,
-}
-
-/// The engine mounted in this process for a client to use.
-pub struct Session<'a> {
-    disk: &'a Path,
-    pub mnt: PathBuf,
-    build: Build,
-    knobs: Knobs,
-    threads: usize,
-    recorder: Option<Arc<Recorder>>,
-    live: Option<(Arc<Fs>, Mounted)>,
-    writes: u64,
-    write_bytes: u64,
-    counters: lockline_engine::fs::CountersSnapshot,
-}
-
-impl Session<'_> {
-    fn mount(&mut self) -> Result<()> {
-        let fs = Fs::mount(
-            self.disk,
-            MountOptions {
-                build: self.build,
-                knobs: self.knobs.clone(),
-                recorder: self.recorder.clone(),
-            },
-        )?;
-        let cfg = MountConfig {
-            threads: self.threads,
-            source: format!("lockline:{}", self.disk.display()),
-        };
-        let m = lockline_fuse::mount(fs.clone(), &self.mnt, &cfg)
-            .with_context(|| format!("cannot mount {}", self.mnt.display()))?;
-        self.live = Some((fs, m));
-        Ok(())
-    }
-
-    /// Unmounts the FUSE side, then writes back and commits the engine.
-    fn unmount(&mut self) -> Result<()> {
-        let Some((fs, m)) = self.live.take() else {
-            return Ok(());
-        };
-        let served = m.served();
-        self.writes += served.writes.load(std::sync::atomic::Ordering::Relaxed);
-        self.write_bytes += served
-            .write_bytes
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let r = m.unmount();
-        self.counters += fs.counters.snapshot();
-        fs.unmount()?;
-        r.context("FUSE session")?;
-        Ok(())
-    }
-
-    /// Unmount, fsck, mount again: returns fsck's problem count.
-    pub fn remount(&mut self) -> Result<usize> {
-        self.unmount()?;
-        let r = disk::fsck(self.disk)?;
-        self.mount()?;
-        Ok(r.problems.len())
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.mnt.join(name)
-    }
-}
-
-impl Drop for Session<'_> {
-    fn drop(&mut self) {
-        let _ = self.unmount();
-    }
 }
 
 /// `tool` on PATH.
@@ -228,7 +164,7 @@ pub fn run(a: Args) -> Result<u8> {
         None => None,
     };
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if a.via == Via::Mount && unsafe { libc::geteuid() } != 0 {
         return Err(usage(
             "client mounts the engine through FUSE and needs root",
         ));
@@ -248,27 +184,31 @@ pub fn run(a: Args) -> Result<u8> {
             force: a.force,
         },
     )?;
-    let mnt = scratch.path().join("mnt");
-    std::fs::create_dir(&mnt)?;
     let recorder = a.trace.as_ref().map(|_| {
         let r = Recorder::new(lockline_engine::probe::recorder::DEFAULT_CAPACITY);
         r.record_digests(true);
         r
     });
-    let mut s = Session {
-        disk: &disk,
-        mnt,
-        build: a.build,
-        knobs: knobs.clone(),
-        threads: a.threads as usize,
-        recorder: recorder.clone(),
-        live: None,
-        writes: 0,
-        write_bytes: 0,
-        counters: Default::default(),
+    let mut s = match a.via {
+        Via::Mount => {
+            let mnt = scratch.path().join("mnt");
+            std::fs::create_dir(&mnt)?;
+            let threads = a.threads as usize;
+            Session::mount(
+                &disk,
+                mnt,
+                a.build,
+                knobs.clone(),
+                threads,
+                recorder.clone(),
+            )?
+        }
+        Via::Exec => {
+            let dir = scratch.path().join("files");
+            Session::exec(&disk, dir, a.build, knobs.clone(), a.trace.is_some())?
+        }
     };
     let t0 = Instant::now();
-    s.mount()?;
     let (verdicts, fsck_problems) = match a.client {
         Client::Fio => fio::run(&mut s, a.threads)?,
         Client::Qemu => qemu::run(&mut s, a.threads)?,
@@ -278,6 +218,7 @@ pub fn run(a: Args) -> Result<u8> {
     let fsck_problems = fsck_problems + disk::fsck(&disk)?.problems.len();
     let report = Report {
         client: a.client,
+        via: a.via,
         build: a.build.name(),
         threads: a.threads,
         seconds: t0.elapsed().as_secs_f64(),
@@ -287,43 +228,58 @@ pub fn run(a: Args) -> Result<u8> {
         write_bytes: s.write_bytes,
         engine: s.counters.clone(),
     };
-    drop(s);
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+    let exec = s.into_exec()?;
+    if !a.json {
         print_report(&report);
     }
-    if let (Some(path), Some(rec)) = (&a.trace, &recorder) {
-        let opts = MountOptions {
-            build: a.build,
-            knobs: knobs.clone(),
-            recorder: Some(rec.clone()),
-        };
-        provenance::read_back_at_unmount(&disk, &opts)?;
-        let lost = rec.stats().dropped;
-        let trace = run_trace::mount_trace(
-            a.build.name(),
-            &knobs,
-            a.threads,
-            rec.clock().name(),
-            lost,
-            report.seconds,
-            rec.drain(),
-            rec.drain_extents(),
-        )?;
-        trace_out::write(path, &trace)?;
+    let trace = match (&a.trace, exec, &recorder) {
+        (None, ..) => None,
+        (Some(_), Some(ex), _) => Some(ex.trace(a.threads, report.seconds)?),
+        (Some(_), None, Some(rec)) => {
+            let opts = MountOptions {
+                build: a.build,
+                knobs: knobs.clone(),
+                recorder: Some(rec.clone()),
+            };
+            provenance::read_back_at_unmount(&disk, &opts)?;
+            let run = run_trace::ServedRun {
+                workload: "fuse-mount",
+                build: a.build.name(),
+                knobs: &knobs,
+                threads: a.threads,
+                clock: rec.clock().name(),
+                lost_events: rec.stats().dropped,
+                seconds: report.seconds,
+            };
+            Some(run_trace::mount_trace(
+                &run,
+                rec.drain(),
+                rec.drain_extents(),
+            )?)
+        }
+        (Some(_), None, None) => unreachable!("a trace records"),
+    };
+    if let (Some(path), Some(trace)) = (&a.trace, &trace) {
+        trace_out::write(path, trace)?;
         if !a.json {
-            println!("{}", crate::summary::unmount_check_line(&trace));
+            println!("{}", crate::summary::unmount_check_line(trace));
             println!("trace: {}", path.display());
         }
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
     }
     let failed = report.verdicts.iter().any(|v| v.failed > 0) || report.fsck_problems > 0;
     Ok(if failed { exit::PROBLEMS } else { exit::OK })
 }
 
 fn print_report(r: &Report) {
+    let how = match r.via {
+        Via::Mount => "through FUSE",
+        Via::Exec => "preloaded",
+    };
     println!(
-        "{} on {} ({} threads): {} writes, {} MiB through FUSE in {:.1} s",
+        "{} on {} ({} threads): {} writes, {} MiB {how} in {:.1} s",
         r.client.name(),
         r.build,
         r.threads,

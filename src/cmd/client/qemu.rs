@@ -10,7 +10,6 @@
 use super::{Session, Verdict};
 use anyhow::{Context, Result};
 use std::path::Path;
-use std::process::Command;
 
 const MIB: u64 = 1 << 20;
 
@@ -18,8 +17,9 @@ fn output(o: std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
-fn qemu_img(args: &[&str]) -> Result<String> {
-    let o = Command::new("qemu-img")
+fn qemu_img(s: &Session, args: &[&str]) -> Result<String> {
+    let o = s
+        .command("qemu-img")
         .args(args)
         .output()
         .context("cannot run qemu-img")?;
@@ -40,8 +40,14 @@ fn qemu_img(args: &[&str]) -> Result<String> {
 
 /// qemu-io with `cmds`; returns its output. A pattern mismatch is data,
 /// not an error; an image that cannot be opened is.
-fn qemu_io(tmpdir: &Path, snapshot: bool, cmds: &[String], image: &Path) -> Result<String> {
-    let mut c = Command::new("qemu-io");
+fn qemu_io(
+    s: &Session,
+    tmpdir: &Path,
+    snapshot: bool,
+    cmds: &[String],
+    image: &Path,
+) -> Result<String> {
+    let mut c = s.command("qemu-io");
     c.env("TMPDIR", tmpdir);
     if snapshot {
         c.arg("-s");
@@ -58,14 +64,20 @@ fn qemu_io(tmpdir: &Path, snapshot: bool, cmds: &[String], image: &Path) -> Resu
 
 /// `qemu-img create` of a qcow2 overlay of `base` (a backing file and
 /// preallocation need extended L2 entries).
-fn overlay(base: &Path, path: &Path, size: &str, opts: Option<&str>) -> Result<String> {
+fn overlay(
+    s: &Session,
+    base: &Path,
+    path: &Path,
+    size: &str,
+    opts: Option<&str>,
+) -> Result<String> {
     let (b, p) = (base.display().to_string(), path.display().to_string());
     let mut args = vec!["create", "-f", "qcow2", "-b", &b, "-F", "qcow2"];
     if let Some(o) = opts {
         args.extend(["-o", o]);
     }
     args.extend([p.as_str(), size]);
-    qemu_img(&args)
+    qemu_img(s, &args)
 }
 
 fn pattern(r: u64) -> u64 {
@@ -125,16 +137,16 @@ pub fn run(s: &mut Session, threads: u32) -> Result<(Vec<Verdict>, usize)> {
     let regions = threads as u64 * 4;
     let size = format!("{}M", regions * 2 + 2);
     let tmp = s.path("tmp");
-    std::fs::create_dir(&tmp)?;
+    s.mkdir("tmp")?;
     let base = s.path("base.qcow2");
     let full = s.path("full.qcow2");
     let sparse = s.path("sparse.qcow2");
     let p = |p: &Path| p.display().to_string();
-    qemu_img(&["create", "-f", "qcow2", &p(&base), &size])?;
+    qemu_img(s, &["create", "-f", "qcow2", &p(&base), &size])?;
     let mut out = Vec::new();
     let mut cmds = writes(regions);
     cmds.extend(reads(regions));
-    let text = qemu_io(&tmp, true, &cmds, &base)?;
+    let text = qemu_io(s, &tmp, true, &cmds, &base)?;
     out.push(regions_verdict(
         "after-run",
         "1 MiB regions (qemu-io -s)",
@@ -142,41 +154,45 @@ pub fn run(s: &mut Session, threads: u32) -> Result<(Vec<Verdict>, usize)> {
         &text,
     ));
     overlay(
+        s,
         &base,
         &full,
         &size,
         Some("preallocation=full,extended_l2=on"),
     )?;
-    let text = qemu_io(&tmp, false, &cmds, &full)?;
+    let text = qemu_io(s, &tmp, false, &cmds, &full)?;
     out.push(regions_verdict(
         "after-run",
         "1 MiB regions (preallocated overlay)",
         regions,
         &text,
     ));
-    overlay(&base, &sparse, &size, None)?;
+    overlay(s, &base, &sparse, &size, None)?;
     let depth = (threads * 4).to_string();
-    qemu_img(&[
-        "bench",
-        "-w",
-        "-t",
-        "none",
-        "-i",
-        "threads",
-        "-c",
-        "2000",
-        "-d",
-        &depth,
-        "-s",
-        "64k",
-        &p(&sparse),
-    ])?;
+    qemu_img(
+        s,
+        &[
+            "bench",
+            "-w",
+            "-t",
+            "none",
+            "-i",
+            "threads",
+            "-c",
+            "2000",
+            "-d",
+            &depth,
+            "-s",
+            "64k",
+            &p(&sparse),
+        ],
+    )?;
     out.push(check_verdict(
         "after-run",
-        &qemu_img(&["check", &p(&sparse)])?,
+        &qemu_img(s, &["check", &p(&sparse)])?,
     ));
     let fsck = s.remount()?;
-    let text = qemu_io(&tmp, false, &reads(regions), &full)?;
+    let text = qemu_io(s, &tmp, false, &reads(regions), &full)?;
     out.push(regions_verdict(
         "after-remount",
         "1 MiB regions (preallocated overlay)",
@@ -186,7 +202,7 @@ pub fn run(s: &mut Session, threads: u32) -> Result<(Vec<Verdict>, usize)> {
     for img in [&full, &sparse] {
         out.push(check_verdict(
             "after-remount",
-            &qemu_img(&["check", &p(img)])?,
+            &qemu_img(s, &["check", &p(img)])?,
         ));
     }
     // The snapshot overlay must be gone: qemu-io removed it at exit.

@@ -14,7 +14,7 @@ use crate::event::{Key, Msg};
 use crate::layout::Layout;
 use data::{end_or, Data, Retention, CLASSES};
 use lockline_analysis::report::{Analysis, LintSummary};
-use lockline_analysis::{Trace, TraceMeta};
+use lockline_analysis::{Hold, Trace, TraceMeta};
 use ratatui::layout::Position;
 use viewport::Viewport;
 use violations::Violations;
@@ -113,6 +113,15 @@ pub struct App {
     /// Analysis has named at least one violation or the source is done:
     /// the initial focus has been decided.
     focused_once: bool,
+}
+
+/// The hold at time `t` among `at` that keeps `waiter` out: the same
+/// lock, another thread, a conflicting mode, taken by `t`; of several
+/// (shared holders), the one released last.
+pub fn blocker<'a>(at: &'a [Hold], waiter: &Hold, t: u64) -> Option<&'a Hold> {
+    at.iter()
+        .filter(|g| g.acquired_ns <= t && lockline_analysis::blocked_by::blocks(g, waiter))
+        .max_by_key(|g| g.released_ns.unwrap_or(u64::MAX))
 }
 
 impl App {
@@ -298,6 +307,62 @@ impl App {
         }
     }
 
+    /// The first wait at the cursor (highlighted threads first, then by
+    /// thread id) and the hold keeping it out.
+    pub fn blocked_at_cursor(&self) -> Option<(Hold, Hold)> {
+        let t = self.vp.cursor;
+        let at = self.data.at(t);
+        let mut waits: Vec<&Hold> = at.iter().filter(|h| h.acquired_ns > t).collect();
+        waits.sort_by_key(|h| (!self.highlight.tids.contains(&h.tid), h.tid));
+        waits
+            .into_iter()
+            .find_map(|w| blocker(&at, w, t).map(|g| (w.clone(), g.clone())))
+    }
+
+    /// Enter on a wait: the cursor goes to where its holder took the lock,
+    /// with the holder's thread and op lit, so the hold that blocked the
+    /// waiter is under the cursor.
+    fn jump_to_blocker(&mut self) -> bool {
+        let Some((w, g)) = self.blocked_at_cursor() else {
+            return false;
+        };
+        let name = |tid| {
+            self.data
+                .lane_of(tid)
+                .map_or(format!("tid {tid}"), |l| l.name.clone())
+        };
+        self.status = format!(
+            "{} (op {}) waits for {} {}: held by {} (op {}) from here",
+            name(w.tid),
+            w.op,
+            w.class.name(),
+            if w.folio == lockline_engine::probe::NO_FOLIO {
+                String::new()
+            } else {
+                w.folio.to_string()
+            },
+            name(g.tid),
+            g.op
+        );
+        self.highlight = Highlight {
+            tids: vec![g.tid, w.tid],
+            ops: vec![g.op, w.op],
+            folio: self.highlight.folio,
+            window: self.highlight.window,
+        };
+        self.vp.follow = false;
+        if g.acquired_ns < self.vp.t0 {
+            let span = self.vp.t1() - self.vp.t0;
+            self.vp.fit(
+                g.acquired_ns.saturating_sub(span / 10),
+                w.acquired_ns.max(g.acquired_ns + 1),
+            );
+        }
+        self.vp.cursor = g.acquired_ns;
+        self.scroll_to_lanes(&[g.tid]);
+        true
+    }
+
     fn scroll_to_lanes(&mut self, tids: &[u32]) {
         let lanes = self.visible_lanes();
         if let Some(p) = lanes
@@ -399,7 +464,16 @@ impl App {
                 self.violations.prev();
                 self.select_violation(self.violations.selected, true);
             }
+            // On the timeline with the holders shown, Enter on a wait goes
+            // to its holder; otherwise to the selected violation.
+            Key::Enter
+                if self.focus == Focus::Timeline
+                    && self.tab == Tab::Holders
+                    && self.jump_to_blocker() => {}
             Key::Enter => self.select_violation(self.violations.selected, true),
+            Key::Char('b') if !self.jump_to_blocker() => {
+                self.status = "no thread waits for a lock at the cursor".into();
+            }
             Key::Up | Key::Char('k') => match self.focus {
                 Focus::Violations => {
                     self.violations.prev();

@@ -18,6 +18,9 @@ pub struct Violation {
     /// Threads of its ops and culprit.
     pub tids: Vec<u32>,
     pub culprit: Option<Culprit>,
+    /// Its critical path, once analysed: the waits of the victim's and the
+    /// culprit's ops with who held each lock (`blocked_by`), in order.
+    pub path: Vec<String>,
     pub inconclusive: bool,
     /// Lint findings inside the window.
     pub lints: Vec<Finding>,
@@ -34,6 +37,7 @@ impl Violation {
             window: None,
             tids: Vec::new(),
             culprit: None,
+            path: Vec::new(),
             inconclusive: false,
             lints: Vec::new(),
         };
@@ -132,6 +136,13 @@ impl Violations {
             if let Some(w) = w {
                 v.culprit = w.culprit.clone();
                 v.inconclusive = w.inconclusive;
+                v.path = a
+                    .blocked_by
+                    .critical_paths
+                    .iter()
+                    .filter(|p| p.violation == w.violation)
+                    .flat_map(|p| p.waits.iter().map(|r| r.line.clone()))
+                    .collect();
             }
             v.locate(data);
             if let Some((b, e)) = v.window {

@@ -134,7 +134,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "v, Shift-Tab, 1-4",
         "detail tab: held at cursor, folio/inode, stats, lints",
     ),
-    ("Enter", "jump to the selected violation's blame window"),
+    (
+        "Enter",
+        "on a wait (held at cursor): go to its holder; else the violation",
+    ),
+    (
+        "b",
+        "go to the holder of the lock a thread waits for at the cursor",
+    ),
     ("n / N", "next / previous violation (and jump)"),
     (
         "j/k, ↑/↓",

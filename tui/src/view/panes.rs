@@ -108,10 +108,20 @@ pub fn violations(app: &App, area: Rect, buf: &mut Buffer) {
             Style::new().fg(Color::White),
         )));
         match &v.culprit {
-            Some(c) => lines.push(Line::from(Span::styled(
-                c.line.clone(),
-                Style::new().fg(Color::Yellow),
-            ))),
+            Some(c) => {
+                lines.push(Line::from(Span::styled(
+                    c.line.clone(),
+                    Style::new().fg(Color::Yellow),
+                )));
+                // How the victim and the culprit got there: their waits
+                // and who handed each lock over.
+                for l in &v.path {
+                    lines.push(Line::from(vec![
+                        Span::styled("on the way: ", style::dim()),
+                        Span::raw(l.clone()),
+                    ]));
+                }
+            }
             None if vs.analysed => lines.push(Line::from(Span::styled(
                 "culprit: the trace does not show the event that lost it",
                 style::dim(),
@@ -195,7 +205,7 @@ pub fn holders(app: &App, area: Rect, buf: &mut Buffer) {
     let mut folios: BTreeMap<u32, usize> = BTreeMap::new();
     let mut at = app.data.at(t);
     at.sort_by_key(|h| (h.tid, class_ix(h.class), std::cmp::Reverse(h.acquired_ns)));
-    for h in at {
+    for h in &at {
         if app.filters.class.is_some_and(|c| CLASSES[c] != h.class) {
             continue;
         }
@@ -212,16 +222,29 @@ pub fn holders(app: &App, area: Rect, buf: &mut Buffer) {
         if h.acquired_ns <= t {
             let since = dur(t - h.acquired_ns);
             e.0.push(Span::styled(
-                format!("{} ", lock_name(&h)),
+                format!("{} ", lock_name(h)),
                 Style::new().fg(color),
             ));
             e.0.push(Span::styled(format!("({since}) "), style::dim()));
         } else {
             let since = dur(t - h.wait_ns.unwrap_or(t));
             e.1.push(Span::styled(
-                format!("{} ({since}) ", lock_name(&h)),
+                format!("{} ({since})", lock_name(h)),
                 Style::new().fg(color).add_modifier(Modifier::DIM),
             ));
+            // Who it waits for: "held by worker 0 (op 418) for 1.2 ms".
+            let by = match crate::state::blocker(&at, h, t) {
+                Some(g) => format!(
+                    ", held by {} (op {}) for {} ",
+                    app.data
+                        .lane_of(g.tid)
+                        .map_or(format!("tid {}", g.tid), |l| l.name.clone()),
+                    g.op,
+                    dur(t - g.acquired_ns)
+                ),
+                None => " ".into(),
+            };
+            e.1.push(Span::raw(by));
         }
     }
     let mut lines = Vec::new();

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs one cargo-fuzz target (fuzz/fuzz_targets/) for SECONDS, on this
+# machine's nightly toolchain (libFuzzer with AddressSanitizer), starting
+# from fuzz/regressions/TARGET (inputs that once found a bug: kept),
+# fuzz/seeds/TARGET (valid inputs to start from: kept) and a working corpus
+# in fuzz/corpus/TARGET (not kept). Extra arguments go to libFuzzer; a
+# crash's input lands in fuzz/artifacts/TARGET.
+#   scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]
+#   scripts/fuzz.sh list
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+export PATH="$HOME/.cargo/bin:$PATH"
+if [ "${1:-}" = list ]; then
+  ls fuzz_targets | sed 's/\.rs$//'
+  exit 0
+fi
+target=${1:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer args...] (or: list)}
+secs=${2:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]}
+shift 2
+[ -f "fuzz_targets/$target.rs" ] || { echo "fuzz.sh: no target '$target' (scripts/fuzz.sh list)" >&2; exit 2; }
+command -v cargo-fuzz >/dev/null || {
+  echo "installing (cargo): cargo-fuzz"
+  cargo +nightly install cargo-fuzz --locked --quiet
+}
+mkdir -p "corpus/$target" "regressions/$target"
+dirs=("corpus/$target" "regressions/$target")
+[ -d "seeds/$target" ] && dirs+=("seeds/$target")
+set +e
+cargo +nightly fuzz run "$target" "${dirs[@]}" -- \
+  -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "$@"
+rc=$?
+# Targets that need files keep them under lockline-fuzz-PID (tmpfs first).
+rm -rf /dev/shm/lockline-fuzz-* "${TMPDIR:-/tmp}"/lockline-fuzz-*
+exit $rc
