@@ -200,6 +200,13 @@ impl<'a> Index<'a> {
     /// Locks `tid` held without a break from `from` to `to`: what protects
     /// everything the thread did in between (a lock released and taken
     /// again in between protects nothing across the gap).
+    /// Whether `tid` held folio `fid`'s lock at `ts`.
+    fn holds_folio(&self, tid: u32, ts: u64, fid: u64) -> bool {
+        self.lockset(tid, ts)
+            .iter()
+            .any(|l| l.class == LockClass::Folio && l.fid == fid)
+    }
+
     fn held_throughout(&self, tid: u32, from: u64, to: u64) -> Vec<LockRef> {
         let Some(hs) = self.holds_by_tid.get(&tid) else {
             return Vec::new();
@@ -264,14 +271,17 @@ impl<'a> Index<'a> {
             if e.ts_ns < writer_began || e.tid == victim_tid {
                 continue;
             }
-            if matches!(
-                e.kind(),
+            match e.kind() {
+                // A migration that did not hold the folio lock is the more
+                // precise story: the lock the writer held was the one that
+                // should have kept the folio where it was.
+                Some(EventKind::FolioMigrated) if !self.holds_folio(e.tid, e.ts_ns, fid) => {
+                    return Some((i, Fate::MigratedUnlocked));
+                }
                 Some(
-                    EventKind::FolioMigrated | EventKind::FolioRemoved | EventKind::FolioTruncated
-                )
-            ) && covers(e, lo, hi)
-            {
-                return Some((i, Fate::RemovedUnderWriter));
+                    EventKind::FolioMigrated | EventKind::FolioRemoved | EventKind::FolioTruncated,
+                ) if covers(e, lo, hi) => return Some((i, Fate::RemovedUnderWriter)),
+                _ => {}
             }
         }
         let after: Vec<usize> = list.iter().copied().filter(|&i| i > at).collect();
@@ -307,20 +317,11 @@ impl<'a> Index<'a> {
                     return Some((i, Fate::TruncatedWhileDirty))
                 }
                 EventKind::FolioRemoved => return Some((i, Fate::RemovedWhileDirty)),
-                EventKind::FolioMigrated
-                    if !self
-                        .lockset(e.tid, e.ts_ns)
-                        .iter()
-                        .any(|l| l.class == LockClass::Folio && l.fid == fid) =>
-                {
+                EventKind::FolioMigrated if !self.holds_folio(e.tid, e.ts_ns, fid) => {
                     return Some((i, Fate::MigratedUnlocked));
                 }
                 EventKind::FolioMigrated
-                    if e.tid != victim_tid
-                        && self
-                            .lockset(victim_tid, e.ts_ns)
-                            .iter()
-                            .any(|l| l.class == LockClass::Folio && l.fid == fid) =>
+                    if e.tid != victim_tid && self.holds_folio(victim_tid, e.ts_ns, fid) =>
                 {
                     // Moved while the writer still held the folio lock: the
                     // copy raced the write.
