@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# fio psync random writes on the engine three ways, in one run: preloaded
-# (`lockline exec`), through the FUSE mount (`lockline mount`), and on the
-# kernel's own page cache (tmpfs, the anchor). locked build, no trace, 1 GiB
-# disk; fio's write bandwidth in MiB/s, bs 4k and 64k, 1 and 4 jobs.
+# fio psync random writes on the engine four ways, in one run: the same job
+# in-process (engine/benches/psync.rs: the engine's own calls, no fio),
+# preloaded (`lockline exec`), through the FUSE mount (`lockline mount`),
+# and on the kernel's own page cache (tmpfs, the anchor). locked build, no
+# trace, 1 GiB disk; write bandwidth in MiB/s, bs 4k and 64k, 1 and 4 jobs.
 # usage: scripts/bench_exec.sh [path/to/lockline]   (root, for the mount)
 set -euo pipefail
 bin=${1:-target/release/lockline}
@@ -33,9 +34,11 @@ job() { # dir bs jobs [fio prefix...]
     --thread --group_reporting --minimal --end_fsync=1 2>/dev/null | grep "^3;" | tail -1 | bw
 }
 
-printf '| bs | jobs | exec MiB/s | mount MiB/s | tmpfs MiB/s |\n|---|---|---|---|---|\n'
+cargo bench -q -p lockline-engine --bench psync --no-run 2>/dev/null
+printf '| bs | jobs | in-process MiB/s | exec MiB/s | mount MiB/s | tmpfs MiB/s |\n|---|---|---|---|---|---|\n'
 for bs in 4k 64k; do
   for jobs in 1 4; do
+    i=$(cargo bench -q -p lockline-engine --bench psync -- "$bs" "$jobs" "$size" "$tmp" 2>/dev/null | tail -1)
     rm -rf "$tmp/x"
     rm -f "$tmp/e.img"
     e=$(job "$tmp/x" "$bs" "$jobs" "$bin" exec --disk "$tmp/e.img" --dir "$tmp/x" --)
@@ -45,6 +48,6 @@ for bs in 4k 64k; do
     "$bin" umount "$mnt" >/dev/null
     rm -f "$tmp/shm/f"
     t=$(job "$tmp/shm" "$bs" "$jobs")
-    printf '| %s | %s | %s | %s | %s |\n' "$bs" "$jobs" "$e" "$m" "$t"
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$bs" "$jobs" "$i" "$e" "$m" "$t"
   done
 done

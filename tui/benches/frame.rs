@@ -3,6 +3,7 @@
 //!
 //! cargo bench -p lockline-tui --bench frame            full: 10 M events, 5 min live
 //! cargo bench -p lockline-tui --bench frame -- --quick  1 M events, 20 s live
+//! cargo bench -p lockline-tui --bench frame -- --replay  the replay alone (its RSS)
 //!
 //! Frames: a synthetic trace (analysis::synth) ingested whole, drawn into
 //! ratatui's TestBackend at 200x50 and 80x24, fitted and zoomed, with the
@@ -82,7 +83,7 @@ fn live(quick: bool) {
         }
         let t = Instant::now();
         for b in batch.chunks(4096) {
-            live.on_msg(Msg::Events(b.to_vec()));
+            live.on_msg(Msg::Events(b.to_vec().into()));
         }
         busy += t.elapsed().as_secs_f64();
         if s + 1 == 60 || s + 1 == seconds {
@@ -122,14 +123,21 @@ fn replay(quick: bool) {
     let t1 = Instant::now();
     let mut app = App::from_trace(&trace, None);
     let load = t1.elapsed().as_secs_f64();
+    let f = app.data.footprint();
+    let mib = |b: usize| b as f64 / (1 << 20) as f64;
     println!(
-        "replay ingest: {:.2} s = {:.2} M events/s; UI state {:.0} MiB (RSS {:.0} MiB with the trace)",
+        "replay ingest: {:.2} s = {:.2} M events/s; UI state {:.0} MiB (events {:.0}, holds {:.0}, spans {:.0}, ops {:.0}); RSS {:.0} MiB with the trace",
         load,
         events as f64 / load / 1e6,
-        app.data.bytes() as f64 / (1 << 20) as f64,
+        mib(f.total()),
+        mib(f.events),
+        mib(f.holds),
+        mib(f.spans),
+        mib(f.ops),
         rss_mib()
     );
     drop(trace);
+    println!("RSS {:.0} MiB once the trace is dropped", rss_mib());
     let n = if quick { 20 } else { 60 };
     for (w, h) in [(200u16, 50u16), (80, 24)] {
         app.on_msg(Msg::Key(Key::Char('0')));
@@ -145,7 +153,10 @@ fn replay(quick: bool) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    // Live first, so its RSS is not the allocator keeping the replay's.
-    live(quick);
+    // Live first, so its RSS is not the allocator keeping the replay's;
+    // `--replay` alone for the replay's RSS without the live run's heap.
+    if !std::env::args().any(|a| a == "--replay") {
+        live(quick);
+    }
     replay(quick);
 }

@@ -6,6 +6,7 @@ use lockline_analysis::report::Analysis;
 use lockline_analysis::{TraceMeta, ViolationRow};
 use lockline_engine::probe::Event;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Keys the UI acts on, apart from any terminal library.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +48,7 @@ pub enum Msg {
     /// What the trace is (build, workload, seed, knobs, probe source).
     Meta(Box<TraceMeta>),
     /// Events, each batch sorted by time.
-    Events(Vec<Event>),
+    Events(Batch),
     /// A check finished: its violations (possibly none) and its label.
     Check {
         label: String,
@@ -73,4 +74,79 @@ pub enum Msg {
     /// The source has nothing more to send (the line says why).
     Done(String),
     Tick,
+}
+
+/// A batch of events. A replay's batches each carry a [`Credit`] that goes
+/// back to the replay when the UI drops the batch (it has ingested it), so
+/// a large trace is never copied into the channel all at once.
+#[derive(Debug)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    _credit: Option<Credit>,
+}
+
+impl Batch {
+    pub fn paced(events: Vec<Event>, credit: Credit) -> Batch {
+        Batch {
+            events,
+            _credit: Some(credit),
+        }
+    }
+}
+
+impl From<Vec<Event>> for Batch {
+    fn from(events: Vec<Event>) -> Batch {
+        Batch {
+            events,
+            _credit: None,
+        }
+    }
+}
+
+impl std::ops::Deref for Batch {
+    type Target = [Event];
+    fn deref(&self) -> &[Event] {
+        &self.events
+    }
+}
+
+/// Batches a sender may have in flight at once.
+#[derive(Clone, Debug)]
+pub struct Credits {
+    limit: usize,
+    out: Arc<(Mutex<usize>, Condvar)>,
+}
+
+/// One batch's place in flight; dropping it gives the place back.
+#[derive(Debug)]
+pub struct Credit(Arc<(Mutex<usize>, Condvar)>);
+
+impl Credits {
+    pub fn new(limit: usize) -> Credits {
+        Credits {
+            limit: limit.max(1),
+            out: Arc::new((Mutex::new(0), Condvar::new())),
+        }
+    }
+
+    /// Waits until fewer than `limit` batches are in flight and takes a
+    /// place. A receiver that has gone drops what it held, so this never
+    /// waits on nobody.
+    pub fn take(&self) -> Credit {
+        let (n, freed) = &*self.out;
+        let mut n = n.lock().unwrap_or_else(|p| p.into_inner());
+        while *n >= self.limit {
+            n = freed.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+        *n += 1;
+        Credit(self.out.clone())
+    }
+}
+
+impl Drop for Credit {
+    fn drop(&mut self) {
+        let (n, freed) = &*self.0;
+        *n.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        freed.notify_one();
+    }
 }

@@ -240,7 +240,7 @@ fn live_messages_arrive_in_batches_and_checks_add_violations() {
     );
     app.on_msg(Msg::Meta(Box::new(t.meta.clone())));
     for c in t.events.chunks(100) {
-        app.on_msg(Msg::Events(c.to_vec()));
+        app.on_msg(Msg::Events(c.to_vec().into()));
         // Following: the right edge is the newest event.
         assert!(app.vp.t1() >= app.data.last_ns);
     }

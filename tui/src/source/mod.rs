@@ -8,7 +8,7 @@ pub mod replay;
 pub mod rounds;
 pub mod watch;
 
-pub use replay::{replay_messages, spawn_replay};
+pub use replay::{done_message, replay_messages, spawn_replay};
 
 use crate::event::Msg;
 use lockline_engine::probe::Event;
@@ -111,7 +111,7 @@ impl Feed {
         if let Some(k) = &mut self.kept {
             k.extend_from_slice(&ev);
         }
-        self.tx.send(Msg::Events(ev)).is_ok()
+        self.tx.send(Msg::Events(ev.into())).is_ok()
     }
 }
 

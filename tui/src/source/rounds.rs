@@ -5,7 +5,9 @@
 //! whole of it until `q`. Quitting early stops the run after the current
 //! round's checks.
 
+use super::replay::IN_FLIGHT;
 use super::{replay_messages, Feed};
+use crate::event::Credits;
 use crate::state::data::Retention;
 use crate::state::App;
 use crate::term::{self, Exporter};
@@ -122,12 +124,11 @@ pub fn run(
                 let a = analyze(&trace, &AnalyzeOptions::default());
                 // The live view kept a window; the UI now gets all of it.
                 let _ = tx.send(Msg::Reset);
-                for m in replay_messages(&trace, Some(a)) {
-                    if !matches!(m, Msg::Done(_)) {
-                        let _ = tx.send(m);
-                    }
+                let credits = Credits::new(IN_FLIGHT);
+                if replay_messages(&trace, Some(&credits), |m| tx.send(m).is_ok()) {
+                    let _ = tx.send(Msg::Analysis(Box::new(a)));
+                    let _ = tx.send(Msg::Done(done));
                 }
-                let _ = tx.send(Msg::Done(done));
                 Ok((report, trace))
             })
         };

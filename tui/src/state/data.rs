@@ -6,6 +6,7 @@
 //! stays flat however long the run goes.
 
 use super::hist::Hist;
+use super::packed::PackedEvents;
 use super::spans::SpanList;
 use lockline_analysis::holds::{Pairer, Step};
 use lockline_analysis::Hold;
@@ -159,8 +160,8 @@ pub struct Data {
     op_slot: HashMap<u64, usize>,
     /// Ops named by violations, kept past eviction.
     pub pinned_ops: HashMap<u64, OpRecord>,
-    /// Raw events of the kept window, in arrival order.
-    pub events: VecDeque<Event>,
+    /// Raw events of the kept window, in arrival order, packed.
+    pub events: PackedEvents,
     /// Raw events of violation windows, kept past eviction, sorted.
     pub pinned: Vec<Event>,
     pub first_ns: Option<u64>,
@@ -268,7 +269,7 @@ impl Data {
         let first = *self.first_ns.get_or_insert(e.ts_ns);
         self.last_ns = self.last_ns.max(e.ts_ns);
         Self::series_add(&mut self.event_series, first, e.ts_ns, 1);
-        self.events.push_back(*e);
+        self.events.push(*e);
         let li = self.lane(e);
         let Some(kind) = e.kind() else { return };
         // The inodes the `I` filter cycles through (the first 64 seen).
@@ -380,15 +381,14 @@ impl Data {
         self.last_trim_ns = self.last_ns;
         let mut cutoff = self.last_ns.saturating_sub(r.keep_ns);
         if self.events.len() > r.keep_events {
-            cutoff = cutoff.max(self.events[self.events.len() - r.keep_events].ts_ns);
+            if let Some(t) = self.events.ts_from_end(r.keep_events - 1) {
+                cutoff = cutoff.max(t);
+            }
         }
         if cutoff <= first {
             return;
         }
-        while self.events.front().is_some_and(|e| e.ts_ns < cutoff) {
-            self.events.pop_front();
-            self.evicted_events += 1;
-        }
+        self.evicted_events += self.events.evict_before(cutoff) as u64;
         for l in &mut self.lanes {
             while l
                 .holds
@@ -427,12 +427,7 @@ impl Data {
     /// Keeps the raw events and ops of [t0, t1] past eviction (a
     /// violation's blame window).
     pub fn pin(&mut self, t0: u64, t1: u64, ops: &[u64]) {
-        let mut add: Vec<Event> = self
-            .events
-            .iter()
-            .filter(|e| e.ts_ns >= t0 && e.ts_ns <= t1)
-            .copied()
-            .collect();
+        let mut add = self.events.in_range(t0, t1);
         if add.is_empty() {
             return;
         }
@@ -449,12 +444,7 @@ impl Data {
     /// Raw events in [t0, t1], from the window and the pinned windows,
     /// sorted by time.
     pub fn events_in(&self, t0: u64, t1: u64) -> Vec<Event> {
-        let mut out: Vec<Event> = self
-            .events
-            .iter()
-            .filter(|e| e.ts_ns >= t0 && e.ts_ns <= t1)
-            .copied()
-            .collect();
+        let mut out = self.events.in_range(t0, t1);
         let lo = self.pinned.partition_point(|e| e.ts_ns < t0);
         let hi = self.pinned.partition_point(|e| e.ts_ns <= t1);
         if lo < hi {
@@ -476,23 +466,63 @@ impl Data {
 
     /// Approximate heap use, for the header and the benchmark.
     pub fn bytes(&self) -> usize {
-        let ev = (self.events.capacity() + self.pinned.capacity()) * std::mem::size_of::<Event>();
-        let lanes: usize = self
-            .lanes
-            .iter()
-            .map(|l| {
-                l.held
-                    .iter()
-                    .chain(l.wait.iter())
-                    .map(SpanList::bytes)
-                    .sum::<usize>()
-                    + l.ops.bytes()
-                    + l.marks.bytes()
-                    + l.holds.capacity() * (std::mem::size_of::<Hold>() + 8)
-            })
-            .sum();
-        let maps = (self.op_pairer.open_capacity() + self.op_slot.capacity()) * 48;
-        ev + lanes + maps + self.ops.capacity() * std::mem::size_of::<OpRecord>()
+        self.footprint().total()
+    }
+
+    /// Approximate heap use, part by part.
+    pub fn footprint(&self) -> Footprint {
+        let mut f = Footprint {
+            events: self.events.bytes() + self.pinned.capacity() * std::mem::size_of::<Event>(),
+            ops: self.ops.capacity() * std::mem::size_of::<OpRecord>()
+                + (self.op_pairer.open_capacity() + self.op_slot.capacity()) * 48,
+            ..Footprint::default()
+        };
+        for l in &self.lanes {
+            f.spans += l
+                .held
+                .iter()
+                .chain(l.wait.iter())
+                .chain([&l.ops, &l.marks])
+                .map(SpanList::bytes)
+                .sum::<usize>();
+            f.holds += l.holds.capacity() * (std::mem::size_of::<Hold>() + 8);
+        }
+        f
+    }
+
+    /// Returns what growth reserved beyond what is held: a replay calls it
+    /// once the whole trace is in.
+    pub fn shrink_to_fit(&mut self) {
+        self.events.shrink_to_fit();
+        self.ops.shrink_to_fit();
+        self.op_slot.shrink_to_fit();
+        for l in &mut self.lanes {
+            l.holds.shrink_to_fit();
+            l.pmax.shrink_to_fit();
+            for s in l
+                .held
+                .iter_mut()
+                .chain(l.wait.iter_mut())
+                .chain([&mut l.ops, &mut l.marks])
+            {
+                s.shrink_to_fit();
+            }
+        }
+    }
+}
+
+/// Heap bytes of the UI's state by part.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Footprint {
+    pub events: usize,
+    pub holds: usize,
+    pub spans: usize,
+    pub ops: usize,
+}
+
+impl Footprint {
+    pub fn total(&self) -> usize {
+        self.events + self.holds + self.spans + self.ops
     }
 }
 
@@ -579,9 +609,14 @@ mod tests {
             d.ingest(c);
         }
         assert_eq!(d.total_events, 4000);
-        // Only about a window's worth of raw events stays.
-        assert!(d.events.len() < 100, "{}", d.events.len());
-        assert!(d.evicted_events > 3900);
+        // Only about a window's worth of raw events stays (evicted a
+        // packed block at a time).
+        assert!(
+            d.events.len() < 100 + super::super::packed::BLOCK,
+            "{}",
+            d.events.len()
+        );
+        assert_eq!(d.evicted_events + d.events.len() as u64, 4000);
         assert!(d.lanes[0].holds_len() < 30);
         assert!(d.ops.len() < 30);
         // Busy time is kept exactly by the coarse spans.

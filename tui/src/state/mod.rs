@@ -5,6 +5,7 @@
 
 pub mod data;
 pub mod hist;
+pub mod packed;
 pub mod spans;
 pub mod timefmt;
 pub mod viewport;
@@ -154,9 +155,14 @@ impl App {
     /// messages a replay source sends.
     pub fn from_trace(trace: &Trace, analysis: Option<Analysis>) -> App {
         let mut app = App::new(false, None);
-        for m in crate::source::replay_messages(trace, analysis) {
+        crate::source::replay_messages(trace, None, |m| {
             app.on_msg(m);
+            true
+        });
+        if let Some(a) = analysis {
+            app.on_msg(Msg::Analysis(Box::new(a)));
         }
+        app.on_msg(crate::source::done_message(trace));
         app
     }
 
@@ -243,6 +249,8 @@ impl App {
             Msg::Done(why) => {
                 self.done = true;
                 self.status = why;
+                // Nothing more arrives: what growth reserved can go back.
+                self.data.shrink_to_fit();
                 if let Some(first) = self.data.first_ns {
                     if !self.live || self.vp.follow {
                         self.vp.fit(first, self.data.last_ns);
@@ -616,13 +624,12 @@ impl App {
         // Threads announced their roles before the window: bring the
         // announcements along so the export names lanes as the UI does.
         let tids: std::collections::BTreeSet<u32> = events.iter().map(|e| e.tid).collect();
-        let mut roles: Vec<_> = self
-            .data
-            .events
-            .iter()
-            .filter(|e| e.ts_ns < t0 && e.thread_role().is_some() && tids.contains(&e.tid))
-            .copied()
-            .collect();
+        let mut roles = match t0.checked_sub(1) {
+            Some(before) => self.data.events.filtered(0, before, |e| {
+                e.thread_role().is_some() && tids.contains(&e.tid)
+            }),
+            None => Vec::new(),
+        };
         roles.append(&mut events);
         let events = roles;
         let ops = lockline_harness::history::History::from_events(&events)

@@ -235,6 +235,12 @@ impl SpanList {
         self.spans.capacity() * std::mem::size_of::<Span>()
             + (self.prefix_busy.capacity() + self.prefix_count.capacity()) * 8
     }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.spans.shrink_to_fit();
+        self.prefix_busy.shrink_to_fit();
+        self.prefix_count.shrink_to_fit();
+    }
 }
 
 #[cfg(test)]
