@@ -52,13 +52,49 @@ pub struct Lane {
     /// truncated, removed) as instants.
     pub marks: SpanList,
     /// Holds in acquisition order; slot = hold_base + position.
-    holds: VecDeque<Hold>,
+    holds: VecDeque<HoldAt>,
     /// pmax[i] = latest release among holds[..=i] that have closed.
     pmax: VecDeque<u64>,
     hold_base: usize,
     /// Slots of holds not yet released.
     open: Vec<usize>,
     pub op_count: u64,
+}
+
+/// A hold as a lane keeps it: its times and the arrival index of its
+/// acquire event, which holds the rest (class, mode, lock, op): 32 bytes,
+/// where a [`Hold`] takes 80.
+#[derive(Clone, Copy, Debug)]
+struct HoldAt {
+    acquired_ns: u64,
+    /// [`OPEN`] while held.
+    released_ns: u64,
+    /// [`NO_WAIT`] when it was granted at once.
+    wait_ns: u64,
+    event: u64,
+}
+
+const OPEN: u64 = u64::MAX;
+const NO_WAIT: u64 = u64::MAX;
+
+impl HoldAt {
+    /// The whole hold, from its acquire event (as `holds::Pairer` built it).
+    fn hold(&self, acquire: &Event) -> Option<Hold> {
+        Some(Hold {
+            class: acquire.lock_class()?,
+            mode: acquire
+                .mode()
+                .unwrap_or(lockline_engine::probe::LockMode::Exclusive),
+            tid: acquire.tid,
+            inode: acquire.inode,
+            folio: acquire.folio,
+            fid: acquire.fid,
+            op: acquire.op,
+            wait_ns: (self.wait_ns != NO_WAIT).then_some(self.wait_ns),
+            acquired_ns: self.acquired_ns,
+            released_ns: (self.released_ns != OPEN).then_some(self.released_ns),
+        })
+    }
 }
 
 impl Lane {
@@ -85,15 +121,21 @@ impl Lane {
     }
 
     /// Holds of this lane held at `t` (acquired at or before t, released
-    /// after it or not yet) and waits in progress at `t`.
-    pub fn at(&self, t: u64, out: &mut Vec<Hold>) {
+    /// after it or not yet) and waits in progress at `t`; `acquire` gives
+    /// a hold's acquire event by its arrival index.
+    fn at(&self, t: u64, acquire: &dyn Fn(u64) -> Option<Event>, out: &mut Vec<Hold>) {
+        let mut push = |h: &HoldAt| {
+            if let Some(h) = acquire(h.event).and_then(|e| h.hold(&e)) {
+                out.push(h);
+            }
+        };
         let k = self.holds.partition_point(|h| h.acquired_ns <= t);
         let mut j = k;
         while j > 0 {
             j -= 1;
             let h = &self.holds[j];
-            if h.released_ns.is_some_and(|r| r > t) {
-                out.push(h.clone());
+            if h.released_ns != OPEN && h.released_ns > t {
+                push(h);
             }
             // No closed hold at or before j is released after t.
             if self.pmax[j] <= t {
@@ -104,13 +146,13 @@ impl Lane {
         for &s in &self.open {
             let h = &self.holds[s - self.hold_base];
             if h.acquired_ns <= t {
-                out.push(h.clone());
+                push(h);
             }
         }
         // Waits: holds granted after t whose wait began at or before t.
         for h in self.holds.range(k..).take(64) {
-            if h.wait_ns.is_some_and(|w| w <= t) {
-                out.push(h.clone());
+            if h.wait_ns != NO_WAIT && h.wait_ns <= t {
+                push(h);
             }
         }
     }
@@ -162,6 +204,9 @@ pub struct Data {
     pub pinned_ops: HashMap<u64, OpRecord>,
     /// Raw events of the kept window, in arrival order, packed.
     pub events: PackedEvents,
+    /// Acquire events of holds still kept whose block the live window
+    /// evicted, by arrival index.
+    kept_acquires: HashMap<u64, Event>,
     /// Raw events of violation windows, kept past eviction, sorted.
     pub pinned: Vec<Event>,
     pub first_ns: Option<u64>,
@@ -295,7 +340,13 @@ impl Data {
                             lane.wait[c].insert(w, h.acquired_ns);
                         }
                         let p = lane.pmax.back().copied().unwrap_or(0);
-                        lane.holds.push_back(h);
+                        lane.holds.push_back(HoldAt {
+                            acquired_ns: h.acquired_ns,
+                            released_ns: OPEN,
+                            wait_ns: h.wait_ns.unwrap_or(NO_WAIT),
+                            // Pushed above: the newest event is this one.
+                            event: self.events.end_index() - 1,
+                        });
                         lane.pmax.push_back(p);
                         lane.open.push(slot);
                     }
@@ -306,8 +357,9 @@ impl Data {
                         if slot >= lane.hold_base {
                             let i = slot - lane.hold_base;
                             let h = &mut lane.holds[i];
-                            h.released_ns = Some(ts_ns);
-                            let c = class_ix(h.class);
+                            h.released_ns = ts_ns;
+                            // The release names the lock its acquire did.
+                            let c = class_ix(e.lock_class().unwrap_or(LockClass::Kernel));
                             self.hold[c].add(ts_ns - h.acquired_ns);
                             lane.held[c].insert(h.acquired_ns, ts_ns);
                             for p in lane.pmax.range_mut(i..) {
@@ -388,18 +440,30 @@ impl Data {
         if cutoff <= first {
             return;
         }
-        self.evicted_events += self.events.evict_before(cutoff) as u64;
         for l in &mut self.lanes {
             while l
                 .holds
                 .front()
-                .is_some_and(|h| h.released_ns.is_some_and(|r| r < cutoff))
+                .is_some_and(|h| h.released_ns != OPEN && h.released_ns < cutoff)
             {
                 l.holds.pop_front();
                 l.pmax.pop_front();
                 l.hold_base += 1;
             }
         }
+        // Holds that stay keep their acquire events, evicted or not.
+        let base = self.events.base_after_evicting(cutoff);
+        let mut kept = HashMap::new();
+        for h in self.lanes.iter().flat_map(|l| l.holds.iter()) {
+            if h.event < base {
+                let e = self.kept_acquires.get(&h.event).copied();
+                if let Some(e) = e.or_else(|| self.events.get(h.event)) {
+                    kept.insert(h.event, e);
+                }
+            }
+        }
+        self.kept_acquires = kept;
+        self.evicted_events += self.events.evict_before(cutoff) as u64;
         while self
             .ops
             .front()
@@ -457,9 +521,14 @@ impl Data {
 
     /// Every hold and wait at `t`, lane by lane.
     pub fn at(&self, t: u64) -> Vec<Hold> {
+        let acquire = |i: u64| {
+            self.events
+                .get(i)
+                .or_else(|| self.kept_acquires.get(&i).copied())
+        };
         let mut out = Vec::new();
         for l in &self.lanes {
-            l.at(t, &mut out);
+            l.at(t, &acquire, &mut out);
         }
         out
     }
@@ -474,7 +543,11 @@ impl Data {
         let mut f = Footprint {
             events: self.events.bytes() + self.pinned.capacity() * std::mem::size_of::<Event>(),
             ops: self.ops.capacity() * std::mem::size_of::<OpRecord>()
-                + (self.op_pairer.open_capacity() + self.op_slot.capacity()) * 48,
+                // A hash map's slot and control byte, at its 7/8 load.
+                + (self.op_pairer.open_capacity() + self.op_slot.capacity())
+                    * (std::mem::size_of::<(u64, usize)>() + 1)
+                    * 8
+                    / 7,
             ..Footprint::default()
         };
         for l in &self.lanes {
@@ -485,7 +558,7 @@ impl Data {
                 .chain([&l.ops, &l.marks])
                 .map(SpanList::bytes)
                 .sum::<usize>();
-            f.holds += l.holds.capacity() * (std::mem::size_of::<Hold>() + 8);
+            f.holds += l.holds.capacity() * (std::mem::size_of::<HoldAt>() + 8);
         }
         f
     }
@@ -584,6 +657,39 @@ mod tests {
         assert_eq!(l.held[class_ix(f)].cover(0, 100).busy, 9);
         assert_eq!(d.hold[class_ix(f)].count, 2);
         assert_eq!(d.waited[class_ix(f)], 1);
+    }
+
+    /// A lock held across the live window's eviction is still shown whole
+    /// at the cursor, though the block with its acquire event is gone.
+    #[test]
+    fn a_hold_outlives_the_eviction_of_its_acquire_event() {
+        use EventKind::*;
+        let mut d = Data::new(Some(Retention {
+            keep_ns: 1_000,
+            keep_events: 1 << 20,
+        }));
+        let mut first = lock(10, 1, LockAcquired, LockClass::Inode, u64::MAX);
+        first.op = 77;
+        d.ingest(&[first]);
+        for i in 0..20u64 {
+            let batch: Vec<Event> = (0..100u64)
+                .flat_map(|k| {
+                    let t = 100 + (i * 100 + k) * 50;
+                    [
+                        lock(t, 2, LockAcquired, LockClass::Folio, k),
+                        lock(t + 20, 2, LockReleased, LockClass::Folio, k),
+                    ]
+                })
+                .collect();
+            d.ingest(&batch);
+        }
+        assert!(d.evicted_events > 1000, "{}", d.evicted_events);
+        let at = d.at(d.last_ns);
+        let h = at.iter().find(|h| h.tid == 1).expect("thread 1's hold");
+        assert_eq!(
+            (h.class, h.op, h.acquired_ns, h.released_ns),
+            (LockClass::Inode, 77, 10, None)
+        );
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub struct PackedEvents {
     packed_len: usize,
     /// Bytes of the packed blocks.
     packed_bytes: usize,
+    /// Arrival index of the oldest event kept (those before were evicted):
+    /// every event keeps its index for good, so a hold can name its
+    /// acquire event by it.
+    base: u64,
 }
 
 fn put(out: &mut Vec<u8>, mut v: u64) {
@@ -111,7 +115,9 @@ impl Block {
             min_ts: events.iter().map(|e| e.ts_ns).min().unwrap_or(0),
             max_ts: events.iter().map(|e| e.ts_ns).max().unwrap_or(0),
             len: events.len() as u32,
-            bytes: out.into_boxed_slice(),
+            // A copy of exactly its size: shrinking `out` in place would
+            // leave a hole behind every block that nothing else fills.
+            bytes: out.as_slice().into(),
         }
     }
 
@@ -126,6 +132,18 @@ impl Block {
         }
     }
 
+    /// The block's `n`th event, decoding only up to it.
+    fn nth(&self, n: usize) -> Event {
+        let mut at = 0;
+        let mut prev = [0u64; 9];
+        for _ in 0..=n {
+            for p in prev.iter_mut() {
+                *p = unzig(*p, get(&self.bytes, &mut at));
+            }
+        }
+        event(prev)
+    }
+
     fn reaches(&self, t0: u64, t1: u64) -> bool {
         self.min_ts <= t1 && t0 <= self.max_ts
     }
@@ -138,6 +156,34 @@ impl PackedEvents {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The arrival index the next event pushed will have.
+    pub fn end_index(&self) -> u64 {
+        self.base + self.len() as u64
+    }
+
+    /// The event of arrival index `i`, if it is still kept. Every block
+    /// but the tail is full, so finding its block is a division.
+    pub fn get(&self, i: u64) -> Option<Event> {
+        let rel = usize::try_from(i.checked_sub(self.base)?).ok()?;
+        if rel < self.packed_len {
+            Some(self.blocks[rel / BLOCK].nth(rel % BLOCK))
+        } else {
+            self.tail.get(rel - self.packed_len).copied()
+        }
+    }
+
+    /// The arrival index of the oldest event `evict_before(cutoff)` would
+    /// keep.
+    pub fn base_after_evicting(&self, cutoff: u64) -> u64 {
+        let gone: usize = self
+            .blocks
+            .iter()
+            .take_while(|b| b.max_ts < cutoff)
+            .map(|b| b.len as usize)
+            .sum();
+        self.base + gone as u64
     }
 
     pub fn push(&mut self, e: Event) {
@@ -162,6 +208,7 @@ impl PackedEvents {
             self.packed_bytes -= b.bytes.len();
             gone += b.len as usize;
         }
+        self.base += gone as u64;
         gone
     }
 
@@ -313,8 +360,17 @@ mod tests {
         assert_eq!(p.ts_from_end(0), Some(all[all.len() - 1].ts_ns));
         assert_eq!(p.ts_from_end(600), Some(all[all.len() - 601].ts_ns));
         assert_eq!(p.ts_from_end(all.len()), None);
+        for i in [0, 1, 255, 256, 700, all.len() - 1] {
+            assert_eq!(p.get(i as u64), Some(all[i]), "event {i}");
+        }
+        assert_eq!(p.get(all.len() as u64), None);
+        assert_eq!(p.base_after_evicting(all[BLOCK + 10].ts_ns), BLOCK as u64);
         let gone = p.evict_before(all[BLOCK + 10].ts_ns);
         assert_eq!(gone, BLOCK);
+        // Indices stay what they were: the evicted are gone, the rest found.
+        assert_eq!(p.get(3), None);
+        assert_eq!(p.get(BLOCK as u64 + 3), Some(all[BLOCK + 3]));
+        assert_eq!(p.end_index(), all.len() as u64);
         assert_eq!(p.len(), all.len() - BLOCK);
         assert_eq!(p.in_range(0, u64::MAX), all[BLOCK..].to_vec());
     }

@@ -1,5 +1,5 @@
 //! Time covered by one kind of thing on one lane (holds of one lock class,
-//! waits, ops, folio marks), kept as sorted disjoint spans with prefix sums
+//! waits, ops, folio marks), kept as sorted disjoint spans with running totals
 //! so "how much of [t0, t1) is covered, by how many" costs two binary
 //! searches whatever the trace's size. Old spans can be merged into coarse
 //! ones (a span then records the time really covered inside it), which is
@@ -35,21 +35,25 @@ pub struct Cover {
     pub last: Option<u64>,
 }
 
+/// A span as stored: its time and the busy time and count of every span
+/// up to and including it, so a window's totals are two subtractions and
+/// no separate prefix arrays are kept (32 bytes a span, not 48).
+#[derive(Clone, Copy, Debug, Default)]
+struct Stored {
+    start: u64,
+    end: u64,
+    busy_to: u64,
+    count_to: u64,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct SpanList {
-    spans: Vec<Span>,
-    /// prefix[i] = busy of spans[..i]; prefix.len() == spans.len() + 1.
-    prefix_busy: Vec<u64>,
-    prefix_count: Vec<u64>,
+    spans: Vec<Stored>,
 }
 
 impl SpanList {
     pub fn new() -> SpanList {
-        SpanList {
-            spans: Vec::new(),
-            prefix_busy: vec![0],
-            prefix_count: vec![0],
-        }
+        SpanList::default()
     }
 
     pub fn len(&self) -> usize {
@@ -60,85 +64,100 @@ impl SpanList {
         self.spans.is_empty()
     }
 
-    pub fn spans(&self) -> &[Span] {
-        &self.spans
+    /// Totals of the spans before `k`.
+    fn before(&self, k: usize) -> (u64, u64) {
+        match k.checked_sub(1) {
+            Some(p) => (self.spans[p].busy_to, self.spans[p].count_to),
+            None => (0, 0),
+        }
+    }
+
+    fn span(&self, k: usize) -> Span {
+        let (b, c) = self.before(k);
+        let s = self.spans[k];
+        Span {
+            start: s.start,
+            end: s.end,
+            busy: s.busy_to - b,
+            count: s.count_to - c,
+        }
+    }
+
+    /// Every span, as intervals with their own busy time and count.
+    pub fn spans(&self) -> Vec<Span> {
+        (0..self.spans.len()).map(|k| self.span(k)).collect()
+    }
+
+    /// Replaces spans [i, j) with `with` and redoes the totals from i.
+    fn splice(&mut self, i: usize, j: usize, with: &[Span]) {
+        let tail: Vec<Span> = (j..self.spans.len()).map(|k| self.span(k)).collect();
+        let (mut b, mut c) = self.before(i);
+        self.spans.truncate(i);
+        for s in with.iter().chain(&tail) {
+            b += s.busy;
+            c += s.count;
+            self.spans.push(Stored {
+                start: s.start,
+                end: s.end,
+                busy_to: b,
+                count_to: c,
+            });
+        }
     }
 
     /// Adds [a, b) (b == a for an instant). Usually at the tail; anywhere
     /// is allowed (an outer hold closing after inner ones, late events).
     pub fn insert(&mut self, a: u64, b: u64) {
         let b = b.max(a);
-        let last_end = self.spans.last().map(|s| s.end);
-        if last_end.is_none_or(|e| a > e) {
-            self.spans.push(Span {
+        let last = self.spans.last().copied();
+        if last.is_none_or(|l| a > l.end) {
+            let (busy, count) = last.map_or((0, 0), |l| (l.busy_to, l.count_to));
+            self.spans.push(Stored {
                 start: a,
                 end: b,
-                busy: b - a,
-                count: 1,
+                busy_to: busy + (b - a),
+                count_to: count + 1,
             });
-            self.push_prefix();
             return;
         }
         // First span that ends at or after a; every span from there that
         // starts at or before b merges with [a, b).
         let i = self.spans.partition_point(|s| s.end < a);
         let j = i + self.spans[i..].partition_point(|s| s.start <= b);
+        let one = Span {
+            start: a,
+            end: b,
+            busy: b - a,
+            count: 1,
+        };
         if i == j {
-            self.spans.insert(
-                i,
-                Span {
-                    start: a,
-                    end: b,
-                    busy: b - a,
-                    count: 1,
-                },
-            );
-        } else {
-            let mut m = Span {
-                start: a.min(self.spans[i].start),
-                end: b.max(self.spans[j - 1].end),
-                busy: 0,
-                count: 1,
-            };
-            let mut overlap = 0;
-            for s in &self.spans[i..j] {
-                m.busy += s.busy;
-                m.count += s.count;
-                // Where a coarse span's gaps lie is unknown: assume its
-                // density.
-                let ext = b.min(s.end).saturating_sub(a.max(s.start));
-                let len = (s.end - s.start).max(1);
-                overlap += (ext as u128 * s.busy.min(len) as u128 / len as u128) as u64;
-            }
-            m.busy = (m.busy + (b - a).saturating_sub(overlap)).min(m.end - m.start);
-            if self.spans[i..j].iter().all(Span::exact) {
-                // Touching or overlapping exact spans union into one
-                // contiguous interval.
-                m.busy = m.end - m.start;
-            }
-            self.spans.splice(i..j, [m]);
+            self.splice(i, i, &[one]);
+            return;
         }
-        self.rebuild_from(i);
-    }
-
-    fn push_prefix(&mut self) {
-        let s = self.spans[self.spans.len() - 1];
-        let (b, c) = (
-            self.prefix_busy[self.prefix_busy.len() - 1],
-            self.prefix_count[self.prefix_count.len() - 1],
-        );
-        self.prefix_busy.push(b + s.busy);
-        self.prefix_count.push(c + s.count);
-    }
-
-    fn rebuild_from(&mut self, i: usize) {
-        self.prefix_busy.truncate(i + 1);
-        self.prefix_count.truncate(i + 1);
-        for k in i..self.spans.len() {
-            let s = self.spans[k];
-            self.prefix_busy.push(self.prefix_busy[k] + s.busy);
-            self.prefix_count.push(self.prefix_count[k] + s.count);
+        let merged: Vec<Span> = (i..j).map(|k| self.span(k)).collect();
+        let mut m = Span {
+            start: a.min(merged[0].start),
+            end: b.max(merged[merged.len() - 1].end),
+            busy: 0,
+            count: 1,
+        };
+        let mut overlap = 0;
+        for s in &merged {
+            m.busy += s.busy;
+            m.count += s.count;
+            // Where a coarse span's gaps lie is unknown: assume its
+            // density.
+            let ext = b.min(s.end).saturating_sub(a.max(s.start));
+            let len = (s.end - s.start).max(1);
+            overlap += (ext as u128 * s.busy.min(len) as u128 / len as u128) as u64;
         }
+        m.busy = (m.busy + (b - a).saturating_sub(overlap)).min(m.end - m.start);
+        if merged.iter().all(Span::exact) {
+            // Touching or overlapping exact spans union into one
+            // contiguous interval.
+            m.busy = m.end - m.start;
+        }
+        self.splice(i, j, &[m]);
     }
 
     /// Index of the first span ending at or after `t`.
@@ -168,10 +187,11 @@ impl SpanList {
         if i >= j {
             return Cover::default();
         }
-        let mut busy = self.prefix_busy[j] - self.prefix_busy[i];
-        let count = self.prefix_count[j] - self.prefix_count[i];
+        let (b0, c0) = self.before(i);
+        let mut busy = self.spans[j - 1].busy_to - b0;
+        let count = self.spans[j - 1].count_to - c0;
         for k in [i, j - 1] {
-            let s = self.spans[k];
+            let s = self.span(k);
             let len = s.end - s.start;
             if len == 0 {
                 continue;
@@ -185,7 +205,7 @@ impl SpanList {
                 break;
             }
         }
-        let (f, l) = (self.spans[i], self.spans[j - 1]);
+        let (f, l) = (self.span(i), self.span(j - 1));
         Cover {
             busy: busy.min(t1 - t0),
             count,
@@ -203,20 +223,20 @@ impl SpanList {
             return 0;
         }
         let mut out: Vec<Span> = Vec::with_capacity(n / 2);
-        for s in &self.spans[..n] {
+        for k in 0..n {
+            let s = self.span(k);
             match out.last_mut() {
                 Some(m) if s.start.saturating_sub(m.end) < gap => {
                     m.end = m.end.max(s.end);
                     m.busy += s.busy;
                     m.count += s.count;
                 }
-                _ => out.push(*s),
+                _ => out.push(s),
             }
         }
         let gone = n - out.len();
         if gone > 0 {
-            self.spans.splice(..n, out);
-            self.rebuild_from(0);
+            self.splice(0, n, &out);
         }
         gone
     }
@@ -225,21 +245,17 @@ impl SpanList {
     pub fn drop_before(&mut self, t: u64) -> usize {
         let n = self.spans.partition_point(|s| s.end < t);
         if n > 0 {
-            self.spans.drain(..n);
-            self.rebuild_from(0);
+            self.splice(0, n, &[]);
         }
         n
     }
 
     pub fn bytes(&self) -> usize {
-        self.spans.capacity() * std::mem::size_of::<Span>()
-            + (self.prefix_busy.capacity() + self.prefix_count.capacity()) * 8
+        self.spans.capacity() * std::mem::size_of::<Stored>()
     }
 
     pub fn shrink_to_fit(&mut self) {
         self.spans.shrink_to_fit();
-        self.prefix_busy.shrink_to_fit();
-        self.prefix_count.shrink_to_fit();
     }
 }
 
@@ -274,7 +290,7 @@ mod tests {
         let l = list(&[(12, 14), (16, 18), (10, 30), (50, 60), (40, 45)]);
         assert_eq!(
             l.spans(),
-            &[
+            [
                 Span {
                     start: 10,
                     end: 30,
