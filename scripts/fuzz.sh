@@ -29,6 +29,10 @@ set +e
 cargo +nightly fuzz run "$target" "${dirs[@]}" -- \
   -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "$@"
 rc=$?
-# Targets that need files keep them under lockline-fuzz-PID (tmpfs first).
-rm -rf /dev/shm/lockline-fuzz-* "${TMPDIR:-/tmp}"/lockline-fuzz-*
+# Targets that need files keep them under lockline-fuzz-PID (tmpfs first):
+# those of fuzzers no longer running go (another target may be running).
+for d in /dev/shm/lockline-fuzz-* "${TMPDIR:-/tmp}"/lockline-fuzz-*; do
+  [ -e "$d" ] || continue
+  kill -0 "${d##*-}" 2>/dev/null || rm -rf "$d"
+done
 exit $rc

@@ -82,37 +82,51 @@ pub(crate) fn zero_partial_block(fs: &Fs, inode: &Inode, start: u64, end: u64) -
 }
 
 /// bchfs_fpunch(): zero the partial blocks at the edges, drop the cached
-/// folios in between and free the whole blocks on disk. i_size unchanged.
+/// folios in between and free the whole blocks on disk. i_size unchanged;
+/// a punch that reaches it writes it to the disk inode
+/// (bch2_write_inode_size), unless a partial last block was zeroed through
+/// the page cache, whose writeback publishes it (`truncated_last_page`):
+/// the dirty folios it dropped would have, and a file a write extended
+/// would otherwise come back shorter after a clean unmount.
 pub(crate) fn punch_hole(fs: &Fs, inode: &Inode, offset: u64, len: u64) -> Result<()> {
-    let end = check_range(offset, len)?;
+    let asked_end = check_range(offset, len)?;
     with_block_lock(inode, || {
         let size = inode.i_size.read();
-        let end = end.min(size.max(offset));
-        if offset >= end {
-            return Ok(());
-        }
-        let full_start = offset.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
-        let full_end = end / BLOCK_SIZE * BLOCK_SIZE;
-        if full_start > full_end {
-            // Inside one block.
-            return zero_partial_block(fs, inode, offset, end);
-        }
-        if offset < full_start {
-            zero_partial_block(fs, inode, offset, full_start)?;
-        }
-        if full_end < end {
-            zero_partial_block(fs, inode, full_end, end)?;
-        }
-        if full_start < full_end {
-            truncate_folio_edges(fs, inode, full_start, full_end);
-            truncate_inode_pages_range(fs, inode, full_start, full_end);
-            fs.disk.punch(
-                inode.ino,
-                full_start / BLOCK_SIZE,
-                (full_end - full_start) / BLOCK_SIZE,
-            )?;
-            fs.refresh_space();
+        let end = asked_end.min(size.max(offset));
+        let zeroed_last = offset < end && punch_range(fs, inode, offset, end)?;
+        if asked_end >= size && !zeroed_last {
+            writeback::set_disk_size(fs, inode, size)?;
         }
         Ok(())
     })
+}
+
+/// The punch of [offset, end) inside the file; whether it zeroed a partial
+/// last block through the page cache.
+fn punch_range(fs: &Fs, inode: &Inode, offset: u64, end: u64) -> Result<bool> {
+    let full_start = offset.div_ceil(BLOCK_SIZE) * BLOCK_SIZE;
+    let full_end = end / BLOCK_SIZE * BLOCK_SIZE;
+    if full_start > full_end {
+        // Inside one block.
+        zero_partial_block(fs, inode, offset, end)?;
+        return Ok(true);
+    }
+    if offset < full_start {
+        zero_partial_block(fs, inode, offset, full_start)?;
+    }
+    let zeroed_last = full_end < end;
+    if zeroed_last {
+        zero_partial_block(fs, inode, full_end, end)?;
+    }
+    if full_start < full_end {
+        truncate_folio_edges(fs, inode, full_start, full_end);
+        truncate_inode_pages_range(fs, inode, full_start, full_end);
+        fs.disk.punch(
+            inode.ino,
+            full_start / BLOCK_SIZE,
+            (full_end - full_start) / BLOCK_SIZE,
+        )?;
+        fs.refresh_space();
+    }
+    Ok(zeroed_last)
 }

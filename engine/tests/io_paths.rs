@@ -331,3 +331,39 @@ fn statfs_counts_dirty_data_as_used_before_writeback() {
         fs.unmount().unwrap();
     }
 }
+
+/// A punch that reaches EOF writes i_size to the disk inode, as
+/// bchfs_fpunch does (bch2_write_inode_size when the punch ends at or past
+/// i_size and left no partial last page to write back): the punch drops
+/// the dirty folios whose writeback would have published the size, so
+/// without it a file extended by a write came back shorter after a clean
+/// unmount. Found by the `engine_ops` fuzz target
+/// (fuzz/regressions/engine_ops/punch-to-eof-size), its ops as here.
+#[test]
+fn a_punch_to_eof_keeps_the_size_over_a_remount() {
+    for build in Build::ALL {
+        let d = disk(64 * MIB);
+        let knobs = Knobs {
+            large_folios: false,
+            ..Knobs::quiet()
+        };
+        let fs = mount(&d, build, knobs.clone());
+        let ino = fs.open("/f", true).unwrap();
+        fs.write(ino, 70933, &[21; 5397]).unwrap();
+        fs.write(ino, 191211, &[21; 5397]).unwrap();
+        fs.write(ino, 37397, &[69; 268]).unwrap();
+        // From inside a block to past EOF: the blocks from 98304 go.
+        fs.punch_hole(ino, 96525, 168083).unwrap();
+        assert_eq!(fs.size(ino).unwrap(), 196608, "{build}");
+        fs.unmount().unwrap();
+        drop(fs);
+        let fs = mount(&d, build, knobs);
+        let ino = fs.open("/f", false).unwrap();
+        assert_eq!(fs.size(ino).unwrap(), 196608, "{build}: size after remount");
+        let mut want = vec![0u8; 196608];
+        want[70933..76330].fill(21);
+        want[37397..37665].fill(69);
+        assert_eq!(read_all(&fs, ino), want, "{build}");
+        fs.unmount().unwrap();
+    }
+}
