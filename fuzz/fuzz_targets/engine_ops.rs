@@ -29,18 +29,52 @@ const DISK: u64 = 16 << 20;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Write { file: u8, off: u32, len: u16, byte: u8 },
-    Append { file: u8, len: u16, byte: u8 },
+    Write {
+        file: u8,
+        off: u32,
+        len: u16,
+        byte: u8,
+    },
+    Append {
+        file: u8,
+        len: u16,
+        byte: u8,
+    },
     /// A store through a shared mapping: inside the file only (past EOF a
     /// store is SIGBUS).
-    MapWrite { file: u8, off: u32, len: u16, byte: u8 },
-    Read { file: u8, off: u32, len: u16 },
-    Truncate { file: u8, size: u32 },
-    Punch { file: u8, off: u32, len: u32 },
-    Allocate { file: u8, off: u32, len: u32, keep_size: bool },
-    Fsync { file: u8 },
+    MapWrite {
+        file: u8,
+        off: u32,
+        len: u16,
+        byte: u8,
+    },
+    Read {
+        file: u8,
+        off: u32,
+        len: u16,
+    },
+    Truncate {
+        file: u8,
+        size: u32,
+    },
+    Punch {
+        file: u8,
+        off: u32,
+        len: u32,
+    },
+    Allocate {
+        file: u8,
+        off: u32,
+        len: u32,
+        keep_size: bool,
+    },
+    Fsync {
+        file: u8,
+    },
     Flush,
-    Migrate { seed: u16 },
+    Migrate {
+        seed: u16,
+    },
     Remount,
 }
 
@@ -58,7 +92,11 @@ fn dir() -> &'static PathBuf {
     static D: OnceLock<PathBuf> = OnceLock::new();
     D.get_or_init(|| {
         let base = std::path::Path::new("/dev/shm");
-        let base = if base.is_dir() { base.to_path_buf() } else { std::env::temp_dir() };
+        let base = if base.is_dir() {
+            base.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
         let d = base.join(format!("lockline-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("temp dir");
         d
@@ -91,7 +129,11 @@ fn check_read(fs: &Fs, ino: u64, model: &[u8], off: u64, len: usize, what: &str)
     } else {
         &model[off as usize..model.len().min(off as usize + len)]
     };
-    assert_eq!(n, want.len(), "{what}: read of {len} at {off} returned {n} bytes");
+    assert_eq!(
+        n,
+        want.len(),
+        "{what}: read of {len} at {off} returned {n} bytes"
+    );
     if buf[..n] != *want {
         let i = (0..n).find(|&i| buf[i] != want[i]).unwrap();
         panic!(
@@ -133,7 +175,12 @@ fuzz_target!(|c: Case| {
     for (n, op) in c.ops.iter().take(64).enumerate() {
         let what = format!("op {n} {op:?} on {build}");
         match *op {
-            Op::Write { file, off, len, byte } => {
+            Op::Write {
+                file,
+                off,
+                len,
+                byte,
+            } => {
                 let (f, off) = (file as usize % FILES, at(off));
                 let buf = vec![byte; len as usize % 8192];
                 let w = u.fs.write(u.inos[f], off, &buf).expect(&what);
@@ -154,13 +201,24 @@ fuzz_target!(|c: Case| {
                 }
                 let mut buf = vec![byte; len as usize % 8192];
                 let g = u.fs.begin_op();
-                let (pos, w) = u.fs.append_in(&g, u.inos[f], &mut buf, &mut |_, _| {}).expect(&what);
+                let (pos, w) =
+                    u.fs.append_in(&g, u.inos[f], &mut buf, &mut |_, _| {})
+                        .expect(&what);
                 drop(g);
-                assert_eq!(pos, model[f].len() as u64, "{what}: appended at the wrong place");
+                assert_eq!(
+                    pos,
+                    model[f].len() as u64,
+                    "{what}: appended at the wrong place"
+                );
                 assert_eq!(w, buf.len(), "{what}: short append");
                 model[f].extend_from_slice(&buf);
             }
-            Op::MapWrite { file, off, len, byte } => {
+            Op::MapWrite {
+                file,
+                off,
+                len,
+                byte,
+            } => {
                 let f = file as usize % FILES;
                 let size = model[f].len() as u64;
                 if size == 0 {
@@ -177,7 +235,14 @@ fuzz_target!(|c: Case| {
             }
             Op::Read { file, off, len } => {
                 let f = file as usize % FILES;
-                check_read(&u.fs, u.inos[f], &model[f], at(off), len as usize % 16384, &what);
+                check_read(
+                    &u.fs,
+                    u.inos[f],
+                    &model[f],
+                    at(off),
+                    len as usize % 16384,
+                    &what,
+                );
             }
             Op::Truncate { file, size } => {
                 let (f, size) = (file as usize % FILES, at(size));
@@ -194,7 +259,12 @@ fuzz_target!(|c: Case| {
                     m[off as usize..end].fill(0);
                 }
             }
-            Op::Allocate { file, off, len, keep_size } => {
+            Op::Allocate {
+                file,
+                off,
+                len,
+                keep_size,
+            } => {
                 let (f, off) = (file as usize % FILES, at(off));
                 let len = at(len).max(1);
                 u.fs.fallocate(u.inos[f], off, len, keep_size).expect(&what);
@@ -216,15 +286,30 @@ fuzz_target!(|c: Case| {
             }
         }
         for (f, m) in model.iter().enumerate() {
-            assert_eq!(u.fs.size(u.inos[f]).expect("size"), m.len() as u64, "{what}: file {f}'s size");
+            assert_eq!(
+                u.fs.size(u.inos[f]).expect("size"),
+                m.len() as u64,
+                "{what}: file {f}'s size"
+            );
         }
     }
     u.fs.unmount().expect("unmount");
     drop(u);
     let u = mount(&img, &opts, false);
     for (f, m) in model.iter().enumerate() {
-        assert_eq!(u.fs.size(u.inos[f]).expect("size"), m.len() as u64, "after remount: file {f}'s size");
-        check_read(&u.fs, u.inos[f], m, 0, m.len() + 1, &format!("after remount: file {f}"));
+        assert_eq!(
+            u.fs.size(u.inos[f]).expect("size"),
+            m.len() as u64,
+            "after remount: file {f}'s size"
+        );
+        check_read(
+            &u.fs,
+            u.inos[f],
+            m,
+            0,
+            m.len() + 1,
+            &format!("after remount: file {f}"),
+        );
     }
     u.fs.unmount().expect("unmount");
 });
