@@ -211,9 +211,9 @@ pub fn run(a: Args) -> Result<u8> {
             out.join("plots").display()
         );
         println!(
-            "      lockline export {} --format chrome --out {}  (open in ui.perfetto.dev)",
+            "      lockline export {} --format perfetto --out {}  (open in ui.perfetto.dev: holds, waits, hand-offs as flows)",
             r.trace.display(),
-            out.join(format!("{}.json", r.build.name())).display()
+            out.join(format!("{}.pftrace", r.build.name())).display()
         );
         println!(
             "      lockline tui {}  (the lock timeline; Enter on a violation shows its blame window)",
