@@ -2,7 +2,7 @@
 //! field a varint of its difference from the same field of the event
 //! before it in the block (zigzag, so events that arrive out of time order
 //! cost a byte more, not a panic). An event that takes 64 bytes as an
-//! `Event` takes about 15 here (timestamps a few µs apart, the same thread
+//! `Event` takes about 13 here (timestamps a few µs apart, the same thread
 //! and inode, nearby folios and ops), so a 10 M-event replay keeps every
 //! raw event in well under the 640 MB it would otherwise take. Each block
 //! knows its time range, so "the events of [t0, t1]" decodes only the
