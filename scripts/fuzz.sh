@@ -4,9 +4,12 @@
 # from fuzz/regressions/TARGET (inputs that once found a bug: kept),
 # fuzz/seeds/TARGET (valid inputs to start from: kept) and a working corpus
 # in fuzz/corpus/TARGET (not kept). Extra arguments go to libFuzzer; a
-# crash's input lands in fuzz/artifacts/TARGET.
+# crash's input lands in fuzz/artifacts/TARGET. The trace reader's target
+# is a cargo-fuzz project of its own (fuzz/trace/: it builds polars, 15
+# minutes under the sanitizer), sharing fuzz/target and fuzz/'s corpora.
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]
-#   scripts/fuzz.sh list
+#   scripts/fuzz.sh list          (the targets of fuzz/)
+#   scripts/fuzz.sh list-all      (and fuzz/trace/'s)
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -14,10 +17,21 @@ if [ "${1:-}" = list ]; then
   ls fuzz_targets | sed 's/\.rs$//'
   exit 0
 fi
+if [ "${1:-}" = list-all ]; then
+  ls fuzz_targets trace/fuzz_targets | grep '\.rs$' | sed 's/\.rs$//'
+  exit 0
+fi
 target=${1:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer args...] (or: list)}
 secs=${2:?usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]}
 shift 2
-[ -f "fuzz_targets/$target.rs" ] || { echo "fuzz.sh: no target '$target' (scripts/fuzz.sh list)" >&2; exit 2; }
+if [ -f "fuzz_targets/$target.rs" ]; then
+  project=.
+elif [ -f "trace/fuzz_targets/$target.rs" ]; then
+  project=trace
+else
+  echo "fuzz.sh: no target '$target' (scripts/fuzz.sh list-all)" >&2
+  exit 2
+fi
 command -v cargo-fuzz >/dev/null || {
   echo "installing (cargo): cargo-fuzz"
   cargo +nightly install cargo-fuzz --locked --quiet
@@ -26,7 +40,7 @@ mkdir -p "corpus/$target" "regressions/$target"
 dirs=("corpus/$target" "regressions/$target")
 [ -d "seeds/$target" ] && dirs+=("seeds/$target")
 set +e
-cargo +nightly fuzz run "$target" "${dirs[@]}" -- \
+cargo +nightly fuzz run --fuzz-dir "$project" --target-dir target "$target" "${dirs[@]}" -- \
   -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "$@"
 rc=$?
 # Targets that need files keep them under lockline-fuzz-PID (tmpfs first):

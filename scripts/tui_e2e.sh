@@ -103,6 +103,15 @@ t send-keys -t ui Enter
 wait_for ", held by " 5
 t send-keys -t ui b
 wait_for "from here" 5
+# ] walks the selected violation from its victim's op to its culprit (a
+# violation whose culprit the trace does not show says so instead).
+t send-keys -t ui ']'
+for _ in $(seq 25); do
+  cap
+  grep -qE "step 1/[0-9]+: victim:|no culprit, so no path" "$work/screen" && break
+  sleep 0.2
+done
+grep -qE "step 1/[0-9]+: victim:|no culprit, so no path" "$work/screen" || fail "] did not walk the violation's path"
 t send-keys -t ui '?'
 wait_for "go to its holder" 5
 t send-keys -t ui x q

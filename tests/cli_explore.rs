@@ -107,6 +107,19 @@ fn shards_merge_into_one_report() {
     // The same shard twice is refused.
     let f = s(&dir.path().join("shard-1.json"));
     assert_error(&lockline(["explore", "--merge", &f, &f]), &[2]);
+    // Counts that overflow when added are refused, not wrapped (found by
+    // fuzz/fuzz_targets/report_merge.rs: a debug build panicked).
+    let huge = dir.path().join("huge");
+    std::fs::create_dir(&huge).unwrap();
+    for k in 1..=2 {
+        let text = std::fs::read_to_string(dir.path().join(format!("shard-{k}.json"))).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["schedules"] = serde_json::json!(u64::MAX - 1);
+        std::fs::write(huge.join(format!("shard-{k}.json")), v.to_string()).unwrap();
+    }
+    let o = lockline(["explore", "--merge", &s(&huge)]);
+    assert_error(&o, &[2]);
+    assert!(o.stderr.contains("overflow"), "{o:?}");
 }
 
 #[test]

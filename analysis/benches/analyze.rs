@@ -1,7 +1,8 @@
 //! `analyze` and the exports on generated traces: analyze of 10 M events
 //! (target 1.5 s on this 2-core machine), and the Chrome JSON and Perfetto
 //! exports of the same traces side by side (time, bytes, peak memory).
-//! Run: cargo bench -p lockline-analysis --bench analyze [-- --quick]
+//! `--phases` times analyze's passes one by one on 10 M events instead.
+//! Run: cargo bench -p lockline-analysis --bench analyze [-- --quick | --phases]
 
 use lockline_analysis::chrome::{self, ChromeOptions};
 use lockline_analysis::perfetto;
@@ -11,6 +12,9 @@ use std::io::Write;
 use std::time::Instant;
 
 fn main() {
+    if std::env::args().any(|a| a == "--phases") {
+        return phases(10_000_000);
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let sizes: &[usize] = if quick {
         &[1_000_000]
@@ -94,4 +98,46 @@ fn export(
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_file(&path);
     (secs, bytes, items, rss)
+}
+
+/// analyze's passes one at a time (what `analyze()` runs, in its order).
+fn phases(n: usize) {
+    use lockline_analysis::{
+        blame, blocked_by, consistency, holds_from_events, lints, overlap, threads,
+    };
+    let t = synth::generate(n, 4, 1);
+    println!(
+        "analyze's passes on {} events (synthetic, 4 workers + flusher)",
+        t.events.len()
+    );
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        let s = Instant::now();
+        f();
+        println!("  {name:<14} {:.3} s", s.elapsed().as_secs_f64());
+    };
+    let mut c = None;
+    time("consistency", &mut || c = Some(consistency::check(&t)));
+    let mut holds = Vec::new();
+    time("holds", &mut || holds = holds_from_events(&t.events));
+    time("thread names", &mut || {
+        threads::names(&t.events);
+    });
+    time("lints", &mut || {
+        lints::run(&t.events, &holds, &Default::default());
+    });
+    time("blame", &mut || {
+        blame::windows(&t, c.as_ref().unwrap());
+    });
+    time("blocked-by", &mut || {
+        blocked_by::blocked_by(&holds);
+    });
+    time("lock stats", &mut || {
+        lockline_analysis::lock_stats(&holds);
+    });
+    time("write overlap", &mut || {
+        overlap::write_overlap(&t.ops, &t.events);
+    });
+    let s = Instant::now();
+    analyze(&t, &AnalyzeOptions::default());
+    println!("  {:<14} {:.3} s", "analyze", s.elapsed().as_secs_f64());
 }

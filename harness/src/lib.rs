@@ -10,6 +10,7 @@
 //! names the harness.
 
 pub mod check;
+pub mod client_output;
 pub mod explore;
 pub mod history;
 pub mod kernel;

@@ -4,11 +4,13 @@
 //! `state/` is what is shown (no terminal in it, tested with plain
 //! values), `view/` how it is drawn (ratatui), `layout.rs` where each
 //! region of the screen is for a terminal size (the state and the view
-//! compute it alike), `event.rs` the one message type, `source.rs` where
-//! messages come from, `term.rs` the terminal and the loop. `timeline.rs`
+//! compute it alike), `event.rs` the one message type, `inbox.rs` the
+//! user's input ahead of a source's backlog, `source.rs` where messages
+//! come from, `term.rs` the terminal and the loop. `timeline.rs`
 //! is the plain-text timeline `run --timeline` prints.
 
 pub mod event;
+pub mod inbox;
 pub mod layout;
 pub mod source;
 pub mod state;

@@ -1,11 +1,12 @@
 //! The terminal side: raw mode and the alternate screen (restored on quit,
 //! on panic, on SIGINT/SIGTERM and on errors), an input thread and a clock
-//! thread feeding the one message channel, and the loop that applies
-//! messages and draws at most ~30 times a second. The state learns the
+//! thread feeding the loop's input ahead of the sources (`inbox.rs`), and
+//! the loop that applies messages and draws at most ~30 times a second. The state learns the
 //! terminal's size from a `Msg::Resize` before the first frame and on
 //! every resize after it, so it maps clicks with the layout drawn.
 
 use crate::event::{Key, Msg};
+use crate::inbox::{Inbox, InputTx, Next};
 use crate::state::{Action, App};
 use crate::view;
 use crossterm::event::{
@@ -14,7 +15,7 @@ use crossterm::event::{
 };
 use std::io::{self, IsTerminal};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,8 +68,8 @@ fn key(k: event::KeyEvent) -> Option<Key> {
     })
 }
 
-/// Reads the terminal until the channel closes or `stop` is set.
-fn spawn_input(tx: Sender<Msg>, stop: Arc<AtomicBool>) {
+/// Reads the terminal until the loop is gone or `stop` is set.
+fn spawn_input(tx: InputTx, stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             match event::poll(Duration::from_millis(50)) {
@@ -102,7 +103,7 @@ fn spawn_input(tx: Sender<Msg>, stop: Arc<AtomicBool>) {
                 Ok(_) => continue,
                 Err(_) => break,
             };
-            if tx.send(m).is_err() {
+            if !tx.send(m) {
                 break;
             }
         }
@@ -110,16 +111,16 @@ fn spawn_input(tx: Sender<Msg>, stop: Arc<AtomicBool>) {
 }
 
 /// Ticks (so a paused source still redraws the clock) and signals.
-fn spawn_clock(tx: Sender<Msg>, stop: Arc<AtomicBool>) {
+fn spawn_clock(tx: Sender<Msg>, input: InputTx, stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(250));
-            let m = if SIGNALLED.swap(false, Ordering::Relaxed) {
-                Msg::Key(Key::CtrlC)
+            let sent = if SIGNALLED.swap(false, Ordering::Relaxed) {
+                input.send(Msg::Key(Key::CtrlC))
             } else {
-                Msg::Tick
+                tx.send(Msg::Tick).is_ok()
             };
-            if tx.send(m).is_err() {
+            if !sent {
                 break;
             }
         }
@@ -144,8 +145,9 @@ pub fn run(
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(io::stdout(), EnableMouseCapture);
     let stop = Arc::new(AtomicBool::new(false));
-    spawn_input(tx.clone(), stop.clone());
-    spawn_clock(tx, stop.clone());
+    let (inbox, input) = Inbox::new(rx, tx.clone());
+    spawn_input(input.clone(), stop.clone());
+    spawn_clock(tx, input, stop.clone());
     let r = (|| -> io::Result<()> {
         // The layout the first frame is drawn with; resizes after it come
         // through the channel.
@@ -159,8 +161,8 @@ pub fn run(
             } else {
                 Duration::from_secs(1)
             };
-            match rx.recv_timeout(wait) {
-                Ok(m) => {
+            match inbox.next(wait) {
+                Next::Msg(m) => {
                     dirty = true;
                     // Take what is queued, but never longer than a frame:
                     // a fast source must not starve the screen.
@@ -179,12 +181,12 @@ pub fn run(
                             None => {}
                         }
                         if start.elapsed() < FRAME {
-                            next = rx.try_recv().ok();
+                            next = inbox.try_next();
                         }
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                Next::Timeout => {}
+                Next::Closed => return Ok(()),
             }
             if dirty && last.elapsed() >= FRAME {
                 terminal.draw(|f| view::draw(f, &app))?;

@@ -229,6 +229,47 @@ fn hazard_opens_on_its_violation_and_jumps_to_the_blame_window() {
 }
 
 #[test]
+fn the_violations_path_walks_from_victim_through_the_hand_off_to_the_culprit() {
+    let (t, run) = hazard_trace();
+    let a = analyze(&t, &AnalyzeOptions::default());
+    let mut app = App::from_trace(&t, Some(a));
+    let v = app.violations.current().unwrap().clone();
+    let c = v.culprit.clone().expect("a culprit");
+    // Step 1: the victim's op, its thread lit, the cursor at its start.
+    key(&mut app, Key::Char(']'));
+    let victim = *app.data.op(c.victim_op).expect("the victim's op");
+    assert_eq!(app.vp.cursor, victim.begin_ns);
+    assert_eq!(app.highlight.ops, vec![c.victim_op]);
+    assert!(
+        app.status.starts_with("step 1/3: victim:"),
+        "{}",
+        app.status
+    );
+    // Step 2: N's wait for the folio lock E held, both lit.
+    key(&mut app, Key::Char(']'));
+    let wait = &v.path[0];
+    assert_eq!(app.vp.cursor, wait.at_ns);
+    assert!(app.highlight.tids.contains(&run.n_tid) && app.highlight.tids.contains(&run.e_tid));
+    assert!(
+        app.vp.t0 <= wait.at_ns && app.vp.t1() >= wait.until_ns,
+        "{:?}",
+        app.vp
+    );
+    let s = screen(&mut app, 160, 50);
+    assert!(s.contains("▶ step 2/3: worker 1"), "{s}");
+    // Step 3: the culprit's event; the walk stops there, and goes back.
+    key(&mut app, Key::Char(']'));
+    assert_eq!(app.vp.cursor, c.ts_ns);
+    key(&mut app, Key::Char(']'));
+    assert_eq!(app.violations.step, Some(2));
+    key(&mut app, Key::Char('['));
+    assert_eq!(app.vp.cursor, wait.at_ns);
+    // Choosing a violation starts the walk again.
+    key(&mut app, Key::Enter);
+    assert_eq!(app.violations.step, None);
+}
+
+#[test]
 fn live_messages_arrive_in_batches_and_checks_add_violations() {
     let (t, run) = hazard_trace();
     let mut app = App::new(

@@ -429,11 +429,21 @@ pub fn merge(reports: Vec<ExploreReport>) -> Result<ExploreReport> {
                 m.shards.join(",")
             )));
         }
+        // Counts from files a user hands over: a sum past u64 is a report
+        // that did not come from explore, not a count to wrap.
+        let add = |a: u64, b: u64, what: &str| {
+            a.checked_add(b).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "shard {}: {what} overflow when added up",
+                    r.shards.join(",")
+                ))
+            })
+        };
+        m.schedules = add(m.schedules, r.schedules, "schedules")?;
+        m.violating = add(m.violating, r.violating, "violating schedules")?;
+        m.lost_control = add(m.lost_control, r.lost_control, "lost-control counts")?;
+        m.decisions = add(m.decisions, r.decisions, "decisions")?;
         m.shards.extend(r.shards);
-        m.schedules += r.schedules;
-        m.violating += r.violating;
-        m.lost_control += r.lost_control;
-        m.decisions += r.decisions;
         m.seconds = m.seconds.max(r.seconds);
         m.found.extend(r.found);
         m.first = match (m.first.take(), r.first) {

@@ -7,8 +7,10 @@
 //! engine's, and the tmpfs file is the reference the mount's file must
 //! equal after a remount (fsx's sequence is a pure function of its seed).
 
-use super::{Session, Verdict, Via};
+use super::{Session, Via};
 use anyhow::{Context, Result};
+use lockline_harness::client_output::fsx::{first_difference, FsxRun};
+use lockline_harness::client_output::Verdict;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -20,15 +22,6 @@ posix_fallocate = 1
 fsync = 1
 fdatasync = 1
 ";
-
-/// What one fsx run said.
-#[derive(Clone, Debug)]
-struct FsxRun {
-    ok: bool,
-    /// The line naming the miscompare or the error, when it failed.
-    failure: Option<String>,
-    output: String,
-}
 
 /// fsx of `seed` on `file`, started by `cmd` (the engine's session for
 /// the engine's file, a plain Command for tmpfs).
@@ -52,29 +45,7 @@ fn fsx(
         .context("cannot run fsx")?;
     let output =
         String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-    let ok = o.status.success() && output.contains("All operations completed A-OK");
-    Ok(FsxRun {
-        ok,
-        failure: (!ok).then(|| first_failure(&output)),
-        output,
-    })
-}
-
-/// fsx's own words for what went wrong: its first error line, else the
-/// last line it printed.
-fn first_failure(output: &str) -> String {
-    let lines = || output.lines().map(str::trim).filter(|l| !l.is_empty());
-    lines()
-        .find(|l| {
-            l.contains("BAD DATA")
-                || l.contains("ERROR")
-                || l.contains("error")
-                || l.contains("panicked")
-                || l.contains("Size error")
-        })
-        .or_else(|| lines().next_back())
-        .unwrap_or("fsx failed without output")
-        .to_string()
+    Ok(FsxRun::judge(o.status.success(), output))
 }
 
 /// One seed's fate on the mount and on tmpfs.
@@ -102,16 +73,6 @@ fn keep_log(dir: &Path, s: &Seed, ops: u64, config_toml: &str) -> Result<PathBuf
     );
     std::fs::write(&path, text)?;
     Ok(path)
-}
-
-/// The first byte where two files' bytes differ, or where one ends.
-fn first_difference(x: &[u8], y: &[u8]) -> Option<u64> {
-    let at = x.iter().zip(y).position(|(p, q)| p != q);
-    match at {
-        Some(i) => Some(i as u64),
-        None if x.len() != y.len() => Some(x.len().min(y.len()) as u64),
-        None => None,
-    }
 }
 
 /// Runs seeds 1..=`seeds` of `ops` ops each, `threads` at a time, with fsx's
@@ -249,28 +210,5 @@ fn shm() -> PathBuf {
         p
     } else {
         std::env::temp_dir()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fsx_failures_are_read_from_its_words() {
-        let out = "Using seed 7\n\
-            READ BAD DATA: offset = 0x1c000, size = 0x9e56, fname = /m/fsx.7\n\
-            OFFSET  GOOD    BAD     RANGE\n";
-        assert!(first_failure(out).starts_with("READ BAD DATA: offset = 0x1c000"));
-        assert_eq!(first_failure("something\nlast words\n"), "last words");
-        assert_eq!(first_failure(""), "fsx failed without output");
-    }
-
-    #[test]
-    fn files_are_compared_to_the_byte() {
-        let a = [1, 2, 3, 4];
-        assert_eq!(first_difference(&a, &[1, 2, 3, 4]), None);
-        assert_eq!(first_difference(&a, &[1, 2, 9, 4]), Some(2));
-        assert_eq!(first_difference(&a, &[1, 2, 3]), Some(3));
     }
 }

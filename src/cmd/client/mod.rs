@@ -17,6 +17,7 @@ use lockline_engine::disk::{self, MkfsOptions};
 use lockline_engine::probe::recorder::Recorder;
 use lockline_engine::{Build, MountOptions};
 use lockline_harness::check::provenance;
+use lockline_harness::client_output::Verdict;
 use serde::Serialize;
 use session::{Session, Via};
 use std::path::PathBuf;
@@ -87,19 +88,6 @@ pub struct Args {
     pub fsx_config: Option<PathBuf>,
     #[command(flatten)]
     pub knobs: KnobArgs,
-}
-
-/// One verification of the client's data at one moment.
-#[derive(Clone, Debug, Serialize)]
-pub struct Verdict {
-    /// after-run or after-remount.
-    pub check: String,
-    /// What was verified (regions, blocks, images).
-    pub what: String,
-    pub checked: u64,
-    pub failed: u64,
-    /// The client's own words for the first failure.
-    pub first_failure: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -7,11 +7,11 @@
 //! - `qemu-img bench -w -i threads` on a sparse overlay, then `qemu-img
 //!   check`, now and after the remount.
 
-use super::{Session, Verdict};
+use super::Session;
 use anyhow::{Context, Result};
+use lockline_harness::client_output::qemu::{check_verdict, regions_verdict, REGION as MIB};
+use lockline_harness::client_output::Verdict;
 use std::path::Path;
-
-const MIB: u64 = 1 << 20;
 
 fn output(o: std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
@@ -98,41 +98,6 @@ fn reads(regions: u64) -> Vec<String> {
         .collect()
 }
 
-fn regions_verdict(check: &str, what: &str, regions: u64, text: &str) -> Verdict {
-    let fails: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("Pattern verification failed"))
-        .collect();
-    let done = text.matches(&format!("read {MIB}/{MIB}")).count() as u64;
-    Verdict {
-        check: check.into(),
-        what: what.into(),
-        checked: regions,
-        // A read that failed outright verified nothing either.
-        failed: (fails.len() as u64).max(regions.saturating_sub(done)),
-        first_failure: fails.first().map(|l| l.trim().to_string()).or_else(|| {
-            (done < regions).then(|| {
-                text.lines()
-                    .find(|l| l.contains("failed") || l.contains("error"))
-                    .unwrap_or("a read did not complete")
-                    .trim()
-                    .to_string()
-            })
-        }),
-    }
-}
-
-fn check_verdict(check: &str, text: &str) -> Verdict {
-    let clean = text.contains("No errors were found");
-    Verdict {
-        check: check.into(),
-        what: "qcow2 images (qemu-img check)".into(),
-        checked: 1,
-        failed: u64::from(!clean),
-        first_failure: (!clean).then(|| text.lines().next().unwrap_or("").trim().to_string()),
-    }
-}
-
 pub fn run(s: &mut Session, threads: u32) -> Result<(Vec<Verdict>, usize)> {
     let regions = threads as u64 * 4;
     let size = format!("{}M", regions * 2 + 2);
@@ -216,39 +181,6 @@ pub fn run(s: &mut Session, threads: u32) -> Result<(Vec<Verdict>, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn region_verdicts_count_mismatches_and_missing_reads() {
-        let ok = "read 1048576/1048576 bytes at offset 0\nread 1048576/1048576 bytes at offset 2097152\n";
-        let v = regions_verdict("after-run", "r", 2, ok);
-        assert_eq!((v.checked, v.failed), (2, 0));
-        assert!(v.first_failure.is_none());
-        let bad = "Pattern verification failed at offset 2097152, 1048576 bytes\n\
-                   read 1048576/1048576 bytes at offset 0\n\
-                   read 1048576/1048576 bytes at offset 2097152\n";
-        let v = regions_verdict("after-run", "r", 2, bad);
-        assert_eq!(v.failed, 1);
-        assert!(v.first_failure.unwrap().contains("offset 2097152"));
-        // A read that errored out verified nothing.
-        let short = "read failed: Input/output error\nread 1048576/1048576 bytes at offset 0\n";
-        let v = regions_verdict("after-run", "r", 2, short);
-        assert_eq!(v.failed, 1);
-        assert!(v.first_failure.unwrap().contains("Input/output"));
-    }
-
-    #[test]
-    fn check_verdict_needs_no_errors_found() {
-        assert_eq!(
-            check_verdict("c", "No errors were found on the image.").failed,
-            0
-        );
-        let v = check_verdict(
-            "c",
-            "ERROR cluster 5 refcount=0 reference=1\n1 errors were found",
-        );
-        assert_eq!(v.failed, 1);
-        assert!(v.first_failure.unwrap().contains("refcount"));
-    }
 
     #[test]
     fn regions_are_disjoint_and_patterns_valid_bytes() {

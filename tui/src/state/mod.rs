@@ -291,6 +291,8 @@ impl App {
             return;
         }
         self.violations.selected = i.min(self.violations.list.len() - 1);
+        self.violations.walk.clear();
+        self.violations.step = None;
         let Some(v) = self.violations.current() else {
             return;
         };
@@ -326,6 +328,57 @@ impl App {
         waits
             .into_iter()
             .find_map(|w| blocker(&at, w, t).map(|g| (w.clone(), g.clone())))
+    }
+
+    /// `]` (forward) and `[`: the next stop on the selected violation's
+    /// walk from its victim's op through the waits of its critical path to
+    /// its culprit's event; the cursor goes there, its threads and ops lit,
+    /// the view widened to show it.
+    fn walk_path(&mut self, forward: bool) {
+        let Some(v) = self.violations.current() else {
+            self.status = "no violation selected".into();
+            return;
+        };
+        let id = v.row.id;
+        if self.violations.walk.is_empty() {
+            let walk = v.walk(&self.data);
+            self.violations.walk = walk;
+        }
+        let n = self.violations.walk.len();
+        if n == 0 {
+            self.status = if self.violations.analysed {
+                format!("violation {id}: no culprit, so no path to walk")
+            } else {
+                "the path is known once the analysis has run".into()
+            };
+            return;
+        }
+        let k = match (self.violations.step, forward) {
+            (None, _) => 0,
+            (Some(k), true) => (k + 1).min(n - 1),
+            (Some(k), false) => k.saturating_sub(1),
+        };
+        self.violations.step = Some(k);
+        let step = self.violations.walk[k].clone();
+        let (window, folio) = (self.highlight.window, self.highlight.folio);
+        self.highlight = Highlight {
+            tids: step.tids.clone(),
+            ops: step.ops.clone(),
+            folio,
+            window,
+        };
+        self.vp.follow = false;
+        let end = step.until_ns.max(step.at_ns + 1);
+        if step.at_ns < self.vp.t0 || end > self.vp.t1() {
+            let span = (end - step.at_ns).max(self.vp.span);
+            self.vp.fit(
+                step.at_ns.saturating_sub(span / 10),
+                step.at_ns.saturating_add(span),
+            );
+        }
+        self.vp.cursor = step.at_ns;
+        self.scroll_to_lanes(&step.tids);
+        self.status = format!("step {}/{n}: {}", k + 1, step.line);
     }
 
     /// Enter on a wait: the cursor goes to where its holder took the lock,
@@ -480,6 +533,8 @@ impl App {
                     && self.tab == Tab::Holders
                     && self.jump_to_blocker() => {}
             Key::Enter => self.select_violation(self.violations.selected, true),
+            Key::Char(']') => self.walk_path(true),
+            Key::Char('[') => self.walk_path(false),
             Key::Char('b') if !self.jump_to_blocker() => {
                 self.status = "no thread waits for a lock at the cursor".into();
             }

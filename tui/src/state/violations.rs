@@ -4,6 +4,7 @@
 //! lints that fired in the window and whether the window can be trusted.
 
 use super::data::Data;
+use lockline_analysis::blocked_by::HandOffRow;
 use lockline_analysis::culprit::Culprit;
 use lockline_analysis::lints::Finding;
 use lockline_analysis::report::Analysis;
@@ -20,7 +21,7 @@ pub struct Violation {
     pub culprit: Option<Culprit>,
     /// Its critical path, once analysed: the waits of the victim's and the
     /// culprit's ops with who held each lock (`blocked_by`), in order.
-    pub path: Vec<String>,
+    pub path: Vec<PathStep>,
     pub inconclusive: bool,
     /// Lint findings inside the window.
     pub lints: Vec<Finding>,
@@ -73,6 +74,45 @@ impl Violation {
         self.window = (b <= e).then_some((b, e));
     }
 
+    /// The walk from the victim to the culprit: the victim's op, the waits
+    /// of the critical path, the culprit's event (empty before the
+    /// analysis names a culprit).
+    pub fn walk(&self, data: &Data) -> Vec<PathStep> {
+        let Some(c) = &self.culprit else {
+            return Vec::new();
+        };
+        let mut v = Vec::with_capacity(self.path.len() + 2);
+        if let Some(o) = data.op(c.victim_op) {
+            v.push(PathStep {
+                line: format!(
+                    "victim: {} (op {}) {} {}+{}",
+                    c.victim_thread,
+                    o.op,
+                    o.kind.name(),
+                    o.offset,
+                    o.len
+                ),
+                at_ns: o.begin_ns,
+                until_ns: if o.end_ns == UNFINISHED {
+                    data.last_ns
+                } else {
+                    o.end_ns
+                },
+                tids: vec![o.tid],
+                ops: vec![o.op],
+            });
+        }
+        v.extend(self.path.iter().cloned());
+        v.push(PathStep {
+            line: c.line.clone(),
+            at_ns: c.ts_ns,
+            until_ns: c.ts_ns,
+            tids: vec![c.tid, c.victim_tid],
+            ops: vec![c.op, c.victim_op],
+        });
+        v
+    }
+
     /// The folio to follow in the folio lane: the cached folio when the
     /// checker saw one, else the page of the first sector.
     pub fn folio(&self) -> u64 {
@@ -84,11 +124,42 @@ impl Violation {
     }
 }
 
+/// One stop on the walk from a violation's victim to its culprit (`]`,
+/// `[`): the victim's op, each wait on its critical path, the culprit's
+/// event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathStep {
+    pub line: String,
+    /// Where the cursor goes, and the span the view must show.
+    pub at_ns: u64,
+    pub until_ns: u64,
+    /// Threads and ops lit at this step (a wait: its waiter and holder).
+    pub tids: Vec<u32>,
+    pub ops: Vec<u64>,
+}
+
+impl PathStep {
+    fn wait(r: &HandOffRow) -> PathStep {
+        PathStep {
+            line: r.line.clone(),
+            at_ns: r.wait_ns,
+            until_ns: r.granted_ns,
+            tids: std::iter::once(r.waiter_tid).chain(r.holder_tid).collect(),
+            ops: std::iter::once(r.waiter_op).chain(r.holder_op).collect(),
+        }
+    }
+}
+
 /// Every violation, in the checker's order, and the selection.
 #[derive(Debug, Default)]
 pub struct Violations {
     pub list: Vec<Violation>,
     pub selected: usize,
+    /// The selected violation's walk from victim to culprit
+    /// (`Violation::walk`), taken at the first `]` or `[`, and where on it
+    /// the cursor is.
+    pub walk: Vec<PathStep>,
+    pub step: Option<usize>,
     /// The analysis has run over the whole trace (culprits, lints, trust).
     pub analysed: bool,
 }
@@ -141,7 +212,7 @@ impl Violations {
                     .critical_paths
                     .iter()
                     .filter(|p| p.violation == w.violation)
-                    .flat_map(|p| p.waits.iter().map(|r| r.line.clone()))
+                    .flat_map(|p| p.waits.iter().map(PathStep::wait))
                     .collect();
             }
             v.locate(data);

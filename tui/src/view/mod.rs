@@ -142,6 +142,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "b",
         "go to the holder of the lock a thread waits for at the cursor",
     ),
+    (
+        "] / [",
+        "walk the violation: its victim's op, each wait on its path, the culprit",
+    ),
     ("n / N", "next / previous violation (and jump)"),
     (
         "j/k, ↑/↓",

@@ -118,7 +118,17 @@ pub fn violations(app: &App, area: Rect, buf: &mut Buffer) {
                 for l in &v.path {
                     lines.push(Line::from(vec![
                         Span::styled("on the way: ", style::dim()),
-                        Span::raw(l.clone()),
+                        Span::raw(l.line.clone()),
+                    ]));
+                }
+                // Where `]` and `[` have walked to.
+                if let Some((k, step)) = vs.step.and_then(|k| Some((k, vs.walk.get(k)?))) {
+                    lines.push(Line::from(vec![
+                        Span::styled(
+                            format!("▶ step {}/{}: ", k + 1, vs.walk.len()),
+                            Style::new().fg(Color::Cyan),
+                        ),
+                        Span::raw(step.line.clone()),
                     ]));
                 }
             }
