@@ -151,7 +151,7 @@ impl Pairer {
 
 /// Pairs lock events into holds, in acquisition order.
 pub fn holds_from_events(events: &[Event]) -> Vec<Hold> {
-    let mut p = Pairer::default();
+    let mut p = Pairer::pruning();
     let mut out: Vec<Hold> = Vec::new();
     for e in events {
         match p.push(e, out.len()) {

@@ -25,7 +25,11 @@ fn the_kept_inputs_of_the_trace_reader_target_still_pass() {
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let read = damaged_trace::check(d);
             // A seed is a whole valid table of a real run: it must read.
-            assert!(read || !dir.starts_with("seeds"), "{} did not read", path.display());
+            assert!(
+                read || !dir.starts_with("seeds"),
+                "{} did not read",
+                path.display()
+            );
             n += 1;
         }
     }
