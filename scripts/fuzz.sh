@@ -6,7 +6,8 @@
 # in fuzz/corpus/TARGET (not kept). Extra arguments go to libFuzzer; a
 # crash's input lands in fuzz/artifacts/TARGET. The trace reader's target
 # is a cargo-fuzz project of its own (fuzz/trace/: it builds polars, 15
-# minutes under the sanitizer), sharing fuzz/target and fuzz/'s corpora.
+# minutes under the sanitizer), sharing fuzz/target and fuzz/'s corpora;
+# its crashes land in fuzz/trace/artifacts/TARGET.
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]
 #   scripts/fuzz.sh list          (the targets of fuzz/)
 #   scripts/fuzz.sh list-all      (and fuzz/trace/'s)

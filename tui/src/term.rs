@@ -1,9 +1,10 @@
 //! The terminal side: raw mode and the alternate screen (restored on quit,
 //! on panic, on SIGINT/SIGTERM and on errors), an input thread and a clock
 //! thread feeding the loop's input ahead of the sources (`inbox.rs`), and
-//! the loop that applies messages and draws at most ~30 times a second. The state learns the
-//! terminal's size from a `Msg::Resize` before the first frame and on
-//! every resize after it, so it maps clicks with the layout drawn.
+//! the loop that applies messages and draws at most ~30 times a second.
+//! The state learns the terminal's size from a `Msg::Resize` before the
+//! first frame and on every resize after it, so it maps clicks with the
+//! layout drawn.
 
 use crate::event::{Key, Msg};
 use crate::inbox::{Inbox, InputTx, Next};
