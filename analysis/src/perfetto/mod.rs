@@ -61,6 +61,20 @@ enum Item {
 }
 
 pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result<PerfettoStats> {
+    // A trace's events are in time order unless the trace is damaged
+    // (`analyze` says so: the consistency check's time-backwards), but
+    // the stream's timestamps are deltas and cannot go back: such a
+    // trace's events go out sorted by time, each at its own timestamp.
+    // Found by fuzz/trace (a damaged events table).
+    let sorted;
+    let trace = if trace.events.is_sorted_by_key(|e| e.ts_ns) {
+        trace
+    } else {
+        let mut t = trace.clone();
+        t.events.sort_by_key(|e| e.ts_ns);
+        sorted = t;
+        &sorted
+    };
     let ev = &trace.events;
     let (t0, t_end) = trace.time_bounds();
     let holds = holds_from_events(ev);
@@ -187,8 +201,10 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
     let mut by_violation: Vec<usize> = (0..finals.len()).collect();
     by_violation.sort_by_key(|&i| violation_at[i].0);
     let op_end = |op: &lockline_harness::history::OpRecord| {
+        // An op that ends before it begins is a damaged trace's (the
+        // consistency check names it): an empty slice here.
         if op.finished() {
-            op.end_ns
+            op.end_ns.max(op.begin_ns)
         } else {
             t_end.max(op.begin_ns)
         }
@@ -486,4 +502,36 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
         o.stats.handoffs + violation_at.iter().filter(|v| v.1.is_some()).count() as u64;
     o.w.flush()?;
     Ok(o.stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(t: &Trace) -> Vec<u8> {
+        let mut v = Vec::new();
+        write(t, &mut v, &ChromeOptions::default()).expect("to memory");
+        v
+    }
+
+    /// Found by the trace reader's fuzz target: a damaged events table out
+    /// of time order tripped the writer's ordering (a panic in a debug
+    /// build, events moved in time in a release one).
+    #[test]
+    fn events_out_of_time_order_go_out_sorted() {
+        let t = crate::synth::generate(2_000, 2, 3);
+        let mut shuffled = t.clone();
+        let n = shuffled.events.len();
+        shuffled.events.swap(10, n - 10);
+        shuffled.events[..n / 2].reverse();
+        assert!(!shuffled.events.is_sorted_by_key(|e| e.ts_ns));
+        let mut resorted = shuffled.clone();
+        resorted.events.sort_by_key(|e| e.ts_ns);
+        assert_eq!(bytes(&shuffled), bytes(&resorted));
+        // And an op that ends before it begins is written, not a panic.
+        let mut t = t;
+        let op = &mut t.ops[0];
+        op.end_ns = op.begin_ns.saturating_sub(5);
+        assert!(!bytes(&t).is_empty());
+    }
 }
