@@ -25,11 +25,17 @@ pub struct Hold {
 }
 
 impl Hold {
+    /// How long it was held. A damaged trace can time a release before its
+    /// acquire (the consistency check's time-backwards): that hold lasted
+    /// 0, it is not a count of 2^64 ns (found by fuzz/trace).
     pub fn hold_time(&self) -> Option<u64> {
-        self.released_ns.map(|r| r - self.acquired_ns)
+        self.released_ns.map(|r| r.saturating_sub(self.acquired_ns))
     }
+    /// How long it was waited for; 0 for a wait timed after its acquire.
     pub fn wait_time(&self) -> u64 {
-        self.wait_ns.map(|w| self.acquired_ns - w).unwrap_or(0)
+        self.wait_ns
+            .map(|w| self.acquired_ns.saturating_sub(w))
+            .unwrap_or(0)
     }
 }
 
@@ -182,6 +188,18 @@ pub(crate) mod tests {
             b: 0,
             fid: 0,
         }
+    }
+
+    #[test]
+    fn a_release_timed_before_its_acquire_held_nothing() {
+        use EventKind::*;
+        let evs = [
+            ev(50, 1, LockWait, LockClass::Folio, 0),
+            ev(40, 1, LockAcquired, LockClass::Folio, 0),
+            ev(30, 1, LockReleased, LockClass::Folio, 0),
+        ];
+        let h = holds_from_events(&evs);
+        assert_eq!((h[0].hold_time(), h[0].wait_time()), (Some(0), 0));
     }
 
     #[test]

@@ -164,10 +164,14 @@ pub fn analyze(trace: &Trace, opts: &AnalyzeOptions) -> Analysis {
                 )
             });
             let all = lints::run(events, &holds, &lint_opts);
-            let on_holds = on_holds.join().expect("analysis of the holds panicked");
+            let on_holds = on_holds
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
             (on_holds, all)
         });
-        let events_only = events_only.join().expect("analysis of the events panicked");
+        let events_only = events_only
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
         (events_only, holds, on_holds, all)
     });
     let EventsOnly {
@@ -460,7 +464,10 @@ impl Analysis {
             }
         }
         for (i, c) in b.chains.iter().enumerate() {
-            let total: u64 = c.iter().map(|r| r.granted_ns - r.wait_ns).sum();
+            let total: u64 = c
+                .iter()
+                .map(|r| r.granted_ns.saturating_sub(r.wait_ns))
+                .sum();
             let _ = writeln!(
                 s,
                 "  wait chain {} ({} deep, {:.3} ms waited):",

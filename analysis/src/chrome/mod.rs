@@ -75,8 +75,10 @@ pub fn write(trace: &Trace, out: impl Write, opts: &ChromeOptions) -> io::Result
 
     // Ops: complete slices.
     for op in &trace.ops {
+        // An op that ends before it begins is a damaged trace's (the
+        // consistency check names it): an empty slice here.
         let end = if op.finished() {
-            op.end_ns
+            op.end_ns.max(op.begin_ns)
         } else {
             t_end.max(op.begin_ns)
         };

@@ -49,7 +49,7 @@ impl State {
                         e.folio,
                         e.inode,
                         held as f64 / 1e6,
-                        (e.ts_ns - started) as f64 / 1e6
+                        e.ts_ns.saturating_sub(started) as f64 / 1e6
                     ),
                 ))
             }

@@ -528,10 +528,13 @@ mod tests {
         let mut resorted = shuffled.clone();
         resorted.events.sort_by_key(|e| e.ts_ns);
         assert_eq!(bytes(&shuffled), bytes(&resorted));
-        // And an op that ends before it begins is written, not a panic.
+        // And an op that ends before it begins is written, not a panic,
+        // here and in the Chrome export.
         let mut t = t;
         let op = &mut t.ops[0];
         op.end_ns = op.begin_ns.saturating_sub(5);
         assert!(!bytes(&t).is_empty());
+        let mut chrome = Vec::new();
+        crate::chrome::write(&t, &mut chrome, &ChromeOptions::default()).expect("to memory");
     }
 }
