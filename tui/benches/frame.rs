@@ -4,6 +4,9 @@
 //! cargo bench -p lockline-tui --bench frame            full: 10 M events, 5 min live
 //! cargo bench -p lockline-tui --bench frame -- --quick  1 M events, 20 s live
 //! cargo bench -p lockline-tui --bench frame -- --replay  the replay alone (its RSS)
+//! cargo bench -p lockline-tui --bench frame -- --peak  the replay as `lockline tui`
+//!     runs it (its own thread, paced, with the analysis): peak RSS above
+//!     the loaded trace
 //!
 //! Frames: a synthetic trace (analysis::synth) ingested whole, drawn into
 //! ratatui's TestBackend at 200x50 and 80x24, fitted and zoomed, with the
@@ -26,6 +29,47 @@ fn rss_mib() -> f64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// VmHWM in MiB; `reset` first sets it to the current RSS.
+fn peak_mib(reset: bool) -> f64 {
+    if reset {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The replay as `lockline tui` runs it: the trace handed to
+/// `source::spawn_replay` (batches paced, then the analysis, then the
+/// trace dropped), the messages applied to the state as the loop does.
+fn replay_peak(quick: bool) {
+    let events = if quick { 1_000_000 } else { 10_000_000 };
+    let trace = synth::generate(events, 8, 1);
+    let loaded = peak_mib(true);
+    let t = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = lockline_tui::source::spawn_replay(move || Ok(trace), tx);
+    let mut app = App::new(false, None);
+    for m in rx.iter() {
+        let done = matches!(m, Msg::Done(_));
+        app.on_msg(m);
+        if done {
+            break;
+        }
+    }
+    h.join().unwrap();
+    println!(
+        "replay as `lockline tui` of {events} events: {:.1} s to Done; RSS with the trace loaded {:.0} MiB, peak {:.0} MiB (+{:.0}), {:.0} MiB once done",
+        t.elapsed().as_secs_f64(),
+        loaded,
+        peak_mib(false),
+        peak_mib(false) - loaded,
+        rss_mib()
+    );
 }
 
 fn frames(app: &mut App, w: u16, h: u16, label: &str, n: usize) {
@@ -153,6 +197,9 @@ fn replay(quick: bool) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::args().any(|a| a == "--peak") {
+        return replay_peak(quick);
+    }
     // Live first, so its RSS is not the allocator keeping the replay's;
     // `--replay` alone for the replay's RSS without the live run's heap.
     if !std::env::args().any(|a| a == "--replay") {
