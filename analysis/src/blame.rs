@@ -61,7 +61,9 @@ pub fn window(trace: &Trace, v: &ViolationRow, c: Option<Culprit>) -> Option<Bla
     let (begin, end) = span_with(trace, v, c.as_ref())?;
     let ev = &trace.events;
     let lo = ev.partition_point(|e| e.ts_ns < begin);
-    let hi = ev.partition_point(|e| e.ts_ns <= end);
+    // Events out of time order (a damaged trace) can put the second
+    // search before the first.
+    let hi = ev.partition_point(|e| e.ts_ns <= end).max(lo);
     let mut events = Vec::new();
     let mut cut = 0u64;
     let mut tids = Vec::new();

@@ -33,7 +33,7 @@ pub(crate) fn at_end(held: &Held, events: &[Event]) -> Vec<Finding> {
                 fid: (fid != 0).then_some(fid),
                 message: format!(
                     "{name} lock of inode {inode} taken by tid {tid} at +{:.3} ms before the end is never released",
-                    (end - since) as f64 / 1e6
+                    end.saturating_sub(since) as f64 / 1e6
                 ),
             }
         })
