@@ -27,7 +27,8 @@ impl Dist {
             p50_ns: rank(0.50),
             p99_ns: rank(0.99),
             max_ns: *v.last().unwrap_or(&0),
-            total_ns: v.iter().sum(),
+            // Saturating: a damaged trace's times can sum past u64.
+            total_ns: v.iter().fold(0u64, |a, &b| a.saturating_add(b)),
         }
     }
 }

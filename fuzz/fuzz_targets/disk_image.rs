@@ -9,6 +9,9 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../scratch.rs"]
+mod scratch;
 use lockline_engine::disk::{fsck, mkfs, MkfsOptions};
 use lockline_engine::fs::{Fs, MountOptions};
 use lockline_engine::Knobs;
@@ -33,11 +36,8 @@ struct Template {
 fn template() -> &'static Template {
     static T: OnceLock<Template> = OnceLock::new();
     T.get_or_init(|| {
-        // tmpfs when there is one: the target writes and reads an image per run.
-        let base = std::path::Path::new("/dev/shm");
-        let base = if base.is_dir() { base.to_path_buf() } else { std::env::temp_dir() };
-        let dir = base.join(format!("lockline-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        // The target writes and reads an image per run.
+        let dir = scratch::dir();
         let img = dir.join("template.img");
         mkfs(
             &img,

@@ -13,6 +13,9 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../scratch.rs"]
+mod scratch;
 use lockline_engine::disk::{mkfs, MkfsOptions};
 use lockline_engine::fs::{Fs, MountOptions};
 use lockline_engine::mm::migrate::migrate_random_folio;
@@ -90,17 +93,7 @@ struct Case {
 
 fn dir() -> &'static PathBuf {
     static D: OnceLock<PathBuf> = OnceLock::new();
-    D.get_or_init(|| {
-        let base = std::path::Path::new("/dev/shm");
-        let base = if base.is_dir() {
-            base.to_path_buf()
-        } else {
-            std::env::temp_dir()
-        };
-        let d = base.join(format!("lockline-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&d).expect("temp dir");
-        d
-    })
+    D.get_or_init(scratch::dir)
 }
 
 fn at(x: u32) -> u64 {

@@ -12,6 +12,9 @@
 //! build brings polars under the sanitizer (15 minutes on 2 cores).
 
 use arbitrary::{Arbitrary, Unstructured};
+
+#[path = "../scratch.rs"]
+mod scratch;
 use lockline_analysis::chrome::ChromeOptions;
 use lockline_analysis::report::{analyze, AnalyzeOptions};
 use lockline_store::TABLES;
@@ -56,14 +59,7 @@ struct Template {
 fn template() -> &'static Template {
     static T: OnceLock<Template> = OnceLock::new();
     T.get_or_init(|| {
-        let base = std::path::Path::new("/dev/shm");
-        let base = if base.is_dir() {
-            base.to_path_buf()
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!("lockline-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = scratch::dir();
         let valid = dir.join("valid");
         // Violations and counters too, so each table has rows to damage.
         let trace = lockline_analysis::synth::generate(400, 3, 7);
