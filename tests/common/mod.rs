@@ -130,9 +130,12 @@ pub fn fio_rewrite_job(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Whether fio reported a block read back with another write's header.
+/// Whether fio reported a block that failed verification, in the words
+/// `lockline client` reads (`client_output::fio`). Matching "bad header"
+/// alone missed fio's "verify: bad magic header" (a zeroed block): the
+/// test then expected exit 0 from a run whose loss fio had reported.
 pub fn fio_saw_a_loss(output: &str) -> bool {
-    output.contains("bad header")
+    lockline_harness::client_output::fio::bad_blocks(output) > 0
 }
 
 /// The trace at `trace` found a lost or stale read of the program's, as
