@@ -130,6 +130,22 @@ fn bad_trace_input_is_one_line_and_exit_2() {
         assert_error(&o, &[2]);
     }
 
+    // A meta table whose data page claims -2 values (the trace reader's fuzz
+    // target found it: polars reserved 2^61 bytes and the process aborted,
+    // exit 134, about one run in three). Several runs, as polars decodes
+    // the columns in parallel and the abort depended on which went first.
+    let neg = d.join("negative-page");
+    assert_ok(&export(&trace, "parquet", &neg));
+    let input = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions/trace_reader/validity-claims-2-61-bytes");
+    let table = std::fs::read(input).unwrap();
+    std::fs::write(neg.join("meta.parquet"), &table[3..]).unwrap();
+    for _ in 0..3 {
+        let o = lockline(["analyze", &s(&neg)]);
+        assert_error(&o, &[2]);
+        assert!(o.stderr.contains("a data page claims -2 values"), "{o:?}");
+    }
+
     // Exports refuse to write into a directory that is not a trace.
     let busy = d.join("busy");
     std::fs::create_dir(&busy).unwrap();

@@ -3,6 +3,7 @@
 //! damaged file from a directory that is not a trace at all.
 
 use crate::error::{Result, StoreError};
+use crate::page_headers;
 use crate::tables::{self, Table};
 use lockline_analysis::{Trace, TraceMeta, SCHEMA_VERSION};
 use polars::prelude::*;
@@ -208,13 +209,17 @@ fn read_columns<'a>(
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // polars aborts on some damaged headers rather than erring.
+        if let Err(detail) = page_headers::check(&file, columns) {
+            return Ok(Err(Refused::Pages(detail)));
+        }
         let mut r = ParquetReader::new(file);
         // A projection naming a column the file lacks is a polars error;
         // say which column instead.
         if let Some(cols) = columns {
             let schema = r.schema()?;
             if let Some(c) = cols.iter().find(|c| !schema.contains(c)) {
-                return Ok(Err(c.to_string()));
+                return Ok(Err(Refused::Column(c.to_string())));
             }
         }
         r.with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()))
@@ -224,17 +229,26 @@ fn read_columns<'a>(
     std::panic::set_hook(hook);
     let df = match r {
         Ok(Ok(Ok(df))) => df,
-        Ok(Ok(Err(column))) => {
+        Ok(Ok(Err(Refused::Column(column)))) => {
             return Err(StoreError::Column {
                 path: path.to_path_buf(),
                 column,
                 detail: "missing".into(),
             })
         }
+        Ok(Ok(Err(Refused::Pages(detail)))) => return Err(corrupt(first_line(&detail))),
         Ok(Err(e)) => return Err(corrupt(first_line(&e.to_string()))),
         Err(_) => return Err(corrupt("the Parquet reader gave up".into())),
     };
     Ok(Table { df, path })
+}
+
+/// Why a table was not handed to polars' decoder.
+enum Refused {
+    /// A projected column the file lacks.
+    Column(String),
+    /// A page header polars would trust and should not.
+    Pages(String),
 }
 
 fn first_line(s: &str) -> String {

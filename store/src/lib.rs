@@ -5,6 +5,7 @@
 
 mod error;
 mod files;
+mod page_headers;
 mod tables;
 
 pub use error::{Result, StoreError};

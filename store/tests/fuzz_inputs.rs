@@ -35,3 +35,28 @@ fn the_kept_inputs_of_the_trace_reader_target_still_pass() {
     }
     assert!(n > 0, "no kept inputs under {}", root.display());
 }
+
+/// polars trusts a data page's count of values: a meta table whose page
+/// claims -2 made a release build reserve 2^61 bytes for validity and abort
+/// (exit 134) in about one read in three, as its columns decode in
+/// parallel. The header check refuses it before polars decodes anything,
+/// so the error names the page, in every build.
+#[test]
+fn a_page_claiming_negative_values_is_refused_before_polars_decodes_it() {
+    let input = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/regressions/trace_reader/validity-claims-2-61-bytes");
+    let bytes = std::fs::read(&input).unwrap();
+    // The target's encoding: table 6 (meta), no cut, no edits, then the
+    // whole table.
+    assert_eq!(&bytes[..3], &[6, 0, 0]);
+    let dir = tempfile::tempdir().unwrap();
+    let trace = lockline_analysis::synth::generate(200, 2, 1);
+    lockline_store::write(dir.path(), &trace).unwrap();
+    std::fs::write(dir.path().join("meta.parquet"), &bytes[3..]).unwrap();
+    let e = lockline_store::read(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("column build: a data page claims -2 values"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'), "{e}");
+}
