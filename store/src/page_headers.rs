@@ -39,7 +39,9 @@ pub fn check(file: &File, columns: Option<&[&str]>) -> Result<(), String> {
             ));
         }
         for chunk in rg.parquet_columns() {
-            let name = &chunk.descriptor().path_in_schema[0];
+            let Some(name) = chunk.descriptor().path_in_schema.first() else {
+                return Err(format!("row group {g}: a column chunk with no path"));
+            };
             if columns.is_some_and(|cols| !cols.iter().any(|c| c == name)) {
                 continue;
             }
