@@ -8,8 +8,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BLOCK: u64 = 4096;
-
 mod common;
 use common::*;
 
@@ -24,34 +22,6 @@ fn made_image(size: &str) -> (tempfile::TempDir, PathBuf) {
     let img = dir.path().join("a.img");
     mkfs(&img, size);
     (dir, img)
-}
-
-/// The metadata regions of a lockline image of this size, in blocks
-/// (engine/src/disk/layout.rs: blocks 2 .. 2+2M, M = total/64 clamped).
-fn metadata_blocks(size: u64) -> std::ops::Range<u64> {
-    let total = size / BLOCK;
-    let m = (total / 64).clamp(64, 1 << 18);
-    2..2 + 2 * m
-}
-
-fn xor_bytes(img: &Path, at: &[(u64, usize)], mask: u8) {
-    use std::io::{Read, Seek, SeekFrom, Write};
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(img)
-        .unwrap();
-    for &(off, len) in at {
-        let mut buf = vec![0u8; len];
-        f.seek(SeekFrom::Start(off)).unwrap();
-        f.read_exact(&mut buf).unwrap();
-        for b in &mut buf {
-            *b ^= mask;
-        }
-        f.seek(SeekFrom::Start(off)).unwrap();
-        f.write_all(&buf).unwrap();
-    }
-    f.sync_all().unwrap();
 }
 
 /// fsck on a damaged disk: exit 1 naming problems, or exit 2/3 with one line.
@@ -321,6 +291,34 @@ fn fsck_corrupted_superblocks() {
     let (_dir, img) = made_image("64M");
     xor_bytes(&img, &[(0, 512), (BLOCK, 512)], 0xFF);
     assert_fsck_rejects(&img);
+}
+
+/// A damaged image given to fsck or run: fsck reports its problems with
+/// exit 1 or refuses it in one line; run refuses it in one line, exit 2 as
+/// bad input, naming the image once; neither writes a byte of it.
+#[test]
+fn a_damaged_image_is_refused_in_one_line_and_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for (damage, img) in damaged_images(dir.path()) {
+        let before = std::fs::read(&img).unwrap();
+        let o = lockline(["fsck", &s(&img)]);
+        match damage {
+            "metadata" => assert_eq!(o.code, 1, "{damage}: {o:?}"),
+            _ => assert_error(&o, &[2]),
+        }
+        let o = lockline(run_args(
+            &img,
+            "locked",
+            "overlap",
+            &["--file-size", "4M", "--ops", "10"],
+        ));
+        assert_error(&o, &[2]);
+        assert_eq!(o.stderr.matches(&s(&img)).count(), 1, "{damage}: {o:?}");
+        assert!(
+            std::fs::read(&img).unwrap() == before,
+            "{damage}: the image was written"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- run

@@ -252,6 +252,28 @@ fn strict_mode_and_bypasses_fail_the_run() {
     assert!(o.stdout.contains("BYPASSED the engine"), "{o:?}");
 }
 
+/// A damaged disk is refused in one line, exit 2, naming it once, the
+/// program never run and the image not written.
+#[test]
+fn exec_refuses_a_damaged_disk_and_leaves_it_as_it_was() {
+    if !library_built() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("ran");
+    for (damage, img) in damaged_images(dir.path()) {
+        let before = std::fs::read(&img).unwrap();
+        let o = lockline(["exec", "--disk", &s(&img), "--", "touch", &s(&ran)]);
+        assert_error(&o, &[2]);
+        assert_eq!(o.stderr.matches(&s(&img)).count(), 1, "{damage}: {o:?}");
+        assert!(!ran.exists(), "{damage}: the program ran");
+        assert!(
+            std::fs::read(&img).unwrap() == before,
+            "{damage}: the image was written"
+        );
+    }
+}
+
 /// Bad input: one line, exit 2, nothing run.
 #[test]
 fn bad_exec_input_is_one_line_and_exit_2() {

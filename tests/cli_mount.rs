@@ -469,6 +469,30 @@ fn qemu_snapshot_mode_and_bench_on_the_mount() {
     fx.fsck_clean();
 }
 
+/// A damaged image is refused by mount in one line, exit 2, before
+/// anything is mounted, and not a byte of it is written.
+#[test]
+fn mount_refuses_a_damaged_image_and_leaves_it_as_it_was() {
+    if !can_mount() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    for (damage, img) in damaged_images(dir.path()) {
+        let before = std::fs::read(&img).unwrap();
+        let o = lockline(["mount", &s(&img), &s(&mnt)]);
+        assert_error(&o, &[2]);
+        assert_eq!(o.stderr.matches(&s(&img)).count(), 1, "{damage}: {o:?}");
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        assert!(!mounts.contains(&s(&mnt)), "{damage}: mounted anyway");
+        assert!(
+            std::fs::read(&img).unwrap() == before,
+            "{damage}: the image was written"
+        );
+    }
+}
+
 #[test]
 fn bad_mount_input_is_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();

@@ -84,7 +84,15 @@ pub fn run(a: Args) -> Result<u8> {
         .context("creating a scratch directory")?;
     let disk = match &a.disk {
         Some(d) if d.exists() => {
-            disk::fsck(d).map_err(|e| usage(format!("{}: {e}", d.display())))?;
+            disk::fsck(d).map_err(|e| {
+                // Most disk errors name the image already; name it once.
+                let (msg, name) = (e.to_string(), d.display().to_string());
+                usage(if msg.contains(&name) {
+                    msg
+                } else {
+                    format!("{name}: {msg}")
+                })
+            })?;
             d.clone()
         }
         d => {

@@ -289,3 +289,66 @@ pub fn assert_summary_matches_violations(trace: &Path) {
         );
     }
 }
+
+/// A lockline disk's block size.
+pub const BLOCK: u64 = 4096;
+
+/// The metadata regions of a lockline image of this size, in blocks
+/// (engine/src/disk/layout.rs: blocks 2 .. 2+2M, M = total/64 clamped).
+pub fn metadata_blocks(size: u64) -> std::ops::Range<u64> {
+    let total = size / BLOCK;
+    let m = (total / 64).clamp(64, 1 << 18);
+    2..2 + 2 * m
+}
+
+pub fn xor_bytes(img: &Path, at: &[(u64, usize)], mask: u8) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(img)
+        .unwrap();
+    for &(off, len) in at {
+        let mut buf = vec![0u8; len];
+        f.seek(SeekFrom::Start(off)).unwrap();
+        f.read_exact(&mut buf).unwrap();
+        for b in &mut buf {
+            *b ^= mask;
+        }
+        f.seek(SeekFrom::Start(off)).unwrap();
+        f.write_all(&buf).unwrap();
+    }
+    f.sync_all().unwrap();
+}
+
+/// An image with files on it (`run --mkfs`, 64 MiB) and two damaged copies
+/// of it, each named by its damage: every superblock flipped, and the head
+/// of every block of both metadata regions flipped.
+pub fn damaged_images(dir: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
+    let good = dir.join("good.img");
+    let o = lockline(run_args(
+        &good,
+        "locked",
+        "overlap",
+        &[
+            "--mkfs",
+            "--size",
+            "64M",
+            "--file-size",
+            "4M",
+            "--ops",
+            "100",
+            "--threads",
+            "2",
+        ],
+    ));
+    assert_ok(&o);
+    let superblocks = dir.join("superblocks.img");
+    std::fs::copy(&good, &superblocks).unwrap();
+    xor_bytes(&superblocks, &[(0, 512), (BLOCK, 512)], 0xFF);
+    let metadata = dir.join("metadata.img");
+    std::fs::copy(&good, &metadata).unwrap();
+    let at: Vec<(u64, usize)> = metadata_blocks(64 << 20).map(|b| (b * BLOCK, 64)).collect();
+    xor_bytes(&metadata, &at, 0xA5);
+    vec![("superblocks", superblocks), ("metadata", metadata)]
+}

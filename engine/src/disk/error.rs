@@ -71,7 +71,10 @@ impl DiskError {
     }
 
     /// True when the user can fix it by changing the command (wrong path,
-    /// wrong size, missing --force), as opposed to the disk failing.
+    /// wrong size, missing --force, an image that is not a sound lockline
+    /// disk: bad input, exit 2), as opposed to the disk failing under us
+    /// (IO errors, no space). `Corrupt` is only ever found reading an image
+    /// in (its superblock, commit or metadata), before anything is written.
     pub fn is_user_error(&self) -> bool {
         use DiskError::*;
         match self {
@@ -81,7 +84,7 @@ impl DiskError {
                     | std::io::ErrorKind::PermissionDenied
                     | std::io::ErrorKind::IsADirectory
             ),
-            Corrupt(_) | NoSpace | Unmounted => false,
+            NoSpace | Unmounted => false,
             _ => true,
         }
     }

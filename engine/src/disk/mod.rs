@@ -106,19 +106,25 @@ impl Disk {
     pub fn open(path: &Path) -> Result<Arc<Disk>> {
         let dev = DevFile::open(path, true, true)?;
         dev.lock(true)?;
-        let sb = commit::read_superblock(&dev)?.0;
-        let img = commit::read_metadata(&dev, &sb)?;
+        // A damaged image is bad input the user must be able to place: its
+        // error names it (the superblock's NotLockline already does).
+        let named = |e| match e {
+            DiskError::Corrupt(m) => DiskError::Corrupt(format!("{}: {m}", path.display())),
+            e => e,
+        };
+        let sb = commit::read_superblock(&dev).map_err(named)?.0;
+        let img = commit::read_metadata(&dev, &sb).map_err(named)?;
         let fatal: Vec<_> = fsck::check(&img, &sb.layout)
             .into_iter()
             .filter(|p| !fsck::TOLERATED.contains(&p.kind.as_str()))
             .collect();
         if let Some(p) = fatal.first() {
-            return Err(DiskError::Corrupt(format!(
+            return Err(named(DiskError::Corrupt(format!(
                 "{}: {} ({} problem(s); run lockline fsck)",
                 p.kind,
                 p.detail,
                 fatal.len()
-            )));
+            ))));
         }
         let layout = sb.layout;
         let mut state = State {
