@@ -75,7 +75,8 @@ fn bad_metadata_checksum() {
         std::fs::read(&p).unwrap() == before,
         "open wrote to a damaged disk"
     );
-    assert!(matches!(e, DiskError::Corrupt(_)), "{e}");
+    assert!(matches!(e, DiskError::CorruptImage { .. }), "{e}");
+    assert!(e.to_string().starts_with(&p.display().to_string()), "{e}");
 }
 
 #[test]
@@ -99,7 +100,10 @@ fn dangling_dirent() {
         ),
         "{k:?}"
     );
-    assert!(matches!(Disk::open(&p), Err(DiskError::Corrupt(_))));
+    assert!(matches!(
+        Disk::open(&p),
+        Err(DiskError::CorruptImage { .. })
+    ));
 }
 
 #[test]
@@ -130,7 +134,10 @@ fn overlapping_extents_across_inodes() {
         "{k:?}"
     );
     assert!(has(&k, "leaked-block", ""), "g's dropped 4th block: {k:?}");
-    assert!(matches!(Disk::open(&p), Err(DiskError::Corrupt(_))));
+    assert!(matches!(
+        Disk::open(&p),
+        Err(DiskError::CorruptImage { .. })
+    ));
 }
 
 #[test]
@@ -164,7 +171,10 @@ fn leaked_and_used_but_free_blocks() {
         ),
         "{k:?}"
     );
-    assert!(matches!(Disk::open(&p), Err(DiskError::Corrupt(_))));
+    assert!(matches!(
+        Disk::open(&p),
+        Err(DiskError::CorruptImage { .. })
+    ));
 }
 
 #[test]
@@ -268,7 +278,7 @@ fn garbage_truncated_and_foreign_files_are_errors() {
     f.set_len(1 << 20).unwrap();
     let e = Disk::open(&p).err().expect("truncated");
     assert!(
-        matches!(e, DiskError::Corrupt(_)) && e.to_string().contains("truncated"),
+        matches!(e, DiskError::CorruptImage { .. }) && e.to_string().contains("truncated"),
         "{e}"
     );
     f.set_len(4096 + 100).unwrap();
@@ -284,10 +294,10 @@ fn version_and_both_superblocks_bad() {
     flip(&p, BLOCK_SIZE + 20);
     let e = Disk::open(&p).err().unwrap();
     assert!(
-        matches!(e, DiskError::Corrupt(_)) && e.to_string().contains("bad checksum"),
+        matches!(e, DiskError::CorruptImage { .. }) && e.to_string().contains("bad checksum"),
         "{e}"
     );
-    assert!(matches!(fsck(&p), Err(DiskError::Corrupt(_))));
+    assert!(matches!(fsck(&p), Err(DiskError::CorruptImage { .. })));
 }
 
 #[test]

@@ -44,15 +44,16 @@ pub(crate) fn read_superblock(dev: &DevFile) -> Result<(Superblock, Slots)> {
             "no valid superblock (slot 0: {}; slot 1: {})",
             why(&slots[0]),
             why(&slots[1])
-        )));
+        ))
+        .in_image(dev.path()));
     };
     let need = sb.layout.total_blocks * BLOCK_SIZE;
     if dev.size() < need {
         return Err(DiskError::Corrupt(format!(
-            "{} is {} bytes but its superblock describes {need} bytes (truncated?)",
-            dev.path().display(),
+            "it is {} bytes but its superblock describes {need} bytes (truncated?)",
             dev.size()
-        )));
+        ))
+        .in_image(dev.path()));
     }
     Ok((sb, slots))
 }

@@ -14,8 +14,12 @@ pub enum DiskError {
     },
     #[error("{}: not a lockline disk (no lockline superblock found)", .0.display())]
     NotLockline(PathBuf),
+    /// Found parsing a blob, before the image it came from is known.
     #[error("corrupt lockline disk: {0}")]
     Corrupt(String),
+    /// `Corrupt` once the image is known (`in_image`): the line names it.
+    #[error("{}: corrupt lockline disk: {detail}", path.display())]
+    CorruptImage { path: PathBuf, detail: String },
     #[error("unsupported lockline format version {found} (this build reads version {supported})")]
     UnsupportedVersion { found: u32, supported: u32 },
     #[error("{size} bytes is too small for a lockline disk (minimum {min} bytes)")]
@@ -56,7 +60,7 @@ impl DiskError {
             Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
             NotLockline(_) | UnsupportedVersion { .. } | TooSmall { .. } => libc::EINVAL,
             TooLarge { .. } => libc::EFBIG,
-            Corrupt(_) => libc::EUCLEAN,
+            Corrupt(_) | CorruptImage { .. } => libc::EUCLEAN,
             InUse(_) | Busy(_) => libc::EBUSY,
             NoSpace => libc::ENOSPC,
             NotFound(_) => libc::ENOENT,
@@ -73,7 +77,7 @@ impl DiskError {
     /// True when the user can fix it by changing the command (wrong path,
     /// wrong size, missing --force, an image that is not a sound lockline
     /// disk: bad input, exit 2), as opposed to the disk failing under us
-    /// (IO errors, no space). `Corrupt` is only ever found reading an image
+    /// (IO errors, no space). Corruption is only ever found reading an image
     /// in (its superblock, commit or metadata), before anything is written.
     pub fn is_user_error(&self) -> bool {
         use DiskError::*;
@@ -86,6 +90,17 @@ impl DiskError {
             ),
             NoSpace | Unmounted => false,
             _ => true,
+        }
+    }
+
+    /// Names the image a `Corrupt` came from; other errors pass unchanged.
+    pub(crate) fn in_image(self, path: &std::path::Path) -> Self {
+        match self {
+            DiskError::Corrupt(detail) => DiskError::CorruptImage {
+                path: path.to_path_buf(),
+                detail,
+            },
+            e => e,
         }
     }
 

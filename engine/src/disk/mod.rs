@@ -106,12 +106,8 @@ impl Disk {
     pub fn open(path: &Path) -> Result<Arc<Disk>> {
         let dev = DevFile::open(path, true, true)?;
         dev.lock(true)?;
-        // A damaged image is bad input the user must be able to place: its
-        // error names it (the superblock's NotLockline already does).
-        let named = |e| match e {
-            DiskError::Corrupt(m) => DiskError::Corrupt(format!("{}: {m}", path.display())),
-            e => e,
-        };
+        // A damaged image is bad input the user must be able to place.
+        let named = |e: DiskError| e.in_image(path);
         let sb = commit::read_superblock(&dev).map_err(named)?.0;
         let img = commit::read_metadata(&dev, &sb).map_err(named)?;
         let fatal: Vec<_> = fsck::check(&img, &sb.layout)
