@@ -90,7 +90,13 @@ pub(crate) fn buffered_read(fs: &Fs, inode: &Inode, pos: u64, buf: &mut [u8]) ->
         if cur >= inode.i_size.read() {
             break;
         }
-        let f = get_uptodate_folio(fs, inode, cur >> PAGE_SHIFT, (buf.len() - done) as u64)?;
+        let f = match get_uptodate_folio(fs, inode, cur >> PAGE_SHIFT, (buf.len() - done) as u64) {
+            Ok(f) => f,
+            // As filemap_read: bytes already copied are the read's result;
+            // the error only when there are none.
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
         // i_size again once the folio is uptodate, as filemap_read samples
         // it: a truncate may have cut it. Nothing stops a writer or a
         // truncation from changing the bytes while they are copied.

@@ -58,6 +58,14 @@ pub fn fail_next_read() {
     FAIL_READ.with(|f| f.set(true));
 }
 
+/// Forgets this thread's one-shot failures that nothing took (an op that
+/// found its folios cached never allocated or read), so they cannot fail
+/// a later, unrelated op.
+pub fn cancel_pending() {
+    FAIL_ALLOC.with(|f| f.set(false));
+    FAIL_READ.with(|f| f.set(false));
+}
+
 /// Does this allocation fail? (fail_page_alloc)
 pub(crate) fn alloc_fails(rate: f64) -> bool {
     FAIL_ALLOC.with(|f| f.replace(false)) || chance(rate)

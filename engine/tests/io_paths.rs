@@ -367,3 +367,36 @@ fn a_punch_to_eof_keeps_the_size_over_a_remount() {
         fs.unmount().unwrap();
     }
 }
+
+/// filemap_read returns what it copied when a later folio cannot be had
+/// (`already_read ?: error`): a read whose first page is cached and whose
+/// second page's allocation fails is a short read of the first page, not
+/// ENOMEM with the copied bytes thrown away.
+#[test]
+fn a_read_that_copied_bytes_returns_them_when_an_allocation_then_fails() {
+    use lockline_engine::fault;
+    for build in Build::ALL {
+        let d = disk(64 * MIB);
+        let knobs = Knobs {
+            large_folios: false,
+            ..Knobs::quiet()
+        };
+        let fs = mount(&d, build, knobs.clone());
+        let ino = fs.open("/f", true).unwrap();
+        let data = pattern(7, 0, 16384);
+        assert_eq!(fs.write(ino, 0, &data).unwrap(), 16384);
+        fs.unmount().unwrap();
+        drop(fs);
+        let fs = mount(&d, build, knobs);
+        let ino = fs.open("/f", false).unwrap();
+        let mut buf = vec![0u8; 4096];
+        assert_eq!(fs.read(ino, 0, &mut buf).unwrap(), 4096, "{build}");
+        let mut buf = vec![0u8; 16384];
+        fault::fail_next_alloc();
+        let r = fs.read(ino, 0, &mut buf);
+        fault::cancel_pending();
+        assert_eq!(r.map_err(|e| e.to_string()), Ok(4096), "{build}");
+        assert_eq!(buf[..4096], data[..4096], "{build}");
+        fs.unmount().unwrap();
+    }
+}

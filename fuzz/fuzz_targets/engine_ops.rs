@@ -1,13 +1,14 @@
 //! The engine against an exact model: arbitrary single-threaded sequences
 //! of writes, appends, stores through a mapping, reads, truncates, punches,
-//! allocations, fsyncs, remounts and background steps (a flusher pass, a
-//! folio migration) on three files of one mount, on each build, with the
-//! knobs that change the write path's shape (large folios and their
-//! maximum order, short copies, iovec segments). With one thread there is
-//! nothing to race, so every build must be exact: every read returns what
-//! the model holds, and at the end, after an unmount and a remount, every
-//! file's size and bytes are the model's. Any difference is a bug of the
-//! engine or of this model.
+//! allocations, fsyncs, remounts, background steps (a flusher pass, a
+//! folio migration, a compaction, a reclaim pass) and failed allocations
+//! and reads inside writes and reads, on three files of one mount, on
+//! each build, with the knobs that change the write path's shape (large
+//! folios and their maximum order, short copies, iovec segments). With one
+//! thread there is nothing to race, so every build must be exact: every
+//! read returns what the model holds, and at the end, after an unmount and
+//! a remount, every file's size and bytes are the model's. Any difference
+//! is a bug of the engine or of this model.
 
 #![no_main]
 
@@ -17,8 +18,12 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../scratch.rs"]
 mod scratch;
 use lockline_engine::disk::{mkfs, MkfsOptions};
+use lockline_engine::error::Error;
+use lockline_engine::fault;
 use lockline_engine::fs::{Fs, MountOptions};
+use lockline_engine::mm::compaction::compact_one_inode;
 use lockline_engine::mm::migrate::migrate_random_folio;
+use lockline_engine::mm::reclaim::shrink_to;
 use lockline_engine::writeback::{flush_all, SyncMode};
 use lockline_engine::{Build, Knobs};
 use std::path::PathBuf;
@@ -79,6 +84,30 @@ enum Op {
         seed: u16,
     },
     Remount,
+    /// One pass of page reclaim down to `keep` pages of page cache: what a
+    /// later read or partial write needs comes back from the disk.
+    Reclaim {
+        keep: u8,
+    },
+    /// A compaction step: every movable folio of one inode migrated.
+    Compact {
+        seed: u16,
+    },
+    /// A write whose first folio allocation, or first read of a partial
+    /// folio, fails: a short write or the error, never other bytes.
+    FaultyWrite {
+        file: u8,
+        off: u32,
+        len: u16,
+        byte: u8,
+        read_fails: bool,
+    },
+    /// A read whose first folio allocation fails: a short read or ENOMEM.
+    FaultyRead {
+        file: u8,
+        off: u32,
+        len: u16,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -114,25 +143,48 @@ fn mount(img: &std::path::Path, opts: &MountOptions, create: bool) -> Under {
     Under { fs, inos }
 }
 
-fn check_read(fs: &Fs, ino: u64, model: &[u8], off: u64, len: usize, what: &str) {
-    let mut buf = vec![0xeeu8; len];
-    let n = fs.read(ino, off, &mut buf).expect("read");
-    let want: &[u8] = if off as usize >= model.len() {
+/// pwrite on the model: a write past EOF extends it with zeros first.
+fn model_write(m: &mut Vec<u8>, off: u64, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let end = off as usize + bytes.len();
+    if m.len() < end {
+        m.resize(end, 0);
+    }
+    m[off as usize..end].copy_from_slice(bytes);
+}
+
+/// The model's bytes a read of `len` at `off` must return.
+fn wanted(model: &[u8], off: u64, len: usize) -> &[u8] {
+    if off as usize >= model.len() {
         &[]
     } else {
         &model[off as usize..model.len().min(off as usize + len)]
-    };
+    }
+}
+
+fn check_read(fs: &Fs, ino: u64, model: &[u8], off: u64, len: usize, what: &str) {
+    let mut buf = vec![0xeeu8; len];
+    let n = fs.read(ino, off, &mut buf).expect("read");
+    let want = wanted(model, off, len);
     assert_eq!(
         n,
         want.len(),
         "{what}: read of {len} at {off} returned {n} bytes"
     );
-    if buf[..n] != *want {
-        let i = (0..n).find(|&i| buf[i] != want[i]).unwrap();
+    check_bytes(&buf[..n], model, off, len, what);
+}
+
+/// What a read of `len` at `off` returned (all of it, or a short read's
+/// first bytes) against the model's bytes there.
+fn check_bytes(got: &[u8], model: &[u8], off: u64, len: usize, what: &str) {
+    let want = &wanted(model, off, len)[..got.len()];
+    if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
         panic!(
             "{what}: byte {} is {:#x}, the model has {:#x} (read of {len} at {off}, size {})",
             off as usize + i,
-            buf[i],
+            got[i],
             want[i],
             model.len()
         );
@@ -178,14 +230,7 @@ fuzz_target!(|c: Case| {
                 let buf = vec![byte; len as usize % 8192];
                 let w = u.fs.write(u.inos[f], off, &buf).expect(&what);
                 assert_eq!(w, buf.len(), "{what}: short write");
-                let m = &mut model[f];
-                if !buf.is_empty() {
-                    let end = off as usize + buf.len();
-                    if m.len() < end {
-                        m.resize(end, 0);
-                    }
-                    m[off as usize..end].copy_from_slice(&buf);
-                }
+                model_write(&mut model[f], off, &buf);
             }
             Op::Append { file, len, byte } => {
                 let f = file as usize % FILES;
@@ -271,6 +316,56 @@ fuzz_target!(|c: Case| {
             Op::Migrate { seed } => {
                 rng ^= seed as u64;
                 migrate_random_folio(&u.fs, &mut rng);
+            }
+            Op::Reclaim { keep } => shrink_to(&u.fs, keep as u64 * 4096),
+            Op::Compact { seed } => {
+                rng ^= seed as u64;
+                compact_one_inode(&u.fs, &mut rng);
+            }
+            Op::FaultyWrite {
+                file,
+                off,
+                len,
+                byte,
+                read_fails,
+            } => {
+                let (f, off) = (file as usize % FILES, at(off));
+                let buf = vec![byte; len as usize % 8192];
+                if read_fails {
+                    fault::fail_next_read();
+                } else {
+                    fault::fail_next_alloc();
+                }
+                let r = u.fs.write(u.inos[f], off, &buf);
+                fault::cancel_pending();
+                let w = match r {
+                    Ok(w) => w,
+                    Err(Error::ReadError) if read_fails => 0,
+                    Err(Error::NoMemory) if !read_fails => 0,
+                    Err(e) => panic!("{what}: {e}"),
+                };
+                assert!(w <= buf.len(), "{what}: wrote {w} bytes");
+                if r.is_ok() {
+                    assert!(w > 0 || buf.is_empty(), "{what}: wrote 0 bytes, no error");
+                }
+                model_write(&mut model[f], off, &buf[..w]);
+            }
+            Op::FaultyRead { file, off, len } => {
+                let (f, off, len) = (file as usize % FILES, at(off), len as usize % 16384);
+                let mut buf = vec![0xeeu8; len];
+                fault::fail_next_alloc();
+                let r = u.fs.read(u.inos[f], off, &mut buf);
+                fault::cancel_pending();
+                let want = wanted(&model[f], off, len);
+                match r {
+                    Ok(n) => {
+                        assert!(n <= want.len(), "{what}: read {n} bytes");
+                        assert!(n > 0 || want.is_empty(), "{what}: read 0 bytes, no error");
+                        check_bytes(&buf[..n], &model[f], off, len, &what);
+                    }
+                    Err(Error::NoMemory) => {}
+                    Err(e) => panic!("{what}: {e}"),
+                }
             }
             Op::Remount => {
                 u.fs.unmount().expect(&what);

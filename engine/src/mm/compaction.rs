@@ -8,7 +8,8 @@ use crate::probe::points;
 use crate::probe::{MmAction, NO_FID, NO_FOLIO};
 use std::sync::atomic::Ordering;
 
-pub(crate) fn compact_one_inode(fs: &Fs, rng: &mut u64) {
+/// One compaction step: every movable folio of a seeded pick of inode.
+pub fn compact_one_inode(fs: &Fs, rng: &mut u64) {
     let Some(inode) = pick_inode(fs, rng) else {
         return;
     };

@@ -6,9 +6,9 @@
 //! slow paths under memory pressure; the model runs them on timers with
 //! seeded victim choice, which makes their interleavings with IO tunable.
 
-pub(crate) mod compaction;
+pub mod compaction;
 pub mod migrate;
-pub(crate) mod reclaim;
+pub mod reclaim;
 
 use crate::error::Result;
 use crate::fs::Fs;

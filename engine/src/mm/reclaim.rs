@@ -7,13 +7,20 @@ use crate::probe::points;
 use crate::probe::{EventKind, MmAction, NO_FID, NO_FOLIO};
 use std::sync::atomic::Ordering;
 
-/// Evicts clean folios until the page cache is under 90% of the limit.
+/// The reclaim thread's step: once the page cache is over its limit,
+/// evicts clean folios until it is under 90% of it.
 pub(crate) fn shrink_page_cache(fs: &Fs) {
     let limit = fs.knobs.reclaim_limit_bytes;
     if limit == 0 || fs.cached_bytes() <= limit {
         return;
     }
-    let target = limit / 10 * 9;
+    shrink_to(fs, limit / 10 * 9);
+}
+
+/// One pass of eviction down to `target` bytes of page cache (0: every
+/// folio it may take). Public for callers that step the mm themselves (the
+/// differential fuzz target), as `migrate_random_folio` is.
+pub fn shrink_to(fs: &Fs, target: u64) {
     let mut freed = 0u64;
     'inodes: for inode in fs.cached_inodes() {
         for f in inode.mapping.all_folios() {
