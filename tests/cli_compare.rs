@@ -125,9 +125,14 @@ fn lockless_loses_writes_under_allocation_failures_and_locked_does_not() {
         "--repeat",
         "1",
     ];
-    let seeds = ["1", "21", "41", "61", "81"];
+    // A round drops about one time in six on an idle machine (14 of 80)
+    // but one in thirteen with both cores busy (6 of 80), as the suite
+    // keeps them: 40 rounds missed about once in 25 runs (CI, stop 32).
+    // 160 rounds miss once in 10^5; the hunt ends at the first drop.
+    let seeds: Vec<String> = (0..20).map(|i| (1 + 20 * i).to_string()).collect();
+    let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
     let v = hunt(&seeds, &args, ("lockless", "dropped"), |_| {})
-        .expect("lockless dropped no write in 40 rounds at 20% allocation failures");
+        .expect("lockless dropped no write in 160 rounds at 20% allocation failures");
     let l = col(&v, "lockless");
     assert!(l["rounds_with"]["dropped"].as_u64().unwrap() > 0, "{l}");
     assert!(l["first_violation"]["repetitions"].as_u64().unwrap() == 1);
