@@ -49,8 +49,14 @@ fn total(c: &Value) -> u64 {
 /// `compare --json ARGS --seed S` for each seed until the column `lost.0`
 /// loses sectors of class `lost.1`; locked loses none in any, and `each`
 /// holds of each.
-fn hunt(seeds: &[&str], args: &[&str], lost: (&str, &str), each: impl Fn(&Value)) -> Option<Value> {
+fn hunt(
+    seeds: &[impl AsRef<str>],
+    args: &[&str],
+    lost: (&str, &str),
+    each: impl Fn(&Value),
+) -> Option<Value> {
     for seed in seeds {
+        let seed = seed.as_ref();
         let v = compare_json(&[args, &["--seed", seed]].concat());
         let locked = col(&v, "locked");
         assert_eq!(total(locked), 0, "locked lost data (seed {seed}): {locked}");
@@ -130,7 +136,6 @@ fn lockless_loses_writes_under_allocation_failures_and_locked_does_not() {
     // keeps them: 40 rounds missed about once in 25 runs (CI, stop 32).
     // 160 rounds miss once in 10^5; the hunt ends at the first drop.
     let seeds: Vec<String> = (0..20).map(|i| (1 + 20 * i).to_string()).collect();
-    let seeds: Vec<&str> = seeds.iter().map(String::as_str).collect();
     let v = hunt(&seeds, &args, ("lockless", "dropped"), |_| {})
         .expect("lockless dropped no write in 160 rounds at 20% allocation failures");
     let l = col(&v, "lockless");
