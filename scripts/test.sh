@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # A cold build and the suite's images take about 6 GB under the checkout
-# (stop 32's CI ran out of disk mid-link and said so only in a linker
+# (a CI run ran out of disk mid-link and said so only in a linker
 # crash); say so first when there is clearly not enough.
 avail_gb=$(df -P -BG . | awk 'NR==2 { sub("G", "", $4); print $4 }')
 if [ "${avail_gb:-0}" -lt 8 ]; then

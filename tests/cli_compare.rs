@@ -133,7 +133,7 @@ fn lockless_loses_writes_under_allocation_failures_and_locked_does_not() {
     ];
     // A round drops about one time in six on an idle machine (14 of 80)
     // but one in thirteen with both cores busy (6 of 80), as the suite
-    // keeps them: 40 rounds missed about once in 25 runs (CI, stop 32).
+    // keeps them: 40 rounds missed about once in 25 runs (and did, in CI).
     // 160 rounds miss once in 10^5; the hunt ends at the first drop.
     let seeds: Vec<String> = (0..20).map(|i| (1 + 20 * i).to_string()).collect();
     let v = hunt(&seeds, &args, ("lockless", "dropped"), |_| {})
